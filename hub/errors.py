@@ -1,0 +1,19 @@
+"""The hub's error tree; providers raise their own from providers.base."""
+from __future__ import annotations
+
+
+class HubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+
+class ConfigError(HubError):
+    """A setting is missing or wrong; the message names the HUB_* variable."""
+
+
+class LoginRejected(HubError):
+    """A sign-in stops here; `reason` is shown to the user and audited."""
+
+    def __init__(self, reason: str, code: str = "login_rejected") -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.code = code

@@ -1,0 +1,191 @@
+"""SQLAlchemy 2 models; Alembic migrations live in models/migrations."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from enum import Enum
+
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: DateTime(timezone=True), dict: JSON, list: JSON}
+
+
+class OrgPolicy(str, Enum):
+    OPEN = "open"  # anyone who signs in joins
+    DOMAIN = "domain"  # only verified emails of the org's domains
+    INVITE = "invite"  # only with a one-time invitation code
+    APPROVAL = "approval"  # joins as pending until an admin approves
+    CLOSED = "closed"  # nobody joins; existing members are refused
+
+
+class UserStatus(str, Enum):
+    ACTIVE = "active"
+    PENDING = "pending"
+    DISABLED = "disabled"
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    policy: Mapped[str] = mapped_column(String(20), default=OrgPolicy.OPEN.value)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", cascade="all, delete-orphan")
+
+
+class OrgDomain(Base):
+    """An email domain of an organisation, optionally with its home provider (home-realm discovery)."""
+
+    __tablename__ = "org_domains"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    domain: Mapped[str] = mapped_column(String(255), unique=True)
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    org: Mapped[Organisation] = relationship(back_populates="domains")
+
+
+class ClaimMapping(Base):
+    """A provider claim value (Microsoft tid, Slack team, Google hd) that places users in an org or group."""
+
+    __tablename__ = "claim_mappings"
+    __table_args__ = (UniqueConstraint("provider", "claim", "value", "group_name"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64))
+    claim: Mapped[str] = mapped_column(String(64))
+    value: Mapped[str] = mapped_column(String(255))
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
+    group_name: Mapped[str | None] = mapped_column(String(200), default=None)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    given_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    family_name: Mapped[str | None] = mapped_column(String(200), default=None)
+    picture: Mapped[str | None] = mapped_column(Text, default=None)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), default=None)
+    status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE.value)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    groups: Mapped[list] = mapped_column(JSON, default=list)
+    # Bumped by "sign out everywhere": sessions carry the epoch they began in.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    org: Mapped[Organisation | None] = relationship()
+    identities: Mapped[list[Identity]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+
+class Identity(Base):
+    """A social account linked to a user, keyed by (provider, subject)."""
+
+    __tablename__ = "identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    claims: Mapped[dict] = mapped_column(JSON, default=dict)
+    tokens_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(default=None)
+    user: Mapped[User] = relationship(back_populates="identities")
+
+    @property
+    def seal_context(self) -> str:
+        return f"identity:{self.provider}:{self.subject}:tokens"
+
+
+class ProviderConfig(Base):
+    """An admin-configured sign-in provider; `name` is its URL segment."""
+
+    __tablename__ = "providers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_sealed: Mapped[str] = mapped_column(Text)
+    issuer: Mapped[str | None] = mapped_column(Text, default=None)
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    api_base: Mapped[str | None] = mapped_column(Text, default=None)
+    auth_base: Mapped[str | None] = mapped_column(Text, default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Hidden providers are absent from the sign-in page and serve only to link accounts.
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # "always": profile fields refresh at every login; "create": only when the user is made.
+    profile_sync: Mapped[str] = mapped_column(String(10), default="always")
+    # Provider-specific allow-lists (tenants, hd, teams) and other options.
+    options: Mapped[dict] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def seal_context(self) -> str:
+        return f"provider:{self.name}:client_secret"
+
+
+class Invite(Base):
+    __tablename__ = "invites"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"))
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+
+
+class PendingSignup(Base):
+    """A sign-in waiting for the user to confirm an email by a one-time link; nothing else exists yet."""
+
+    __tablename__ = "pending_signups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    provider: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str | None] = mapped_column(String(320), default=None)
+    # Profile and tokens, sealed together: they hold personal data.
+    payload_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    @property
+    def seal_context(self) -> str:
+        return f"pending:{self.provider}:{self.subject}:payload"
+
+
+class MailMessage(Base):
+    """Outgoing mail, kept so nothing is lost when SMTP is down and so the demo can show it."""
+
+    __tablename__ = "mail_outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    to: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(32), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    actor: Mapped[str | None] = mapped_column(String(320), default=None)
+    provider: Mapped[str | None] = mapped_column(String(64), default=None)
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    ip: Mapped[str | None] = mapped_column(String(64), default=None)
+    detail: Mapped[dict] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Inbound webhooks (LMS events, xAPI, provider callbacks): built by the sharing issue."""
