@@ -4,7 +4,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -32,7 +32,7 @@ class Settings:
     smtp_url: str | None = None
     mail_from: str = "hub@localhost"
     admin_emails: tuple[str, ...] = ()
-    extra: dict = field(default_factory=dict)
+    ca_bundle: str | None = None
 
     @property
     def secure_cookies(self) -> bool:
@@ -145,4 +145,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         smtp_url=env.get("HUB_SMTP_URL") or None,
         mail_from=env.get("HUB_MAIL_FROM", "hub@localhost"),
         admin_emails=tuple(e.lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
+        ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
     )
+
+
+def _existing_file(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name) or None
+    if value and not Path(value).is_file():
+        raise ConfigError(f"{name} names {value!r}, which is not a readable file")
+    return value

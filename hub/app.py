@@ -1,0 +1,95 @@
+"""create_app: the application factory, a short list of init calls."""
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+
+from hub import db, redis_conn, sandboxes
+from hub.config import Settings, load_settings
+from hub.crypto import Vault
+from hub.provider_store import ProviderCache
+
+csrf = CSRFProtect()
+
+
+def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
+    """Build the hub from HUB_* settings (os.environ by default, or a mapping for tests)."""
+    settings = env if isinstance(env, Settings) else load_settings(env)
+    app = Flask(__name__, instance_path=str(settings.instance_path))
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_NAME="hub_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=False,  # the Origin check below replaces the Referer check
+        PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
+    )
+    app.extensions["settings"] = settings
+    app.extensions["vault"] = Vault(settings.encryption_keys)
+    app.extensions["providers"] = ProviderCache()
+    # authlib logs code verifiers at DEBUG; never let that level through.
+    logging.getLogger("authlib").setLevel(logging.INFO)
+    db.init_app(app, settings.database_url)
+    redis_conn.init_app(app, settings.redis_url, settings.instance_path)
+    csrf.init_app(app)
+    _register_blueprints(app)
+    if settings.sandboxes:
+        sandboxes.init_app(app, csrf)
+    from hub.auth.sessions import current_user
+
+    app.jinja_env.globals["current_user"] = current_user
+    app.after_request(_security_headers)
+    _error_pages(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from hub.account import bp as account_bp
+    from hub.admin import bp as admin_bp
+    from hub.auth.views import bp as auth_bp
+    from hub.health import bp as health_bp
+
+    for blueprint in (auth_bp, account_bp, admin_bp, health_bp):
+        app.register_blueprint(blueprint)
+
+
+def _security_headers(response: Any) -> Any:
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    if not request.path.startswith("/sandbox/"):
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+            "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'",
+        )
+        response.headers.setdefault("X-Frame-Options", "DENY")
+    if request.path.startswith(("/auth/", "/login", "/account", "/admin")):
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error_pages(app: Flask) -> None:
+    from hub import audit
+
+    def page(title: str, message: str, status: int, ref: str | None = None) -> Any:
+        return render_template("error.html", title=title, message=message, ref=ref), status
+
+    app.register_error_handler(CSRFError, lambda e: page(
+        "Form expired", "This form expired or did not come from this site. Go back, reload and try again.", 400))
+    app.register_error_handler(403, lambda e: page("Not allowed", "You don't have access to this page.", 403))
+    app.register_error_handler(404, lambda e: page("Not found", "There is nothing at this address.", 404))
+    app.register_error_handler(405, lambda e: page("Not allowed", "That method is not allowed here.", 405))
+
+    @app.errorhandler(500)
+    def internal(error: Any) -> Any:
+        ref = audit.new_ref()
+        app.logger.error("unhandled error ref=%s", ref, exc_info=getattr(error, "original_exception", error))
+        return page("Something went wrong", "We could not finish that. Please try again in a moment.", 500, ref)

@@ -1,0 +1,35 @@
+"""The audit log: every sign-in outcome and admin action, with a reference id users can quote."""
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from flask import has_request_context, request
+
+from hub import db
+from hub.models import AuditEvent
+
+log = logging.getLogger("hub.audit")
+
+
+def new_ref() -> str:
+    return secrets.token_hex(6)
+
+
+def record(action: str, outcome: str, *, user_id: int | None = None, actor: str | None = None,
+           provider: str | None = None, reason: str | None = None, ref: str | None = None,
+           detail: dict[str, Any] | None = None, commit: bool = True) -> str:
+    """Write one audit row (in its own transaction by default, so failures are kept too)."""
+    ref = ref or new_ref()
+    event = AuditEvent(
+        ref=ref, action=action, outcome=outcome, user_id=user_id, actor=actor, provider=provider,
+        reason=reason, detail=detail or {},
+        ip=request.remote_addr if has_request_context() else None,
+    )
+    session = db.session()
+    session.add(event)
+    if commit:
+        session.commit()
+    log.info("audit %s %s %s provider=%s user=%s reason=%s", ref, action, outcome, provider, user_id, reason)
+    return ref

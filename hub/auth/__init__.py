@@ -1,0 +1,1 @@
+"""Sign-in with social providers, provisioning, account linking."""

@@ -1,0 +1,375 @@
+"""The `hub` command: serve, worker, demo, db, and the admin commands."""
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from hub.errors import ConfigError, HubError
+
+
+def _app() -> Flask:
+    from hub.app import create_app
+
+    try:
+        return create_app()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _emit(rows: list[dict[str, Any]], as_json: bool, columns: Iterable[str]) -> None:
+    """Print a listing as JSON (--json) or as an aligned table."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, default=str))
+        return
+    columns = list(columns)
+    if not rows:
+        click.echo("(none)")
+        return
+    widths = {c: max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns}
+    click.echo("  ".join(c.upper().ljust(widths[c]) for c in columns))
+    for row in rows:
+        click.echo("  ".join(_cell(row.get(c)).ljust(widths[c]) for c in columns))
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ",".join(_cell(v) for v in value)
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return "" if value is None else str(value)
+
+
+def _admin(action: Callable[..., Any]) -> Callable[..., Any]:
+    """Run inside an app context, turning HubError into a clear CLI error (exit 1)."""
+    import functools
+
+    @functools.wraps(action)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        app = _app()
+        with app.app_context():
+            try:
+                return action(*args, **kwargs)
+            except HubError as exc:
+                raise click.ClickException(str(exc)) from None
+
+    return wrapper
+
+
+@click.group()
+def main() -> None:
+    """Social Hub: sign-in, sharing and feeds between your LMS and social networks."""
+
+
+# --- running --------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the web application (use gunicorn 'hub.wsgi:app' in production)."""
+    app = _app()
+    app.run(host=host, port=port, threaded=True, use_reloader=False)
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for the hub's queues."""
+    from hub import jobs
+
+    app = _app()
+    jobs.run_worker(app, burst=burst)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-browser-hint", is_flag=True, hidden=True)
+def demo(host: str, port: int, no_browser_hint: bool) -> None:
+    """Everything at once on embedded defaults: migrations, seed data, a worker, every sandbox."""
+    from hub import demo as demo_module
+
+    demo_module.run(host=host, port=port)
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the migrations."""
+    from hub import db
+    from hub.config import load_settings
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+    db.upgrade(settings.database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+# --- providers ------------------------------------------------------------------------
+@main.group()
+def provider() -> None:
+    """Sign-in providers."""
+
+
+@provider.command("add")
+@click.argument("name")
+@click.option("--kind", required=True, help="linkedin, microsoft, google, slack, x, facebook or oidc")
+@click.option("--client-id", required=True)
+@click.option("--client-secret", required=True)
+@click.option("--issuer", help="Issuer URL (required for kind oidc; an override for the others).")
+@click.option("--scope", "scopes", multiple=True, help="Replace the default sign-in scopes (repeatable).")
+@click.option("--api-base", help="Base URL of the provider's API (a sandbox or compatible server).")
+@click.option("--auth-base", help="Base URL of the provider's authorization server.")
+@click.option("--hidden", is_flag=True, help="Keep it off the sign-in page: for linking only.")
+@click.option("--profile-sync", type=click.Choice(["always", "create"]), default="always", show_default=True)
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE[,VALUE]",
+              help="Provider option, e.g. tenant_allow=..., hd_allow=..., team_allow=..., label=...")
+@_admin
+def provider_add(name: str, kind: str, client_id: str, client_secret: str, issuer: str | None,
+                 scopes: tuple[str, ...], api_base: str | None, auth_base: str | None, hidden: bool,
+                 profile_sync: str, options: tuple[str, ...]) -> None:
+    """Add (or replace) a sign-in provider."""
+    from flask import current_app
+
+    from hub import audit, db, provider_store
+
+    with db.transaction() as session:
+        row = provider_store.add_provider(
+            session, current_app.extensions["vault"], name=name, kind=kind, client_id=client_id,
+            client_secret=client_secret, issuer=issuer, scopes=scopes, api_base=api_base, auth_base=auth_base,
+            options=_options(options), hidden=hidden, profile_sync=profile_sync,
+            insecure_loopback=current_app.extensions["settings"].insecure_loopback)
+    audit.record("provider.add", "success", actor="cli", provider=row.name)
+    click.echo(f"provider {row.name} ({row.kind}) added; callback URL: "
+               f"{current_app.extensions['settings'].base_url}/auth/{row.name}/callback")
+
+
+def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise HubError(f"--option {pair!r} must look like KEY=VALUE")
+        options[key] = [v.strip() for v in value.split(",") if v.strip()] if key.endswith("_allow") else value
+    return options
+
+
+@provider.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def provider_list(as_json: bool) -> None:
+    """List providers (secrets are never shown)."""
+    from hub import db
+    from hub.models import ProviderConfig
+
+    rows = [{"name": p.name, "kind": p.kind, "client_id": p.client_id, "enabled": p.enabled, "hidden": p.hidden,
+             "issuer": p.issuer, "scopes": p.scopes, "api_base": p.api_base, "auth_base": p.auth_base,
+             "profile_sync": p.profile_sync, "options": p.options}
+            for p in db.session().scalars(select(ProviderConfig).order_by(ProviderConfig.name))]
+    _emit(rows, as_json, ["name", "kind", "client_id", "enabled", "hidden", "issuer"])
+
+
+@provider.command("disable")
+@click.argument("name")
+@_admin
+def provider_disable(name: str) -> None:
+    """Stop offering a provider; its users keep their accounts and other sign-ins."""
+    from hub import audit, db
+    from hub.models import ProviderConfig
+
+    with db.transaction() as session:
+        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
+        if row is None:
+            raise HubError(f"no provider called {name!r}")
+        row.enabled = False
+    audit.record("provider.disable", "success", actor="cli", provider=name)
+    click.echo(f"provider {name} disabled")
+
+
+# --- organisations and invitations -------------------------------------------------------
+@main.group()
+def org() -> None:
+    """Organisations."""
+
+
+@org.command("add")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, help="Email domain of the organisation (repeatable).")
+@click.option("--policy", type=click.Choice(["open", "domain", "invite", "approval", "closed"]), default="open",
+              show_default=True)
+@click.option("--provider", "home_provider", help="Home provider for its domains (home-realm discovery).")
+@_admin
+def org_add(name: str, domains: tuple[str, ...], policy: str, home_provider: str | None) -> None:
+    """Add an organisation."""
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        added = orgs.add_org(session, name, list(domains), policy, home_provider)
+    audit.record("org.add", "success", actor="cli", detail={"org": added.name, "policy": policy})
+    click.echo(f"organisation {added.name} added ({policy})")
+
+
+@org.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def org_list(as_json: bool) -> None:
+    """List organisations."""
+    from hub import db
+    from hub.models import Organisation
+
+    rows = [{"id": o.id, "name": o.name, "policy": o.policy,
+             "domains": [{"domain": d.domain, "provider": d.provider} for d in o.domains]}
+            for o in db.session().scalars(select(Organisation).order_by(Organisation.name))]
+    _emit(rows if as_json else [{**r, "domains": [d["domain"] for d in r["domains"]]} for r in rows], as_json,
+          ["id", "name", "policy", "domains"])
+
+
+@org.command("policy")
+@click.argument("name")
+@click.argument("policy", type=click.Choice(["open", "domain", "invite", "approval", "closed"]))
+@_admin
+def org_policy(name: str, policy: str) -> None:
+    """Change an organisation's policy (closed refuses every sign-in of its members)."""
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        orgs.find_org(session, name).policy = policy
+    audit.record("org.policy", "success", actor="cli", detail={"org": name, "policy": policy})
+    click.echo(f"organisation {name} is now {policy}")
+
+
+@org.command("map")
+@click.argument("name", required=False)
+@click.option("--provider", "provider_name", required=True)
+@click.option("--claim", required=True, help="tid (Microsoft), team (Slack), hd (Google)...")
+@click.option("--value", required=True)
+@click.option("--group", help="Also (or only, without NAME) put matching users in this group.")
+@_admin
+def org_map(name: str | None, provider_name: str, claim: str, value: str, group: str | None) -> None:
+    """Map a provider claim value to an organisation and/or a group."""
+    from hub import db, orgs
+
+    with db.transaction() as session:
+        target = orgs.find_org(session, name) if name else None
+        orgs.add_mapping(session, provider_name, claim, value, target, group)
+    click.echo(f"{provider_name} {claim}={value} -> {name or '-'} {('group ' + group) if group else ''}".rstrip())
+
+
+@main.group()
+def invite() -> None:
+    """Invitations."""
+
+
+@invite.command("create")
+@click.option("--org", "org_name", required=True)
+@click.option("--days", default=14, show_default=True, type=int)
+@click.option("--email", help="Note whom the invitation is for.")
+@_admin
+def invite_create(org_name: str, days: int, email: str | None) -> None:
+    """Create a one-time invitation code and print its sign-in link."""
+    from flask import current_app
+
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        code = orgs.create_invite(session, orgs.find_org(session, org_name), days=days, email=email)
+    audit.record("invite.create", "success", actor="cli", detail={"org": org_name})
+    click.echo(code)
+    click.echo(f"{current_app.extensions['settings'].base_url}/login?invite={code}", err=True)
+
+
+# --- users ------------------------------------------------------------------------------
+@main.group()
+def user() -> None:
+    """Users."""
+
+
+def _user_row(u: Any) -> dict[str, Any]:
+    return {"id": u.id, "email": u.email, "email_verified": u.email_verified, "name": u.name,
+            "org": u.org.name if u.org else None, "status": u.status, "admin": u.is_admin, "groups": u.groups,
+            "identities": [{"provider": i.provider, "subject": i.subject} for i in u.identities]}
+
+
+@user.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["active", "pending", "disabled"]))
+@_admin
+def user_list(as_json: bool, status: str | None) -> None:
+    """List users with their organisation, status and identities."""
+    from hub import db
+    from hub.models import User
+
+    query = select(User).order_by(User.id)
+    if status:
+        query = query.where(User.status == status)
+    rows = [_user_row(u) for u in db.session().scalars(query)]
+    _emit(rows if as_json else [{**r, "identities": [i["provider"] for i in r["identities"]]} for r in rows],
+          as_json, ["id", "email", "email_verified", "org", "status", "identities"])
+
+
+def _set_user(email: str, action: str, change: Callable[[Any], None]) -> None:
+    from sqlalchemy import func
+
+    from hub import audit, db
+    from hub.models import User
+
+    with db.transaction() as session:
+        found = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        if found is None:
+            raise HubError(f"no user with email {email}")
+        change(found)
+    audit.record(f"user.{action}", "success", actor="cli", user_id=found.id)
+    click.echo(f"{email}: {action}")
+
+
+@user.command("approve")
+@click.argument("email")
+@_admin
+def user_approve(email: str) -> None:
+    """Approve a pending user."""
+    def change(u: Any) -> None:
+        if u.status != "pending":
+            raise HubError(f"{email} is {u.status}, not pending")
+        u.status = "active"
+
+    _set_user(email, "approve", change)
+
+
+@user.command("disable")
+@click.argument("email")
+@_admin
+def user_disable(email: str) -> None:
+    """Disable a user and end their sessions."""
+    def change(u: Any) -> None:
+        u.status = "disabled"
+        u.session_epoch += 1
+
+    _set_user(email, "disable", change)
+
+
+@user.command("admin")
+@click.argument("email")
+@click.option("--revoke", is_flag=True)
+@_admin
+def user_admin(email: str, revoke: bool) -> None:
+    """Grant (or --revoke) the admin role."""
+    def change(u: Any) -> None:
+        u.is_admin = not revoke
+
+    _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

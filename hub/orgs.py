@@ -1,0 +1,106 @@
+"""Organisations, their email domains, claim mappings and invitations."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hub.crypto import new_token, token_hash
+from hub.errors import HubError
+from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy
+
+DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+
+
+class InvalidOrg(HubError):
+    """Admin input for an organisation is wrong; the message says which part."""
+
+
+def email_domain(email: str | None) -> str | None:
+    if not email or "@" not in email:
+        return None
+    return email.rsplit("@", 1)[1].strip().lower()
+
+
+def add_org(db: Session, name: str, domains: list[str], policy: str, provider: str | None = None) -> Organisation:
+    """Create an organisation with its domains (each optionally mapped to a home provider)."""
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise InvalidOrg("NAME must be 1 to 200 characters")
+    if policy not in {p.value for p in OrgPolicy}:
+        raise InvalidOrg(f"--policy must be one of {', '.join(p.value for p in OrgPolicy)}")
+    if db.scalar(select(Organisation).where(Organisation.name == name)):
+        raise InvalidOrg(f"organisation {name!r} already exists")
+    org = Organisation(name=name, policy=policy)
+    for domain in domains:
+        org.domains.append(_domain(db, domain, provider))
+    db.add(org)
+    return org
+
+
+def _domain(db: Session, domain: str, provider: str | None) -> OrgDomain:
+    domain = domain.strip().lower()
+    if not DOMAIN_PATTERN.match(domain):
+        raise InvalidOrg(f"--domain {domain!r} is not a domain name")
+    if db.scalar(select(OrgDomain).where(OrgDomain.domain == domain)):
+        raise InvalidOrg(f"domain {domain} already belongs to an organisation")
+    return OrgDomain(domain=domain, provider=provider)
+
+
+def find_org(db: Session, name: str) -> Organisation:
+    org = db.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        raise InvalidOrg(f"no organisation called {name!r}")
+    return org
+
+
+def org_for_domain(db: Session, domain: str | None) -> OrgDomain | None:
+    if not domain:
+        return None
+    return db.scalar(select(OrgDomain).where(OrgDomain.domain == domain))
+
+
+def add_mapping(db: Session, provider: str, claim: str, value: str, org: Organisation | None,
+                group: str | None) -> ClaimMapping:
+    if org is None and not group:
+        raise InvalidOrg("a mapping needs --org or --group")
+    mapping = ClaimMapping(provider=provider, claim=claim, value=value, org_id=org.id if org else None,
+                           group_name=group)
+    db.add(mapping)
+    return mapping
+
+
+def mappings_for(db: Session, provider: str, hints: dict[str, str]) -> list[ClaimMapping]:
+    """The mappings matched by a profile's organisation hints."""
+    found: list[ClaimMapping] = []
+    for claim, value in hints.items():
+        found.extend(db.scalars(select(ClaimMapping).where(
+            ClaimMapping.provider == provider, ClaimMapping.claim == claim, ClaimMapping.value == value)))
+    return found
+
+
+def create_invite(db: Session, org: Organisation, days: int = 14, email: str | None = None) -> str:
+    """A one-time invitation code; only its hash is stored."""
+    code = new_token("inv_")
+    db.add(Invite(org_id=org.id, code_hash=token_hash(code), email=email,
+                  expires_at=datetime.now(timezone.utc) + timedelta(days=days)))
+    return code
+
+
+def open_invite(db: Session, code: str | None, org: Organisation) -> Invite | None:
+    """The unused, unexpired invite for this org with this code, or None."""
+    if not code:
+        return None
+    invite = db.scalar(select(Invite).where(Invite.code_hash == token_hash(code), Invite.org_id == org.id))
+    if invite is None or invite.used_at is not None:
+        return None
+    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=timezone.utc)
+    return invite if expires > datetime.now(timezone.utc) else None
+
+
+def find_invite(db: Session, code: str | None) -> Invite | None:
+    if not code:
+        return None
+    return db.scalar(select(Invite).where(Invite.code_hash == token_hash(code)))

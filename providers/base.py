@@ -1,0 +1,212 @@
+"""The provider interface: shared types, errors, and the HTTP plumbing every provider uses.
+
+Providers import only this module (and their SDKs), never `hub`, so each one can be
+tested without an application.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import requests
+
+DEFAULT_TIMEOUT = (5, 15)  # connect, read seconds: a slow provider must not pin a worker
+
+
+class ProviderError(Exception):
+    """Something a provider said or failed to say; `provider` names which."""
+
+    code = "provider_error"
+
+    def __init__(self, provider: str, message: str) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.message = message
+
+
+class LoginError(ProviderError):
+    """A sign-in response failed a check; the message is safe to show the user."""
+
+    code = "login_failed"
+
+    def __init__(self, provider: str, message: str, code: str = "login_failed") -> None:
+        super().__init__(provider, message)
+        self.code = code
+
+
+class AuthExpired(ProviderError):
+    code = "auth_expired"
+
+
+class RateLimited(ProviderError):
+    code = "rate_limited"
+
+    def __init__(self, provider: str, message: str, retry_after: float) -> None:
+        super().__init__(provider, message)
+        self.retry_after = retry_after
+
+
+class Transient(ProviderError):
+    code = "transient"
+
+
+class Permanent(ProviderError):
+    code = "permanent"
+
+
+class ConsentRequired(ProviderError):
+    code = "consent_required"
+
+
+class UnsafeURL(ValueError):
+    """A configured provider URL is not https (or loopback http when allowed)."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Who signed in, in the hub's words; `hints` carry organisation claims (tid, team, hd)."""
+
+    subject: str
+    email: str | None = None
+    email_verified: bool = False
+    name: str | None = None
+    given_name: str | None = None
+    family_name: str | None = None
+    picture: str | None = None
+    hints: Mapping[str, str] = field(default_factory=dict)
+    claims: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    profile: Profile
+    tokens: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class LoginStart:
+    """Where to send the browser, and what to keep server-side until the callback."""
+
+    url: str
+    state: str
+    saved: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """What the hub configures for one provider: credentials and URL overrides."""
+
+    name: str
+    client_id: str
+    client_secret: str
+    issuer: str | None = None
+    scopes: tuple[str, ...] = ()
+    api_base: str | None = None
+    auth_base: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+    insecure_loopback: bool = False
+    ca_bundle: str | None = None  # extra CA file, for sandboxes served over HTTPS
+
+
+@dataclass(frozen=True)
+class Brand:
+    """How the provider's button looks on the sign-in page (drawn by us, no hot-linked assets)."""
+
+    label: str
+    background: str
+    foreground: str
+    border: str | None = None
+
+
+def check_url(url: str, insecure_loopback: bool) -> str:
+    """Refuse anything but https, or http on loopback when the operator allowed it."""
+    parts = urlsplit(url)
+    if parts.scheme == "https" and parts.hostname:
+        return url
+    if parts.scheme == "http" and insecure_loopback and _is_loopback(parts.hostname):
+        return url
+    raise UnsafeURL(f"{url!r} must be https (http only on loopback with HUB_INSECURE_LOOPBACK)")
+
+
+def _is_loopback(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Provider:
+    """A sign-in provider. Subclasses declare data; the shared flows live in providers.oauth."""
+
+    kind: ClassVar[str]
+    brand: ClassVar[Brand]
+    # Claims that can place a user in an organisation or group (e.g. "tid", "team", "hd").
+    hint_names: ClassVar[tuple[str, ...]] = ()
+    # Scopes asked for when a user connects the account for posting, never at sign-in.
+    sharing_scopes: ClassVar[tuple[str, ...]] = ()
+    # True where the provider has no production default and is defined by --issuer.
+    requires_issuer: ClassVar[bool] = False
+
+    @classmethod
+    def brand_for(cls, name: str, options: Mapping[str, Any]) -> Brand:
+        """The sign-in button of a configured provider."""
+        return cls.brand
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        for url in (settings.issuer, settings.api_base, settings.auth_base):
+            if url:
+                check_url(url, settings.insecure_loopback)
+        self.http = requests.Session()
+        if settings.ca_bundle:
+            self.http.verify = settings.ca_bundle
+
+    def url(self, url: str) -> str:
+        """Check a URL learned at run time (from discovery) before using it."""
+        return check_url(url, self.settings.insecure_loopback)
+
+    def begin_login(self, redirect_uri: str) -> LoginStart:
+        raise NotImplementedError
+
+    def finish_login(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> LoginResult:
+        raise NotImplementedError
+
+    def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
+        """One HTTP call with timeouts, mapped onto the provider error types."""
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        try:
+            response = self.http.request(method, self.url(url), **kwargs)
+        except requests.RequestException as exc:
+            raise Transient(self.name, f"{self.name} did not answer: {type(exc).__name__}") from exc
+        raise_for_status(self.name, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise Permanent(self.name, f"{self.name} answered with something that is not JSON") from exc
+
+
+def raise_for_status(provider: str, response: requests.Response) -> None:
+    """Map an HTTP status onto the provider error tree; 2xx passes."""
+    status = response.status_code
+    if status < 400:
+        return
+    if status == 429:
+        raise RateLimited(provider, f"{provider} rate limit", retry_after=_retry_after(response))
+    if status == 401:
+        raise AuthExpired(provider, f"{provider} refused the token (401)")
+    if status >= 500:
+        raise Transient(provider, f"{provider} failed ({status})")
+    raise Permanent(provider, f"{provider} refused the request ({status})")
+
+
+def _retry_after(response: requests.Response) -> float:
+    value = response.headers.get("Retry-After", "")
+    return float(value) if value.isdigit() else 60.0

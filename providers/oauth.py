@@ -1,0 +1,316 @@
+"""The two sign-in flows every provider is built from: plain OAuth 2.0 and OpenID Connect.
+
+authlib does the protocol (authorization URL, PKCE, token request); joserfc checks the
+ID token. What authlib leaves to its caller is done here once: RFC 9207 `iss`, the
+`aud`/`azp` rules, a cached key set, and issuer checks that tolerate a provider's
+documented issuer variants.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
+
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
+from joserfc.jwt import JWTClaimsRegistry
+
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    LoginError,
+    LoginResult,
+    LoginStart,
+    Profile,
+    Provider,
+    ProviderError,
+    Transient,
+)
+
+CLOCK_LEEWAY = 60  # seconds of clock skew tolerated on exp/iat
+MAX_ID_TOKEN_AGE = 600  # an ID token issued longer ago than this is not fresh
+
+
+class KeySetCache:
+    """A provider's JWKS, fetched once and refetched only for an unknown kid (rotation)."""
+
+    def __init__(self, fetch: Callable[[], Mapping[str, Any]], min_refetch_interval: float = 5.0,
+                 max_age: float = 3600.0) -> None:
+        self._fetch = fetch
+        self._min_interval = min_refetch_interval
+        self._max_age = max_age
+        self._keys: KeySet | None = None
+        self._fetched_at = 0.0
+        self._lock = threading.Lock()
+
+    def _refresh(self) -> KeySet:
+        with self._lock:
+            keys = KeySet.import_key_set(dict(self._fetch()))
+            self._keys, self._fetched_at = keys, time.monotonic()
+            return keys
+
+    def _current(self) -> KeySet:
+        if self._keys is None or time.monotonic() - self._fetched_at > self._max_age:
+            return self._refresh()
+        return self._keys
+
+    def candidates(self, kid: str | None) -> list[Any]:
+        """Keys that may have signed a token with this kid; refetch once if the kid is new."""
+        keys = self._current()
+        found = _matching(keys, kid)
+        if not found and time.monotonic() - self._fetched_at >= self._min_interval:
+            found = _matching(self._refresh(), kid)
+        return found
+
+
+def _matching(keys: KeySet, kid: str | None) -> list[Any]:
+    if kid is None:
+        return [key for key in keys.keys if key.key_type in {"RSA", "EC", "OKP"}]
+    return [key for key in keys.keys if key.kid == kid]
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class OAuth2Provider(Provider):
+    """Authorization code flow with state and PKCE; the profile comes from an API call."""
+
+    authorize_url: ClassVar[str]
+    token_url: ClassVar[str]
+    login_scopes: ClassVar[tuple[str, ...]] = ()
+    pkce: ClassVar[bool] = True
+    token_auth_method: ClassVar[str] = "client_secret_basic"
+    scope_separator: ClassVar[str] = " "
+
+    # --- endpoints, with the admin's overrides applied ---------------------------------
+    def endpoints(self) -> Mapping[str, str]:
+        """authorization_endpoint and token_endpoint, after URL overrides."""
+        return {
+            "authorization_endpoint": self.rebase(self.authorize_url, self.settings.auth_base),
+            "token_endpoint": self.rebase(self.token_url, self.settings.api_base or self.settings.auth_base),
+        }
+
+    def rebase(self, url: str, base: str | None) -> str:
+        """Point a production URL at an override base (a sandbox or compatible server), keeping its path."""
+        if not base:
+            return url
+        from urllib.parse import urlsplit
+
+        return base.rstrip("/") + urlsplit(url).path
+
+    def scopes(self) -> tuple[str, ...]:
+        return self.settings.scopes or self.login_scopes
+
+    def session(self, redirect_uri: str) -> OAuth2Session:
+        client = OAuth2Session(
+            client_id=self.settings.client_id,
+            client_secret=self.settings.client_secret,
+            scope=self.scope_separator.join(self.scopes()),
+            redirect_uri=redirect_uri,
+            token_endpoint_auth_method=self.token_auth_method,
+            code_challenge_method="S256" if self.pkce else None,
+        )
+        client.verify = self.http.verify
+        return client
+
+    # --- the flow --------------------------------------------------------------------
+    def begin_login(self, redirect_uri: str) -> LoginStart:
+        state, extra = new_secret(), self.authorize_params()
+        verifier = new_secret() + new_secret() if self.pkce else None
+        url, _ = self.session(redirect_uri).create_authorization_url(
+            self.url(self.endpoints()["authorization_endpoint"]), state=state, code_verifier=verifier, **extra
+        )
+        saved = {"code_verifier": verifier, "issuer": self.expected_response_issuer(), **extra}
+        return LoginStart(url=url, state=state, saved=saved)
+
+    def authorize_params(self) -> dict[str, str]:
+        """Extra authorization parameters (the nonce, for OIDC)."""
+        return {}
+
+    def expected_response_issuer(self) -> str | None:
+        """The RFC 9207 `iss` the callback must carry, if the provider sends one."""
+        return None
+
+    def finish_login(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> LoginResult:
+        self.check_response(params, saved)
+        token = self.exchange_code(params["code"], saved, redirect_uri)
+        return LoginResult(profile=self.profile(token, saved), tokens=token)
+
+    def check_response(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> None:
+        """Provider errors and RFC 9207 `iss`, before any token request."""
+        if "error" in params:
+            code = params.get("error", "")[:64]
+            raise LoginError(self.name, f"{self.brand.label} did not sign you in ({code}).", code="provider_denied")
+        issuer = params.get("iss")
+        if issuer is not None and issuer not in self.accepted_issuers(saved):
+            raise LoginError(self.name, "The sign-in response came from an unexpected issuer.", code="issuer_mismatch")
+        if not params.get("code"):
+            raise LoginError(self.name, "The sign-in response carried no authorization code.", code="missing_code")
+
+    def accepted_issuers(self, saved: Mapping[str, Any]) -> set[str]:
+        return {saved["issuer"]} if saved.get("issuer") else set()
+
+    def exchange_code(self, code: str, saved: Mapping[str, Any], redirect_uri: str) -> dict[str, Any]:
+        try:
+            token = self.session(redirect_uri).fetch_token(
+                self.url(self.endpoints()["token_endpoint"]),
+                code=code,
+                code_verifier=saved.get("code_verifier"),
+                timeout=DEFAULT_TIMEOUT,
+                **self.token_params(),
+            )
+        except OAuth2Error as exc:
+            raise LoginError(self.name, f"{self.brand.label} refused the sign-in code ({exc.error}).",
+                             code="token_refused") from exc
+        except ProviderError:
+            raise
+        except Exception as exc:  # requests' connection/timeout errors, a non-JSON body
+            raise Transient(self.name, f"{self.brand.label} could not be reached to finish the sign-in.") from exc
+        return dict(token)
+
+    def token_params(self) -> dict[str, str]:
+        return {}
+
+    def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
+        raise NotImplementedError
+
+
+class OIDCProvider(OAuth2Provider):
+    """OpenID Connect: discovery, nonce, and a fully validated ID token."""
+
+    issuer_url: ClassVar[str]
+    # Other issuer values the provider has documented for the same keys (LinkedIn, Google).
+    issuer_aliases: ClassVar[tuple[str, ...]] = ()
+    login_scopes = ("openid", "email", "profile")
+    id_token_algs: ClassVar[tuple[str, ...]] = ("RS256",)
+    use_userinfo: ClassVar[bool] = False
+
+    def __init__(self, settings: Any) -> None:
+        super().__init__(settings)
+        self._metadata: Mapping[str, Any] | None = None
+        self._metadata_lock = threading.Lock()
+        self.keys = KeySetCache(lambda: self.request_json("GET", self.metadata()["jwks_uri"]))
+
+    def issuer(self) -> str:
+        return (self.settings.issuer or self.issuer_url).rstrip("/")
+
+    def discovery_url(self) -> str:
+        return self.issuer() + "/.well-known/openid-configuration"
+
+    def metadata(self) -> Mapping[str, Any]:
+        """The discovery document, fetched once per provider instance and checked."""
+        if self._metadata is None:
+            with self._metadata_lock:
+                if self._metadata is None:
+                    document = self.request_json("GET", self.discovery_url())
+                    if document.get("issuer") not in self.issuer_values(document.get("issuer")):
+                        raise LoginError(self.name, "The provider's discovery document names another issuer.",
+                                         code="discovery_issuer_mismatch")
+                    self._metadata = document
+        return self._metadata
+
+    def issuer_values(self, _claimed: str | None = None) -> set[str]:
+        """Issuer values accepted in discovery and ID tokens."""
+        return {self.issuer(), *self.issuer_aliases_for_base()}
+
+    def issuer_aliases_for_base(self) -> tuple[str, ...]:
+        if self.settings.issuer and self.settings.issuer.rstrip("/") != self.issuer_url:
+            return ()  # an overridden issuer is exact: aliases name production hosts
+        return self.issuer_aliases
+
+    def endpoints(self) -> Mapping[str, str]:
+        return self.metadata()
+
+    def authorize_params(self) -> dict[str, str]:
+        return {"nonce": new_secret()}
+
+    def expected_response_issuer(self) -> str | None:
+        return self.metadata()["issuer"]
+
+    def accepted_issuers(self, saved: Mapping[str, Any]) -> set[str]:
+        return self.issuer_values()
+
+    def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
+        claims = self.validate_id_token(token.get("id_token"), saved["nonce"])
+        if self.use_userinfo:
+            info = self.userinfo(token["access_token"])
+            if info.get("sub") != claims["sub"]:
+                raise LoginError(self.name, "The provider's user info names another user.", code="userinfo_sub_mismatch")
+            claims = {**info, **claims}
+        return self.map_profile(claims)
+
+    def userinfo(self, access_token: str) -> dict[str, Any]:
+        return self.request_json("GET", self.metadata()["userinfo_endpoint"],
+                                 headers={"Authorization": f"Bearer {access_token}"})
+
+    def map_profile(self, claims: Mapping[str, Any]) -> Profile:
+        """Standard OIDC claims onto the hub's Profile; providers override for their quirks."""
+        return Profile(
+            subject=str(claims["sub"]),
+            email=claims.get("email"),
+            email_verified=claims.get("email_verified") in (True, "true"),
+            name=claims.get("name"),
+            given_name=claims.get("given_name"),
+            family_name=claims.get("family_name"),
+            picture=claims.get("picture"),
+            hints={name: str(claims[name]) for name in self.hint_names if claims.get(name)},
+            claims=dict(claims),
+        )
+
+    # --- ID token validation: OpenID Connect Core 3.1.3.7 -------------------------------
+    def validate_id_token(self, id_token: str | None, nonce: str, now: float | None = None) -> dict[str, Any]:
+        """Signature (JWKS, alg allow-list), iss, aud, azp, exp, iat, nonce, sub; raise LoginError on any miss."""
+        if not id_token:
+            raise LoginError(self.name, "The provider returned no ID token.", code="missing_id_token")
+        claims = self._verified_claims(id_token)
+        now = int(time.time() if now is None else now)
+        client_id = self.settings.client_id
+        registry = JWTClaimsRegistry(
+            now=now,
+            leeway=CLOCK_LEEWAY,
+            iss={"essential": True, "values": sorted(self.token_issuers(claims))},
+            aud={"essential": True, "value": client_id},
+            exp={"essential": True},
+            iat={"essential": True},
+            sub={"essential": True},
+            nonce={"essential": True, "value": nonce},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise LoginError(self.name, f"The ID token failed a check ({_claim_of(exc)}).", code="invalid_id_token") from exc
+        audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
+        if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
+            raise LoginError(self.name, "The ID token was issued to another client (azp).", code="invalid_id_token")
+        if not isinstance(claims["iat"], (int, float)) or claims["iat"] < now - MAX_ID_TOKEN_AGE:
+            raise LoginError(self.name, "The ID token is too old (iat).", code="invalid_id_token")
+        return claims
+
+    def token_issuers(self, claims: Mapping[str, Any]) -> set[str]:
+        """Issuers an ID token may carry; Microsoft overrides this to fill in `tid`."""
+        return self.issuer_values()
+
+    def _verified_claims(self, id_token: str) -> dict[str, Any]:
+        try:
+            header = jws.extract_compact(id_token.encode()).headers()
+        except (JoseError, ValueError) as exc:
+            raise LoginError(self.name, "The ID token is malformed.", code="invalid_id_token") from exc
+        if header.get("alg") not in self.id_token_algs:
+            raise LoginError(self.name, f"The ID token uses an algorithm we do not accept ({header.get('alg')}).",
+                             code="invalid_id_token")
+        for key in self.keys.candidates(header.get("kid")):
+            try:
+                return dict(jwt.decode(id_token, key, algorithms=list(self.id_token_algs)).claims)
+            except JoseError:
+                continue
+        raise LoginError(self.name, "The ID token's signature does not verify.", code="invalid_id_token")
+
+
+def _claim_of(exc: JoseError) -> str:
+    claim = getattr(exc, "claim", None)
+    return claim or getattr(exc, "error", None) or type(exc).__name__

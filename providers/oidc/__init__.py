@@ -1,0 +1,37 @@
+"""Any OpenID Provider, configured by its issuer URL alone (OpenID Connect Discovery 1.0)."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from providers.base import Brand
+from providers.oauth import OIDCProvider
+
+
+class GenericOIDC(OIDCProvider):
+    kind = "oidc"
+    issuer_url = ""  # there is no production default: the admin's --issuer is the provider
+    id_token_algs = ("RS256", "PS256", "ES256", "EdDSA")
+
+    requires_issuer = True
+    brand = Brand("OpenID Connect", background="#3d4a5c", foreground="#ffffff")
+
+    @classmethod
+    def brand_for(cls, name: str, options: Mapping[str, Any]) -> Brand:
+        return Brand(options.get("label") or name.replace("-", " ").title(), background="#3d4a5c", foreground="#ffffff")
+
+    def issuer(self) -> str:
+        return self.settings.issuer.rstrip("/")
+
+    @property
+    def token_auth_method(self) -> str:  # type: ignore[override]
+        supported = self.metadata().get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
+        return "client_secret_basic" if "client_secret_basic" in supported else "client_secret_post"
+
+    @property
+    def pkce(self) -> bool:  # type: ignore[override]
+        return "S256" in self.metadata().get("code_challenge_methods_supported", ["S256"])
+
+    @property
+    def use_userinfo(self) -> bool:  # type: ignore[override]
+        return bool(self.metadata().get("userinfo_endpoint"))
