@@ -155,6 +155,11 @@ class Provider:
     requires_issuer: ClassVar[bool] = False
 
     @classmethod
+    def sandbox_overrides(cls, base: str) -> dict[str, str]:
+        """URL overrides pointing this kind at its sandbox mounted at base (demo and tests)."""
+        return {"auth_base": base, "api_base": base}
+
+    @classmethod
     def brand_for(cls, name: str, options: Mapping[str, Any]) -> Brand:
         """The sign-in button of a configured provider."""
         return cls.brand

@@ -190,6 +190,10 @@ class OIDCProvider(OAuth2Provider):
     id_token_algs: ClassVar[tuple[str, ...]] = ("RS256",)
     use_userinfo: ClassVar[bool] = False
 
+    @classmethod
+    def sandbox_overrides(cls, base: str) -> dict[str, str]:
+        return {"issuer": base}
+
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
         self._metadata: Mapping[str, Any] | None = None
