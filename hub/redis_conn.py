@@ -34,3 +34,7 @@ def init_app(app: Flask, url: str | None, instance_path: Path) -> None:
 
 def get() -> redis.Redis:
     return current_app.extensions["redis"]
+
+
+def get_from(app: Flask) -> redis.Redis:
+    return app.extensions["redis"]

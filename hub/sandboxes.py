@@ -16,4 +16,7 @@ def init_app(app: Flask, csrf: CSRFProtect) -> dict[str, SandboxIdP]:
         app.register_blueprint(sandbox.blueprint, url_prefix=f"/sandbox/{kind}")
         sandboxes[kind] = sandbox
     app.extensions["sandboxes"] = sandboxes
+    from hub.demo_views import bp as demo_bp
+
+    app.register_blueprint(demo_bp)
     return sandboxes

@@ -18,7 +18,8 @@ class GenericOIDC(OIDCProvider):
 
     @classmethod
     def brand_for(cls, name: str, options: Mapping[str, Any]) -> Brand:
-        return Brand(options.get("label") or name.replace("-", " ").title(), background="#3d4a5c", foreground="#ffffff")
+        label = options.get("label") or ("OpenID Connect" if name == cls.kind else name.replace("-", " ").title())
+        return Brand(label, background="#3d4a5c", foreground="#ffffff")
 
     def issuer(self) -> str:
         return self.settings.issuer.rstrip("/")

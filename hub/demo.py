@@ -1,0 +1,133 @@
+"""`hub demo`: the whole hub on embedded defaults, every provider pointed at its local sandbox."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from cryptography.fernet import Fernet
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from hub import db, orgs, provider_store, redis_conn
+from hub.models import Organisation
+from providers import registry
+
+ADMIN_EMAIL = "admin@hub.example"
+
+
+def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
+    """Settings for the demo: generated secrets kept under instance/, loopback http, sandboxes on."""
+    instance.mkdir(parents=True, exist_ok=True)
+    secrets_file = instance / "demo-secrets.json"
+    if secrets_file.exists():
+        stored = json.loads(secrets_file.read_text())
+    else:
+        stored = {"HUB_SECRET_KEY": secrets.token_hex(32), "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode()}
+        secrets_file.write_text(json.dumps(stored))
+        secrets_file.chmod(0o600)
+    env = {
+        "HUB_INSTANCE_PATH": str(instance),
+        "HUB_BASE_URL": f"http://{host}:{port}",
+        "HUB_INSECURE_LOOPBACK": "1",
+        "HUB_SANDBOXES": "1",
+        "HUB_ADMIN_EMAILS": ADMIN_EMAIL,
+        **stored,
+    }
+    return {**env, **{k: v for k, v in os.environ.items() if k.startswith("HUB_") and k not in env}}
+
+
+def seed(app: Flask, bases: dict[str, str]) -> list[str]:
+    """Configure every provider against its sandbox and add sample organisations; returns provider names."""
+    vault = app.extensions["vault"]
+    names = []
+    with app.app_context():
+        with db.transaction() as session:
+            for kind, sandbox in app.extensions["sandboxes"].items():
+                base = bases.get(kind, bases["*"]) + f"/sandbox/{kind}"
+                secret = secrets.token_urlsafe(24)
+                client_id = f"demo-{kind}"
+                callback = f"{app.extensions['settings'].base_url}/auth/{kind}/callback"
+                sandbox.register_client(client_id, secret, [callback])
+                overrides = registry.provider_class(kind).sandbox_overrides(base)
+                provider_store.add_provider(session, vault, name=kind, kind=kind, client_id=client_id,
+                                            client_secret=secret, insecure_loopback=True, **overrides)
+                names.append(kind)
+            if session.scalar(select(Organisation).where(Organisation.name == "Partner Co")) is None:
+                orgs.add_org(session, "Partner Co", ["partner.example"], "open", provider="google")
+                orgs.add_org(session, "Reseller Ltd", ["reseller.example"], "approval")
+                session.flush()
+                orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
+    return names
+
+
+def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """One RQ worker process on the embedded Redis."""
+    return subprocess.Popen([sys.executable, "-m", "hub", "worker"],
+                            env={**os.environ, **env, "HUB_REDIS_URL": redis_url})
+
+
+def run(host: str = "127.0.0.1", port: int = 5000) -> None:
+    """Migrate, seed, start a worker and the sandboxes, serve, and say what to try."""
+    from hub.app import create_app
+
+    instance = Path(os.environ.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    env = demo_env(instance, host, port)
+    tls_port = port + 1
+    bases = {"*": f"http://{host}:{port}"}
+    tls_server = None
+    try:
+        from hub import tls
+    except ImportError:  # pragma: no cover - the Microsoft sandbox needs hub.tls
+        tls = None  # type: ignore[assignment]
+    if tls is not None:
+        cert, key, ca = tls.ensure_dev_certificate(instance / "tls")
+        env["HUB_CA_BUNDLE"] = str(ca)
+        bases["microsoft"] = f"https://{host}:{tls_port}"
+    db.upgrade(env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'hub.db'}")
+    app = create_app(env)
+    names = seed(app, bases)
+    redis_url = redis_conn.url_of(app.extensions["redis"])
+    worker = start_worker(redis_url, env)
+    if tls is not None:
+        tls_server = tls.serve_tls(app, host, tls_port, cert, key)
+    server = make_server(host, port, app, threaded=True)
+    _announce(env["HUB_BASE_URL"], names, bases)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        worker.terminate()
+        if tls_server is not None:
+            tls_server.shutdown()
+
+
+def _stop(_signum: int, _frame: Any) -> None:
+    raise SystemExit(0)
+
+
+def _announce(base_url: str, names: list[str], bases: dict[str, Any]) -> None:
+    click.echo(f"""
+Social Hub demo is running at {base_url}
+
+Try:
+  1. Open {base_url}/login and press "Continue with Google"; pick Ada (partner.example):
+     she is created and placed in the organisation "Partner Co" with no form to fill.
+  2. Type ada@partner.example in the email box: home-realm discovery sends you straight to Google.
+  3. Sign in with X as a user without an email: confirm one; the link arrives in
+     {base_url}/demo/mailbox, and nothing is created until you confirm it.
+  4. Sign in as admin@hub.example (Google sandbox) for the admin console: {base_url}/admin
+Providers (each pointed at its local sandbox): {", ".join(names)}
+The Microsoft sandbox is served over HTTPS at {bases.get("microsoft", "-")} with a certificate generated for the
+demo; your browser will warn about it once.
+Press Ctrl+C to stop.
+""")
