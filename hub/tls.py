@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -24,16 +23,15 @@ RENEW_BEFORE = timedelta(days=1)  # regenerate rather than serve a certificate a
 HOSTS = ("127.0.0.1", "localhost")
 
 
-@dataclass(frozen=True)
-class TLSFiles:
-    """Where the server certificate, its key and the CA that signed it are stored."""
+class TLSFiles(NamedTuple):
+    """Where the server certificate, its key and the CA that signed it are stored (unpacks as a tuple)."""
 
     cert: Path
     key: Path
     ca: Path
 
 
-def ensure_certificates(directory: Path | str, now: datetime | None = None) -> TLSFiles:
+def ensure_dev_certificate(directory: Path | str, now: datetime | None = None) -> TLSFiles:
     """A CA and a server certificate for 127.0.0.1 and localhost, reused while they are valid."""
     directory = Path(directory)
     files = TLSFiles(cert=directory / "server.pem", key=directory / "server-key.pem", ca=directory / "ca.pem")
