@@ -158,6 +158,10 @@ class SandboxIdP:
         self._prefix = state.url_prefix or ""
 
     def discovery(self) -> Response:
+        return jsonify(self.discovery_document())
+
+    def discovery_document(self) -> dict[str, Any]:
+        """The OpenID discovery document; sandboxes override to mirror their provider's gaps."""
         document = {
             "issuer": self.issuer(),
             "authorization_endpoint": self.url_for("authorize"),
@@ -176,7 +180,7 @@ class SandboxIdP:
             document["code_challenge_methods_supported"] = ["S256"]
         if self.send_iss:
             document["authorization_response_iss_parameter_supported"] = True
-        return jsonify(document)
+        return document
 
     def jwks(self) -> Response:
         return jsonify(KeySet(self.keys).as_dict(private=False))
