@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jws, jwt
@@ -164,7 +165,7 @@ class OAuth2Provider(Provider):
                 timeout=DEFAULT_TIMEOUT,
                 **self.token_params(),
             )
-        except OAuth2Error as exc:
+        except (OAuth2Error, OAuthError) as exc:  # OAuth2Session raises OAuthError for an error body
             raise LoginError(self.name, f"{self.brand.label} refused the sign-in code ({exc.error}).",
                              code="token_refused") from exc
         except ProviderError:
