@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 KINDS: dict[str, str] = {
     "google": "providers.google:Google",
     "oidc": "providers.oidc:GenericOIDC",
+    "x": "providers.x:X",
 }
 
 

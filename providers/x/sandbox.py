@@ -1,0 +1,176 @@
+"""A local X: OAuth 2.0 authorize and token (PKCE required, Basic client auth) and GET /2/users/me.
+
+Shapes follow X's docs: tokens with lowercase `bearer` and a 2-hour life, a refresh token only
+with offline.access, the v2 `{"data": {...}}` envelope, problem-JSON errors, and the
+x-rate-limit-* headers. `me_hits` counts /2/users/me calls so tests can see tweepy reached it.
+"""
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from typing import Any
+
+from flask import Response, jsonify, request
+
+from providers.sandbox_kit import Grant, SandboxIdP
+
+USERS = [
+    {"sub": "1427384956271038465", "username": "ada_codes", "name": "Ada Lovelace",
+     "email": "ada@partner.example", "verified": False, "created_at": "2021-08-16T21:04:05.000Z",
+     "profile_image_url": "https://pbs.twimg.com/profile_images/1427384956271038465/ada_normal.jpg"},
+    {"sub": "1427384956271038466", "username": "noor_builds", "name": "Noor Haddad",
+     "verified": False, "created_at": "2022-01-03T09:12:44.000Z",  # no confirmed email at X
+     "profile_image_url": "https://pbs.twimg.com/profile_images/1427384956271038466/noor_normal.jpg"},
+    {"sub": "1427384956271038467", "username": "grace_h", "name": "Grace Hopper",
+     "email": "grace@gmail.example", "verified": True, "created_at": "2019-05-30T12:00:00.000Z",
+     "profile_image_url": "https://pbs.twimg.com/profile_images/1427384956271038467/grace_normal.jpg"},
+]
+
+# The user.fields X documents for /2/users/me; anything else is a 400.
+USER_FIELDS = frozenset({
+    "affiliation", "confirmed_email", "connection_status", "created_at", "description", "entities", "id",
+    "is_identity_verified", "location", "most_recent_tweet_id", "name", "parody", "pinned_tweet_id",
+    "profile_banner_url", "profile_image_url", "protected", "public_metrics", "receives_your_dm",
+    "subscription", "subscription_type", "url", "username", "verified", "verified_followers_count",
+    "verified_type", "withheld",
+})
+ME_LIMIT = 75  # requests per 15-minute window per user, as X documents for GET /2/users/me
+WINDOW = 15 * 60
+INVALID_CODE = "Value passed for the authorization code was invalid."
+
+
+def _token_error(error: str, description: str, status: int) -> tuple[Response, int]:
+    """X's token endpoint errors: one opaque message for every bad code, verifier or redirect URI."""
+    if error == "invalid_client":
+        return jsonify({"error": "unauthorized_client", "error_description": "Missing valid authorization header"}), 401
+    if error == "invalid_grant":
+        return jsonify({"error": "invalid_request", "error_description": INVALID_CODE}), 400
+    return jsonify({"error": error, "error_description": description}), status
+
+
+def problem(status: int, title: str, detail: str | None = None, type_: str = "about:blank",
+            **extra: Any) -> tuple[Response, int]:
+    """The v2 API's problem body (RFC 7807), e.g. 401 {"title": "Unauthorized", "type": "about:blank", ...}."""
+    body = {"title": title, "type": type_, "status": status, "detail": detail or title, **extra}
+    response = jsonify(body)
+    response.mimetype = "application/problem+json"
+    return response, status
+
+
+class XSandbox(SandboxIdP):
+    """SandboxIdP plus X's v2 user lookup, rate limits and refresh tokens."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "x", title="X", colour="#000000", users=USERS,
+            authorize_path="/i/oauth2/authorize",
+            token_path="/2/oauth2/token",
+            id_tokens=False,  # plain OAuth 2.0: no OpenID Connect at X
+            pkce="required",
+            auth_methods=("client_secret_basic",),  # confidential clients: Basic only
+            token_lifetime=7200,
+            error_body=_token_error,
+        )
+        self.me_hits = 0
+        self.me_limit = ME_LIMIT
+        self.refresh_tokens: dict[str, Grant] = {}
+        self._windows: dict[str, tuple[float, int]] = {}  # user id -> (window start, requests)
+        self._me_lock = threading.Lock()
+        self.blueprint.add_url_rule("/2/users/me", "users_me", self.users_me)
+
+    def authorize(self) -> Any:
+        # The kit checks code_challenge_method; X also refuses a request with no code_challenge.
+        client = self.clients.get(request.values.get("client_id", ""))
+        redirect_uri = request.values.get("redirect_uri")
+        if client and redirect_uri in client["redirect_uris"] and not request.values.get("code_challenge"):
+            return self._back(redirect_uri, request.values.to_dict(), error="invalid_request",
+                              error_description="Missing required parameter [code_challenge].")
+        return super().authorize()
+
+    def token(self) -> Any:
+        if request.form.get("grant_type") == "refresh_token":
+            return self.refresh()
+        return super().token()
+
+    def token_response(self, grant: Grant, access_token: str) -> dict[str, Any]:
+        body = {"token_type": "bearer", "expires_in": self.token_lifetime, "access_token": access_token,
+                "scope": grant.scope}
+        if "offline.access" in grant.scope.split():
+            refresh_token = secrets.token_urlsafe(32)
+            self.refresh_tokens[refresh_token] = grant
+            body["refresh_token"] = refresh_token
+        return body
+
+    def refresh(self) -> Any:
+        """Refresh tokens rotate: each one works once."""
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return _token_error("invalid_client", "", 401)
+        with self._lock:
+            grant = self.refresh_tokens.pop(request.form.get("refresh_token", ""), None)
+        if grant is None or grant.client_id != client_id:
+            return jsonify({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}), 400
+        fresh = Grant(grant.client_id, grant.redirect_uri, grant.user, grant.scope, None, None)
+        access_token = secrets.token_urlsafe(32)
+        self.tokens[access_token] = fresh
+        return jsonify(self.token_response(fresh, access_token))
+
+    def users_me(self) -> Any:
+        """GET /2/users/me: the token's user in the v2 envelope, only the fields asked for and granted."""
+        self.me_hits += 1
+        grant = self.bearer_grant()
+        if grant is None or time.time() - grant.issued_at > self.token_lifetime:
+            return problem(401, "Unauthorized")
+        scopes = set(grant.scope.split())
+        if not {"users.read", "tweet.read"} <= scopes:
+            return problem(403, "Forbidden", "You are not permitted to perform this action.",
+                           type_="https://api.twitter.com/2/problems/not-authorized-for-resource")
+        requested = [f for f in request.args.get("user.fields", "").split(",") if f]
+        unknown = [f for f in requested if f not in USER_FIELDS]
+        if unknown:
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                           type_="https://api.twitter.com/2/problems/invalid-request",
+                           errors=[{"parameters": {"user.fields": unknown},
+                                    "message": f"The `user.fields` query parameter value [{unknown[0]}] is not one of "
+                                               f"[{','.join(sorted(USER_FIELDS))}]"}])
+        headers = self._rate_headers(grant.user["sub"])
+        if headers["x-rate-limit-remaining"] == "-1":
+            headers["x-rate-limit-remaining"] = "0"
+            body, status = problem(429, "Too Many Requests")
+            body.headers.update(headers)
+            return body, status
+        data = self.user_data(grant.user, requested, scopes)
+        if self.faults.userinfo:
+            data = self.faults.userinfo(data)
+        response = jsonify({"data": data})
+        response.headers.update(headers)
+        return response
+
+    def user_data(self, user: dict[str, Any], requested: list[str], scopes: set[str]) -> dict[str, Any]:
+        """id, name and username always; other fields when asked for; confirmed_email only with users.email."""
+        data = {"id": user["sub"], "name": user["name"], "username": user["username"]}
+        for name in requested:
+            if name == "confirmed_email":
+                if "users.email" in scopes and user.get("email"):
+                    data["confirmed_email"] = user["email"]
+            elif name in user and name not in data:
+                data[name] = user[name]
+        return data
+
+    def _rate_headers(self, user_id: str) -> dict[str, str]:
+        """Count one request in the user's 15-minute window; remaining -1 means over the limit."""
+        now = time.time()
+        with self._me_lock:
+            start, used = self._windows.get(user_id, (now, 0))
+            if now - start >= WINDOW:
+                start, used = now, 0
+            used += 1
+            self._windows[user_id] = (start, used)
+        remaining = self.me_limit - used
+        return {"x-rate-limit-limit": str(self.me_limit), "x-rate-limit-remaining": str(max(remaining, -1)),
+                "x-rate-limit-reset": str(int(start + WINDOW))}
+
+
+def create_sandbox() -> XSandbox:
+    return XSandbox()
