@@ -138,12 +138,13 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
         return _ask_for_email(row, profile, tokens, pending, exc.suggested)
     except LoginRejected as exc:
         return fail(exc.reason, code=exc.code, provider=row.name, status=403)
-    session_db.commit()
     user = ctx.user
     assert user is not None
     action = "link" if linking_user else "login"
+    # The audit row joins the provisioning transaction: one commit per sign-in.
     audit.record(action, "success", user_id=user.id, actor=user.email, provider=row.name,
-                 detail={"created": ctx.created, "status": user.status})
+                 detail={"created": ctx.created, "status": user.status}, commit=False)
+    session_db.commit()
     if user.status == UserStatus.PENDING.value:
         sign_out()
         return render_template("pending.html", org=user.org), 202
