@@ -16,6 +16,9 @@ KINDS: dict[str, str] = {
     "google": "providers.google:Google",
     "oidc": "providers.oidc:GenericOIDC",
     "x": "providers.x:X",
+    "linkedin": "providers.linkedin:LinkedIn",
+    "slack": "providers.slack:Slack",
+    "facebook": "providers.facebook:Facebook",
 }
 
 

@@ -40,7 +40,7 @@ class Facebook(OAuth2Provider):
     @property
     def pkce(self) -> bool:  # type: ignore[override]
         """Meta documents PKCE (S256) for manually built flows, still marked "in testing": on unless turned off."""
-        return bool(self.settings.options.get("pkce", True))
+        return _flag(self.settings.options.get("pkce"), default=True)
 
     def session(self, redirect_uri: str) -> OAuth2Session:
         client = super().session(redirect_uri)
@@ -79,11 +79,20 @@ class Facebook(OAuth2Provider):
             # Meta does not document that it was confirmed. So by default the user confirms
             # it with a one-time link before an account is created or linked; an admin who
             # accepts Meta's check sets the option trust_email.
-            email_verified=bool(email) and bool(self.settings.options.get("trust_email", False)),
+            email_verified=bool(email) and _flag(self.settings.options.get("trust_email"), default=False),
             name=data.get("name"),
             picture=None if picture.get("is_silhouette") else picture.get("url"),
             claims=dict(data),
         )
+
+
+def _flag(value: Any, default: bool) -> bool:
+    """An on/off option, given as a JSON bool or as `hub provider add --option KEY=true|false` text."""
+    if value is None or value == "":
+        return default
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
 
 
 def _graph_error(response: requests.Response) -> str | None:

@@ -68,7 +68,7 @@ def test_facebook_email_is_confirmed_by_the_user_unless_trusted(live: LiveHub) -
 
 
 def test_facebook_user_without_email_confirms_one_before_anything_is_created(live: LiveHub) -> None:
-    live.add_provider("facebook", trust_email=True)
+    live.add_provider("facebook", trust_email="true")  # as `hub provider add --option trust_email=true` stores it
     browser = Browser(live)
     answer = browser.sign_in("facebook", user=WITHOUT_EMAIL, next="/account")
     assert answer.status_code == 302, answer.text
@@ -85,6 +85,15 @@ def test_facebook_user_without_email_confirms_one_before_anything_is_created(liv
         assert user is not None and user.email_verified and user.name == "Pedro Phone"
         identity = session.scalar(select(Identity).where(Identity.user_id == user.id))
         assert identity.subject == WITHOUT_EMAIL and identity.email is None
+
+
+def test_facebook_pkce_can_be_turned_off_from_the_command_line(live: LiveHub) -> None:
+    live.add_provider("facebook", pkce="false", trust_email="false")
+    browser = Browser(live)
+    start = browser.start_login("facebook")
+    assert "code_challenge" not in parse_qs(urlsplit(start.headers["Location"]).query)
+    answer = browser.http.get(browser.pick_user(start.headers["Location"], WITH_EMAIL), allow_redirects=False)
+    assert answer.status_code == 302 and answer.headers["Location"].endswith("/auth/email")  # "false" is false
 
 
 def test_facebook_graph_error_body_gives_a_clear_error_page(live: LiveHub) -> None:
