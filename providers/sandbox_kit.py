@@ -110,6 +110,7 @@ class SandboxIdP:
         self.used_codes: set[str] = set()
         self.faults = Faults()
         self.token_requests = 0
+        self.jwks_requests = 0  # tests check that a client refetches keys only when it must
         self._lock = threading.Lock()
         self.keys: list[RSAKey] = []
         self._prefix = ""
@@ -183,6 +184,7 @@ class SandboxIdP:
         return document
 
     def jwks(self) -> Response:
+        self.jwks_requests += 1
         return jsonify(KeySet(self.keys).as_dict(private=False))
 
     def authorize(self) -> Any:
