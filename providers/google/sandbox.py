@@ -11,6 +11,9 @@ USERS = [
      "name": "Grace Hopper", "given_name": "Grace", "family_name": "Hopper"},
     {"sub": "110169484474386276336", "email": "unverified@gmail.example", "email_verified": False,
      "name": "Ursula Unverified"},
+    # HUB_ADMIN_EMAILS names this address in the tests: it signs in as the hub's admin.
+    {"sub": "110169484474386276337", "email": "admin@hub.example", "email_verified": True,
+     "name": "Hub Admin", "given_name": "Hub", "family_name": "Admin"},
 ]
 
 

@@ -1,0 +1,128 @@
+"""Users and approvals: search, detail, approve/reject, disable/enable, grant/revoke admin."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flask import abort, redirect, render_template, request, url_for
+from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
+
+from hub import db
+from hub.admin import bp
+from hub.admin.common import done, paginate
+from hub.auth.sessions import admin_required, current_user
+from hub.models import User, UserStatus
+
+PAGE_SIZE = 25
+STATUSES = [status.value for status in UserStatus]
+
+
+def _approve(user: User) -> str | None:
+    if user.status != UserStatus.PENDING.value:
+        return f"{user.email} is {user.status}, not pending."
+    user.status = UserStatus.ACTIVE.value
+    return None
+
+
+def _reject(user: User) -> str | None:
+    # A rejected sign-up is a disabled account: the same sign-in is refused next time too.
+    if user.status != UserStatus.PENDING.value:
+        return f"{user.email} is {user.status}, not pending."
+    user.status = UserStatus.DISABLED.value
+    return None
+
+
+def _disable(user: User) -> str | None:
+    if user.id == _me():
+        return "You can't disable your own account."
+    user.status = UserStatus.DISABLED.value
+    user.session_epoch += 1  # end their sessions now, not at expiry
+    return None
+
+
+def _enable(user: User) -> str | None:
+    user.status = UserStatus.ACTIVE.value
+    return None
+
+
+def _grant(user: User) -> str | None:
+    user.is_admin = True
+    return None
+
+
+def _revoke(user: User) -> str | None:
+    if user.id == _me():
+        return "You can't revoke your own admin role: ask another admin."
+    user.is_admin = False
+    return None
+
+
+def _me() -> int | None:
+    me = current_user()
+    return me.id if me else None
+
+
+# action in the URL -> (audit action, what was done, the change; it returns a refusal or None)
+ACTIONS: dict[str, tuple[str, str, Callable[[User], str | None]]] = {
+    "approve": ("user.approve", "approved", _approve),
+    "reject": ("user.reject", "rejected", _reject),
+    "disable": ("user.disable", "disabled", _disable),
+    "enable": ("user.enable", "enabled", _enable),
+    "grant-admin": ("user.admin-grant", "is now an admin", _grant),
+    "revoke-admin": ("user.admin-revoke", "is no longer an admin", _revoke),
+}
+
+
+@bp.get("/approvals")
+@admin_required
+def approvals() -> Any:
+    pending = list(db.session().scalars(select(User).options(selectinload(User.org))
+                                        .where(User.status == UserStatus.PENDING.value).order_by(User.created_at)))
+    return render_template("admin/approvals.html", pending=pending)
+
+
+@bp.get("/users")
+@admin_required
+def users() -> Any:
+    """Users by email or name, filtered by status, 25 a page."""
+    q = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    query = select(User).options(selectinload(User.org), selectinload(User.identities)).order_by(User.id)
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(User.email.ilike(pattern), User.name.ilike(pattern)))
+    if status in STATUSES:
+        query = query.where(User.status == status)
+    page = paginate(db.session(), query, PAGE_SIZE)
+    return render_template("admin/users.html", page=page, q=q, status=status, statuses=STATUSES)
+
+
+def _user(user_id: int) -> User:
+    user = db.session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.get("/users/<int:user_id>")
+@admin_required
+def user_detail(user_id: int) -> Any:
+    return render_template("admin/user.html", user=_user(user_id))
+
+
+@bp.post("/users/<int:user_id>/<any(approve, reject, disable, enable, 'grant-admin', 'revoke-admin'):action>")
+@admin_required
+def user_action(user_id: int, action: str) -> Any:
+    """Change one user; back to where the button was (the approvals list or the user's page)."""
+    user = _user(user_id)
+    audit_action, verb, change = ACTIONS[action]
+    with db.transaction():
+        refusal = change(user)
+    if refusal:
+        done(audit_action, refusal, outcome="failure", user_id=user.id, reason="refused")
+    else:
+        done(audit_action, f"{user.email or 'User ' + str(user.id)} {verb}.", user_id=user.id)
+    back = url_for("admin.approvals") if request.form.get("back") == "approvals" else \
+        url_for("admin.user_detail", user_id=user.id)
+    return redirect(back, 303)
