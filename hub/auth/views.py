@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from hub import audit, db, mail, orgs, provider_store
 from hub.auth import pipeline, state
@@ -157,7 +157,7 @@ def _ask_for_email(row: ProviderConfig, profile: Profile, tokens: Any, pending: 
                    suggested: str | None) -> Any:
     """Park the sign-in (sealed) until the user confirms an email; nothing else is created."""
     vault = current_app.extensions["vault"]
-    signup = PendingSignup(provider=row.name, subject=profile.subject, payload_sealed="",
+    signup = PendingSignup(provider=row.name, subject=profile.subject, payload_sealed="", email=suggested,
                            expires_at=datetime.now(timezone.utc) + PENDING_SIGNUP_TTL)
     payload = {"profile": _profile_dict(profile), "tokens": dict(tokens), "next": pending.next_url,
                "invite": pending.invite}
@@ -198,7 +198,7 @@ def email_form() -> Any:
     if request.method == "GET":
         return render_template("email.html", email=signup.email or "", error=None, sent=False)
     email = request.form.get("email", "").strip().lower()
-    if not orgs.email_domain(email) or not orgs.DOMAIN_PATTERN.match(orgs.email_domain(email) or ""):
+    if not _plausible_email(email):
         return render_template("email.html", email=email, error="Enter an email address like name@example.com.",
                                sent=False), 400
     token = new_token()
@@ -212,18 +212,34 @@ def email_form() -> Any:
     return render_template("email.html", email=email, error=None, sent=True)
 
 
+def _plausible_email(email: str) -> bool:
+    """One @, a non-empty local part without spaces, a real domain name: what we can check before mailing."""
+    local, at, domain = email.rpartition("@")
+    return (bool(at) and 0 < len(local) <= 64 and len(email) <= 320 and "@" not in local
+            and not any(c.isspace() or ord(c) < 32 for c in local) and bool(orgs.DOMAIN_PATTERN.match(domain)))
+
+
 @bp.route("/auth/confirm/<token>", methods=["GET", "POST"])
 def confirm_email(token: str) -> Any:
     """GET shows a button (mail scanners follow links); POST confirms and finishes the sign-in."""
     signup = db.session().scalar(select(PendingSignup).where(PendingSignup.token_hash == token_hash(token)))
     if signup is None or signup.used_at is not None or _expired(signup.expires_at) or not signup.email:
         return fail("This confirmation link is invalid, expired or already used.", code="invalid_confirmation")
+    if session.get("pending_signup") != signup.id:
+        # Whoever typed the address could be someone else: the link only confirms in the browser that
+        # signed in with the provider, so a stranger's click cannot attach an attacker's account to theirs.
+        return fail("Open this link in the browser where you started signing in, and confirm there.",
+                    code="confirmation_other_browser", provider=signup.provider)
     if request.method == "GET":
-        return render_template("confirm.html", email=signup.email)
+        brand = provider_store.brand_by_name(db.session(), signup.provider)
+        return render_template("confirm.html", email=signup.email, provider=brand.label if brand else signup.provider)
     vault = current_app.extensions["vault"]
     payload = json.loads(vault.open(signup.payload_sealed, signup.seal_context))
-    signup.used_at = datetime.now(timezone.utc)
+    claimed = db.session().execute(update(PendingSignup).where(
+        PendingSignup.id == signup.id, PendingSignup.used_at.is_(None)).values(used_at=datetime.now(timezone.utc)))
     db.session().commit()
+    if claimed.rowcount != 1:  # a second click raced this one
+        return fail("This confirmation link is invalid, expired or already used.", code="invalid_confirmation")
     row = db.session().scalar(select(ProviderConfig).where(ProviderConfig.name == signup.provider,
                                                            ProviderConfig.enabled.is_(True)))
     if row is None:
