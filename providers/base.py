@@ -187,6 +187,8 @@ class Provider:
     def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         """One HTTP call with timeouts, mapped onto the provider error types."""
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        # Per request: requests lets REQUESTS_CA_BUNDLE override a session's verify (psf/requests#3829).
+        kwargs.setdefault("verify", self.http.verify)
         try:
             response = self.http.request(method, self.url(url), **kwargs)
         except requests.RequestException as exc:

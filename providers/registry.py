@@ -16,6 +16,7 @@ KINDS: dict[str, str] = {
     "google": "providers.google:Google",
     "oidc": "providers.oidc:GenericOIDC",
     "x": "providers.x:X",
+    "microsoft": "providers.microsoft:Microsoft",
     "linkedin": "providers.linkedin:LinkedIn",
     "slack": "providers.slack:Slack",
     "facebook": "providers.facebook:Facebook",

@@ -104,6 +104,7 @@ class Browser:
         self.hub = hub
         self.http = requests.Session()
         self.http.verify = hub.env.get("HUB_CA_BUNDLE", True)
+        self.http.trust_env = False  # else REQUESTS_CA_BUNDLE overrides verify (psf/requests#3829)
 
     def get(self, path: str, **kwargs: Any) -> requests.Response:
         return self.http.get(self._url(path), allow_redirects=kwargs.pop("allow_redirects", False), **kwargs)
