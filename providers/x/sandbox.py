@@ -2,7 +2,8 @@
 
 Shapes follow X's docs: tokens with lowercase `bearer` and a 2-hour life, a refresh token only
 with offline.access, the v2 `{"data": {...}}` envelope, problem-JSON errors, and the
-x-rate-limit-* headers. `me_hits` counts /2/users/me calls so tests can see tweepy reached it.
+x-rate-limit-* headers. `me_hits` counts /2/users/me calls and `me_agents` keeps their User-Agent,
+so tests can see tweepy itself reached the sandbox.
 """
 from __future__ import annotations
 
@@ -73,6 +74,7 @@ class XSandbox(SandboxIdP):
             error_body=_token_error,
         )
         self.me_hits = 0
+        self.me_agents: list[str] = []
         self.me_limit = ME_LIMIT
         self.refresh_tokens: dict[str, Grant] = {}
         self._windows: dict[str, tuple[float, int]] = {}  # user id -> (window start, requests)
@@ -119,6 +121,7 @@ class XSandbox(SandboxIdP):
     def users_me(self) -> Any:
         """GET /2/users/me: the token's user in the v2 envelope, only the fields asked for and granted."""
         self.me_hits += 1
+        self.me_agents.append(request.headers.get("User-Agent", ""))
         grant = self.bearer_grant()
         if grant is None or time.time() - grant.issued_at > self.token_lifetime:
             return problem(401, "Unauthorized")

@@ -29,7 +29,8 @@ def test_x_sign_in_with_confirmed_email_creates_user(live: LiveHub) -> None:
         assert (identity.provider, identity.subject) == ("x", ADA)
         assert identity.email_verified and identity.claims["username"] == "ada_codes"
         assert identity.tokens_sealed and "access_token" not in identity.tokens_sealed
-    assert sandbox.me_hits == 1  # the profile came from the sandbox's /2/users/me, through tweepy
+    # The profile came from the sandbox's /2/users/me, asked by tweepy (whose host was rewritten).
+    assert sandbox.me_hits == 1 and "Tweepy/" in sandbox.me_agents[0]
 
 
 def test_sign_in_asks_only_for_sign_in_scopes(live: LiveHub) -> None:
@@ -149,3 +150,26 @@ def test_revoked_token_fails_the_sign_in_cleanly(live: LiveHub) -> None:
     assert sandbox.me_hits == 1
     with live.context() as session:
         assert session.scalar(select(User)) is None
+
+
+def test_offline_access_gives_a_rotating_refresh_token(live: LiveHub) -> None:
+    """What a sharing connection will rely on: refresh tokens only with offline.access, each usable once."""
+    client_id = live.add_provider("x")
+    sandbox = live.sandboxes["x"]
+    Browser(live).sign_in("x", user=ADA)
+    assert sandbox.refresh_tokens == {}  # sign-in never asks for offline.access
+    with live.context() as session:
+        from hub.models import ProviderConfig
+
+        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == "x"))
+        row.scopes = ["users.read", "tweet.read", "tweet.write", "offline.access"]
+        session.commit()
+    Browser(live).sign_in("x", user=ADA)
+    (refresh_token,) = sandbox.refresh_tokens
+    token_url = f"{live.url}/sandbox/x/2/oauth2/token"
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
+    fresh = requests.post(token_url, data=form, auth=(client_id, "sandbox-secret"))
+    assert fresh.status_code == 200 and fresh.json()["token_type"] == "bearer" and fresh.json()["refresh_token"]
+    me = requests.get(f"{live.url}/sandbox/x/2/users/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"})
+    assert me.json()["data"]["id"] == ADA
+    assert requests.post(token_url, data=form, auth=(client_id, "sandbox-secret")).status_code == 400
