@@ -35,8 +35,9 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     app.extensions["settings"] = settings
     app.extensions["vault"] = Vault(settings.encryption_keys)
     app.extensions["providers"] = ProviderCache()
-    # authlib logs code verifiers at DEBUG; never let that level through.
-    logging.getLogger("authlib").setLevel(logging.INFO)
+    # authlib logs code verifiers, and tweepy the user's bearer token, at DEBUG; never let that level through.
+    for name in ("authlib", "tweepy"):
+        logging.getLogger(name).setLevel(logging.INFO)
     db.init_app(app, settings.database_url)
     redis_conn.init_app(app, settings.redis_url, settings.instance_path)
     csrf.init_app(app)

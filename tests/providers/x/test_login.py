@@ -173,3 +173,14 @@ def test_offline_access_gives_a_rotating_refresh_token(live: LiveHub) -> None:
     me = requests.get(f"{live.url}/sandbox/x/2/users/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"})
     assert me.json()["data"]["id"] == ADA
     assert requests.post(token_url, data=form, auth=(client_id, "sandbox-secret")).status_code == 400
+
+
+def test_debug_logs_never_carry_the_x_token(live: LiveHub, caplog) -> None:  # type: ignore[no-untyped-def]
+    """tweepy logs request headers (the user's bearer token) at DEBUG: the app keeps that level shut."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    live.add_provider("x")
+    assert Browser(live).sign_in("x", user=ADA).status_code == 302
+    (token,) = live.sandboxes["x"].tokens
+    assert token not in caplog.text
