@@ -97,7 +97,7 @@ class Microsoft(OIDCProvider):
             return {f"{host}/{self.tenant}/v2.0"}
         # A tenant domain (contoso.onmicrosoft.com) stands for one tenant id that only discovery tells.
         match = re.fullmatch(re.escape(host) + r"/([0-9a-f-]{36})/v2\.0", claimed or "")
-        return {claimed} if match and TENANT_ID.fullmatch(match.group(1)) and claimed else set()
+        return {match.group(0)} if match and TENANT_ID.fullmatch(match.group(1)) else set()
 
     def token_issuers(self, claims: Mapping[str, Any]) -> set[str]:
         """`iss` must be the discovered issuer with the token's own `tid` filled in."""
@@ -117,14 +117,14 @@ class Microsoft(OIDCProvider):
                 if self._msal is None:
                     http = _TimeoutSession()
                     http.verify = self.http.verify  # HUB_CA_BUNDLE, for a sandbox served over HTTPS
-                    trusted_host = self.host() == self.authority_host
                     try:
                         self._msal = msal.ConfidentialClientApplication(
                             self.settings.client_id, client_credential=self.settings.client_secret,
                             authority=self.url(self.authority()), http_client=http, token_cache=_NoTokenCache(),
                             # Instance discovery asks login.microsoftonline.com whether a host is a
-                            # Microsoft cloud: never for our own URLs, and needless for the real host.
-                            instance_discovery=False, validate_authority=trusted_host,
+                            # Microsoft cloud: needless for the real host, impossible for a sandbox
+                            # (and off the network); an --auth-base host is one the admin chose.
+                            instance_discovery=False, validate_authority=self.host() == self.authority_host,
                         )
                     except requests.RequestException as exc:
                         raise Transient(self.name, "Microsoft could not be reached.") from exc
