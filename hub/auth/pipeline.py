@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from hub import orgs
+from hub.auth.throttle import InviteThrottle
 from hub.crypto import Vault
 from hub.errors import LoginRejected
 from hub.models import Identity, Organisation, OrgPolicy, ProviderConfig, User, UserStatus
@@ -40,6 +41,7 @@ class Context:
     admin_emails: tuple[str, ...] = ()
     linking_user: User | None = None  # set when a signed-in user links another provider
     invite_code: str | None = None
+    invite_throttle: InviteThrottle | None = None  # counts wrong invitation codes (brute force)
     confirmed_email: str | None = None  # confirmed by a one-time link
     identity: Identity | None = None
     user: User | None = None
@@ -111,6 +113,10 @@ def place_in_organisation(ctx: Context) -> None:
     if ctx.org is None:
         domain = orgs.org_for_domain(ctx.db, orgs.email_domain(ctx.verified_email))
         ctx.org = domain.org if domain else None
+    if ctx.org is None and ctx.invite_code:
+        # An invitation names its organisation; apply_org_policy then checks and spends it.
+        invite = orgs.find_invite(ctx.db, ctx.invite_code)
+        ctx.org = ctx.db.get(Organisation, invite.org_id) if invite else None
     if ctx.user is not None and ctx.user.org is not None:
         ctx.org = ctx.user.org  # an existing member stays where the admin put them
 
@@ -129,11 +135,20 @@ def apply_org_policy(ctx: Context) -> None:
         if orgs.email_domain(ctx.verified_email) not in domains:
             raise LoginRejected(f"{org.name} accepts only verified emails of its own domains.", code="domain_required")
     if org.policy == OrgPolicy.INVITE.value:
-        invite = orgs.open_invite(ctx.db, ctx.invite_code, org)
-        if invite is None:
-            raise LoginRejected(f"{org.name} requires an invitation. Use the link in your invitation.",
-                                code="invite_required")
-        invite.used_at = datetime.now(timezone.utc)
+        use_invite(ctx, org)
+
+
+def use_invite(ctx: Context, org: Organisation) -> None:
+    """Spend the one-time code; wrong codes are counted so they can't be guessed."""
+    if ctx.invite_throttle is not None:
+        ctx.invite_throttle.check(org.id)
+    invite = orgs.open_invite(ctx.db, ctx.invite_code, org)
+    if invite is None:
+        if ctx.invite_code and ctx.invite_throttle is not None:
+            ctx.invite_throttle.failed(org.id)
+        raise LoginRejected(f"{org.name} requires an invitation. Use the link in your invitation.",
+                            code="invite_required")
+    invite.used_at = datetime.now(timezone.utc)
 
 
 def create_or_update_user(ctx: Context) -> None:

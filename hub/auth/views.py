@@ -9,10 +9,11 @@ from typing import Any
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select, update
 
-from hub import audit, db, mail, orgs, provider_store
+from hub import audit, db, mail, orgs, provider_store, redis_conn
 from hub.auth import pipeline, state
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
+from hub.auth.throttle import InviteThrottle
 from hub.crypto import new_token, token_hash
 from hub.errors import LoginRejected
 from hub.models import PendingSignup, ProviderConfig, UserStatus
@@ -130,14 +131,15 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
         return fail("Sign in again to link another account.", code="link_session_lost", provider=row.name)
     ctx = pipeline.Context(db=session_db, vault=current_app.extensions["vault"], provider=row, profile=profile,
                            tokens=tokens, admin_emails=_settings().admin_emails, linking_user=linking_user,
-                           invite_code=pending.invite, confirmed_email=confirmed_email)
+                           invite_code=pending.invite, confirmed_email=confirmed_email,
+                           invite_throttle=InviteThrottle(redis_conn.get(), request.remote_addr or "unknown"))
     try:
         pipeline.run(ctx)
     except pipeline.EmailNeeded as exc:
         session_db.rollback()
         return _ask_for_email(row, profile, tokens, pending, exc.suggested)
     except LoginRejected as exc:
-        return fail(exc.reason, code=exc.code, provider=row.name, status=403)
+        return fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403))
     user = ctx.user
     assert user is not None
     action = "link" if linking_user else "login"
