@@ -69,7 +69,8 @@ def is_loopback_host(host: str | None) -> bool:
 
 def _origin(value: str, name: str) -> str:
     parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path not in {"", "/"}:
+    if (parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}
+            or parts.query or parts.fragment or "@" in parts.netloc):
         raise ConfigError(f"{name} must hold origins like https://lms.example.com, not {value!r}")
     return f"{parts.scheme}://{parts.netloc}".lower()
 
@@ -79,6 +80,9 @@ def _base_url(env: Mapping[str, str], insecure_loopback: bool) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ConfigError(f"HUB_BASE_URL must be an http(s) URL, not {raw!r}")
+    if parts.query or parts.fragment or "@" in parts.netloc:
+        # Redirect URIs are this value plus a path: a query, fragment or userinfo would break them.
+        raise ConfigError(f"HUB_BASE_URL must be a plain URL like https://hub.example.com, not {raw!r}")
     if parts.scheme == "http" and not (insecure_loopback and is_loopback_host(parts.hostname)):
         raise ConfigError(
             "HUB_BASE_URL must use https (http is allowed only on 127.0.0.1/localhost "
@@ -112,7 +116,9 @@ def _secret_key(env: Mapping[str, str]) -> str:
 def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
     url = env.get("HUB_DATABASE_URL") or f"sqlite:///{instance_path / 'hub.db'}"
     if not url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
-        raise ConfigError(f"HUB_DATABASE_URL must be a sqlite:// or postgresql:// URL, not {url!r}")
+        # Name the scheme only: the URL may carry a password.
+        raise ConfigError("HUB_DATABASE_URL must be a sqlite:// or postgresql:// URL, "
+                          f"not {urlsplit(url).scheme}://...")
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
@@ -123,8 +129,25 @@ def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
 def _redis_url(env: Mapping[str, str]) -> str | None:
     url = env.get("HUB_REDIS_URL") or None
     if url and not url.startswith(("redis://", "rediss://", "unix://")):
-        raise ConfigError(f"HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, not {url!r}")
+        # Name the scheme only: the URL may carry a password.
+        raise ConfigError("HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, "
+                          f"not {urlsplit(url).scheme}://...")
     return url
+
+
+def _smtp_url(env: Mapping[str, str]) -> str | None:
+    url = env.get("HUB_SMTP_URL") or None
+    # hub.mail speaks these two: plain SMTP and SMTP upgraded with STARTTLS.
+    if url and (urlsplit(url).scheme not in {"smtp", "smtp+starttls"} or not urlsplit(url).hostname):
+        raise ConfigError("HUB_SMTP_URL must look like smtp://host:25 or smtp+starttls://user:password@host:587")
+    return url
+
+
+def _email(value: str, name: str) -> str:
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or any(ch.isspace() for ch in value):
+        raise ConfigError(f"{name} must hold email addresses like admin@example.com, not {value!r}")
+    return value
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -142,9 +165,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         instance_path=instance_path,
         lms_origins=tuple(_origin(o, "HUB_LMS_ORIGINS") for o in _list(env, "HUB_LMS_ORIGINS")),
         sandboxes=_flag(env, "HUB_SANDBOXES"),
-        smtp_url=env.get("HUB_SMTP_URL") or None,
-        mail_from=env.get("HUB_MAIL_FROM", "hub@localhost"),
-        admin_emails=tuple(e.lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
+        smtp_url=_smtp_url(env),
+        mail_from=_email(env.get("HUB_MAIL_FROM") or "hub@localhost", "HUB_MAIL_FROM"),
+        admin_emails=tuple(_email(e, "HUB_ADMIN_EMAILS").lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
         ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
     )
 

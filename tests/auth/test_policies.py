@@ -76,8 +76,8 @@ def test_domain_policy_admits_verified_emails_of_its_domains_only(live: LiveHub)
     live.sandboxes["google"].faults.id_token_claims = (
         lambda c: {**c, "hd": "partner.example"} if c["sub"] == GRACE else c)
     browser, answer = sign_in(live, GRACE)
-    assert_refused(live, browser, answer, status=403, message="Partner accepts only verified emails of its own domains.",
-                   reason="domain_required")
+    assert_refused(live, browser, answer, status=403, reason="domain_required",
+                   message="Partner accepts only verified emails of its own domains.")
     browser, answer = sign_in(live, ADA)
     assert answer.status_code == 302 and signed_in(browser)
     assert user_by_email(live, "ada@partner.example").org.name == "Partner"
