@@ -25,6 +25,7 @@ FIELD_OF_MESSAGE = (
     ("--api-base", "api_base", "API base"),
     ("--auth-base", "auth_base", "Auth base"),
 )
+REQUIRED = (("name", "Name"), ("kind", "Kind"), ("client_id", "Client ID"), ("client_secret", "Client secret"))
 TEXT_FIELDS = ("name", "kind", "client_id", "issuer", "api_base", "auth_base", "scopes", "options", "profile_sync")
 
 
@@ -75,7 +76,9 @@ def provider_add() -> Any:
     form: dict[str, Any] = {field: request.form.get(field, "").strip() for field in TEXT_FIELDS}
     form["hidden"] = request.form.get("hidden") == "on"
     secret = request.form.get("client_secret", "")
-    errors: dict[str, str] = {}
+    # Every empty required field at once; add_provider then checks the rest, one message at a time.
+    errors = {field: f"{label} is required." for field, label in REQUIRED
+              if not (secret if field == "client_secret" else form[field])}
     try:
         options = parse_options(form["options"])
     except ValueError as exc:

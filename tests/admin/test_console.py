@@ -65,6 +65,10 @@ def test_provider_errors_sit_beside_their_field_and_the_form_keeps_what_was_type
     assert 'value="typed-client"' in answer.text and 'value="openid email"' in answer.text
     assert '<option value="create" selected>' in answer.text
     assert "s3cret-value" not in answer.text
+    empty = admin.post("/admin/providers", data={"csrf_token": token, "kind": ""})
+    assert empty.status_code == 400
+    for field in ("name", "kind", "client_id", "client_secret"):
+        assert f'id="f-{field}-error">' in empty.text and f'id="f-{field}" name="{field}"' in empty.text
     answer = admin.post("/admin/providers", data={
         "csrf_token": token, "name": "partner", "kind": "oidc", "client_id": "typed-client",
         "client_secret": "s3cret-value", "issuer": "http://idp.example.com", "options": "label=Partner"})
@@ -76,7 +80,7 @@ def test_provider_errors_sit_beside_their_field_and_the_form_keeps_what_was_type
     assert answer.status_code == 400 and 'id="f-options-error"' in answer.text
     with hub.context() as session:
         assert session.scalar(select(ProviderConfig).where(ProviderConfig.name == "partner")) is None
-    assert [e.outcome for e in _audits(hub, "provider.add")] == ["failure"] * 3
+    assert [e.outcome for e in _audits(hub, "provider.add")] == ["failure"] * 4
 
 
 def test_provider_add_disable_enable(hub: LiveHub, admin: Browser) -> None:
