@@ -46,6 +46,9 @@ class KeySetCache:
         self._max_age = max_age
         self._keys: KeySet | None = None
         self._fetched_at = 0.0
+        # The throttle counts only refetches caused by unknown kids: a rotation seconds after the
+        # routine fetch must still be picked up, while a stream of bogus kids costs one fetch per interval.
+        self._unknown_kid_fetched_at = float("-inf")
         self._lock = threading.Lock()
 
     def _refresh(self) -> KeySet:
@@ -63,7 +66,8 @@ class KeySetCache:
         """Keys that may have signed a token with this kid; refetch once if the kid is new."""
         keys = self._current()
         found = _matching(keys, kid)
-        if not found and time.monotonic() - self._fetched_at >= self._min_interval:
+        if not found and time.monotonic() - self._unknown_kid_fetched_at >= self._min_interval:
+            self._unknown_kid_fetched_at = time.monotonic()
             found = _matching(self._refresh(), kid)
         return found
 
@@ -148,6 +152,8 @@ class OAuth2Provider(Provider):
             code = params.get("error", "")[:64]
             raise LoginError(self.name, f"{self.brand.label} did not sign you in ({code}).", code="provider_denied")
         issuer = params.get("iss")
+        if issuer is None and self.requires_response_issuer():
+            raise LoginError(self.name, "The sign-in response did not name its issuer.", code="issuer_missing")
         if issuer is not None and issuer not in self.accepted_issuers(saved):
             raise LoginError(self.name, "The sign-in response came from an unexpected issuer.", code="issuer_mismatch")
         if not params.get("code"):
@@ -155,6 +161,10 @@ class OAuth2Provider(Provider):
 
     def accepted_issuers(self, saved: Mapping[str, Any]) -> set[str]:
         return {saved["issuer"]} if saved.get("issuer") else set()
+
+    def requires_response_issuer(self) -> bool:
+        """Whether a response without RFC 9207 `iss` is refused (the provider promised to send it)."""
+        return False
 
     def exchange_code(self, code: str, saved: Mapping[str, Any], redirect_uri: str) -> dict[str, Any]:
         try:
@@ -239,6 +249,11 @@ class OIDCProvider(OAuth2Provider):
 
     def accepted_issuers(self, saved: Mapping[str, Any]) -> set[str]:
         return self.issuer_values()
+
+    def requires_response_issuer(self) -> bool:
+        # RFC 9207 2.4: once the metadata advertises `iss`, a response without it is refused,
+        # or an attacker could strip it to slip a mix-up past the check.
+        return bool(self.metadata().get("authorization_response_iss_parameter_supported"))
 
     def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
         claims = self.validate_id_token(token.get("id_token"), saved["nonce"])

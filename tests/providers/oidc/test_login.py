@@ -144,6 +144,22 @@ def test_response_with_another_issuer_is_refused_before_the_token_request(live: 
         assert session.scalar(select(User)) is None
 
 
+def test_response_without_iss_is_refused_when_the_op_advertises_it(live: LiveHub, op: OpenIDProvider) -> None:
+    # RFC 9207 2.4: discovery says authorization_response_iss_parameter_supported, so a response
+    # without `iss` (stripped by an attacker in a mix-up) must be refused, not waved through.
+    add_oidc(live, "acme", op.issuer, op)
+    browser = Browser(live)
+    start = browser.start_login("acme")
+    callback = authorize_at_op(browser, start.headers["Location"], USER, f"{live.url}/auth/acme/callback")
+    params = query(callback)
+    del params["iss"]
+    parts = urlsplit(callback)
+    answer = browser.http.get(urlunsplit(parts._replace(query=urlencode(params))), allow_redirects=False)
+    assert answer.status_code == 400
+    assert op.count("POST /token") == 0
+    assert failures(live) == ["issuer_missing"]
+
+
 def test_discovery_naming_another_issuer_is_refused(live: LiveHub, op: OpenIDProvider) -> None:
     # Same server, but the admin typed localhost: discovery says 127.0.0.1, and an issuer must match exactly.
     localhost = op.issuer.replace("127.0.0.1", "localhost")
