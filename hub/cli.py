@@ -198,6 +198,23 @@ def provider_disable(name: str) -> None:
     click.echo(f"provider {name} disabled")
 
 
+@provider.command("enable")
+@click.argument("name")
+@_admin
+def provider_enable(name: str) -> None:
+    """Offer a disabled provider again."""
+    from hub import audit, db
+    from hub.models import ProviderConfig
+
+    with db.transaction() as session:
+        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
+        if row is None:
+            raise HubError(f"no provider called {name!r}")
+        row.enabled = True
+    audit.record("provider.enable", "success", actor="cli", provider=name)
+    click.echo(f"provider {name} enabled")
+
+
 # --- organisations and invitations -------------------------------------------------------
 @main.group()
 def org() -> None:
@@ -267,6 +284,21 @@ def org_map(name: str | None, provider_name: str, claim: str, value: str, group:
     click.echo(f"{provider_name} {claim}={value} -> {name or '-'} {('group ' + group) if group else ''}".rstrip())
 
 
+@org.command("mappings")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def org_mappings(as_json: bool) -> None:
+    """List claim mappings."""
+    from hub import db
+    from hub.models import ClaimMapping, Organisation
+
+    names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
+    rows = [{"provider": m.provider, "claim": m.claim, "value": m.value, "org": names.get(m.org_id),
+             "group": m.group_name}
+            for m in db.session().scalars(select(ClaimMapping).order_by(ClaimMapping.provider, ClaimMapping.claim))]
+    _emit(rows, as_json, ["provider", "claim", "value", "org", "group"])
+
+
 @main.group()
 def invite() -> None:
     """Invitations."""
@@ -305,15 +337,20 @@ def _user_row(u: Any) -> dict[str, Any]:
 @user.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--status", type=click.Choice(["active", "pending", "disabled"]))
+@click.option("--search", help="Part of the email or name.")
 @_admin
-def user_list(as_json: bool, status: str | None) -> None:
+def user_list(as_json: bool, status: str | None, search: str | None) -> None:
     """List users with their organisation, status and identities."""
+    from sqlalchemy import or_
+
     from hub import db
     from hub.models import User
 
     query = select(User).order_by(User.id)
     if status:
         query = query.where(User.status == status)
+    if search:
+        query = query.where(or_(User.email.ilike(f"%{search}%"), User.name.ilike(f"%{search}%")))
     rows = [_user_row(u) for u in db.session().scalars(query)]
     _emit(rows if as_json else [{**r, "identities": [i["provider"] for i in r["identities"]]} for r in rows],
           as_json, ["id", "email", "email_verified", "org", "status", "identities"])
@@ -359,6 +396,30 @@ def user_disable(email: str) -> None:
     _set_user(email, "disable", change)
 
 
+@user.command("enable")
+@click.argument("email")
+@_admin
+def user_enable(email: str) -> None:
+    """Enable a disabled user again."""
+    def change(u: Any) -> None:
+        u.status = "active"
+
+    _set_user(email, "enable", change)
+
+
+@user.command("reject")
+@click.argument("email")
+@_admin
+def user_reject(email: str) -> None:
+    """Reject a pending user (the account is disabled)."""
+    def change(u: Any) -> None:
+        if u.status != "pending":
+            raise HubError(f"{email} is {u.status}, not pending")
+        u.status = "disabled"
+
+    _set_user(email, "reject", change)
+
+
 @user.command("admin")
 @click.argument("email")
 @click.option("--revoke", is_flag=True)
@@ -369,6 +430,34 @@ def user_admin(email: str, revoke: bool) -> None:
         u.is_admin = not revoke
 
     _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
+
+
+# --- audit log ----------------------------------------------------------------------------
+@main.group("audit")
+def audit_group() -> None:
+    """The audit log."""
+
+
+@audit_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--action")
+@click.option("--outcome")
+@click.option("--ref", help="The reference a user quoted.")
+@click.option("--limit", default=50, show_default=True, type=int)
+@_admin
+def audit_list(as_json: bool, action: str | None, outcome: str | None, ref: str | None, limit: int) -> None:
+    """Audit events, newest first."""
+    from hub import db
+    from hub.models import AuditEvent
+
+    query = select(AuditEvent).order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit)
+    for column, value in ((AuditEvent.action, action), (AuditEvent.outcome, outcome), (AuditEvent.ref, ref)):
+        if value:
+            query = query.where(column == value)
+    rows = [{"at": e.at.isoformat(), "ref": e.ref, "action": e.action, "outcome": e.outcome, "actor": e.actor,
+             "user_id": e.user_id, "provider": e.provider, "reason": e.reason, "ip": e.ip, "detail": e.detail}
+            for e in db.session().scalars(query)]
+    _emit(rows, as_json, ["at", "ref", "action", "outcome", "actor", "user_id", "provider", "reason"])
 
 
 if __name__ == "__main__":  # pragma: no cover
