@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
-from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy
+from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy, ProviderConfig
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -33,6 +33,9 @@ def add_org(db: Session, name: str, domains: list[str], policy: str, provider: s
         raise InvalidOrg(f"--policy must be one of {', '.join(p.value for p in OrgPolicy)}")
     if db.scalar(select(Organisation).where(Organisation.name == name)):
         raise InvalidOrg(f"organisation {name!r} already exists")
+    # Home-realm discovery sends users to this provider: a typo would send them to a 404.
+    if provider is not None and db.scalar(select(ProviderConfig).where(ProviderConfig.name == provider)) is None:
+        raise InvalidOrg(f"--provider: no provider called {provider!r} (add it first with `hub provider add`)")
     org = Organisation(name=name, policy=policy)
     for domain in domains:
         org.domains.append(_domain(db, domain, provider))
@@ -83,6 +86,8 @@ def mappings_for(db: Session, provider: str, hints: dict[str, str]) -> list[Clai
 
 def create_invite(db: Session, org: Organisation, days: int = 14, email: str | None = None) -> str:
     """A one-time invitation code; only its hash is stored."""
+    if not 1 <= days <= 365:
+        raise InvalidOrg("--days must be between 1 and 365")  # 0 or less would make a dead code
     code = new_token("inv_")
     db.add(Invite(org_id=org.id, code_hash=token_hash(code), email=email,
                   expires_at=datetime.now(timezone.utc) + timedelta(days=days)))
