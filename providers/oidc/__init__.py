@@ -24,6 +24,14 @@ class GenericOIDC(OIDCProvider):
     def issuer(self) -> str:
         return self.settings.issuer.rstrip("/")
 
+    def issuer_values(self, _claimed: str | None = None) -> set[str]:
+        # Admins type issuers with or without the trailing "/" (Auth0's has one, Keycloak's has not).
+        # Discovery may match either spelling; from then on its own value is the only one accepted,
+        # exactly, in ID tokens and in RFC 9207 `iss`.
+        if self._metadata is not None:
+            return {self._metadata["issuer"]}
+        return {self.issuer(), self.issuer() + "/"}
+
     @property
     def token_auth_method(self) -> str:  # type: ignore[override]
         supported = self.metadata().get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
@@ -31,7 +39,9 @@ class GenericOIDC(OIDCProvider):
 
     @property
     def pkce(self) -> bool:  # type: ignore[override]
-        return "S256" in self.metadata().get("code_challenge_methods_supported", ["S256"])
+        # Only when advertised (RFC 9700 2.1.1 asks servers to publish it): some servers refuse
+        # unknown parameters (LinkedIn web apps reject PKCE); the nonce still binds the code then.
+        return "S256" in self.metadata().get("code_challenge_methods_supported", [])
 
     @property
     def use_userinfo(self) -> bool:  # type: ignore[override]

@@ -13,7 +13,8 @@
 //   POST /_test/keys     {"published": ["k1", "k2"], "signing": "k2"}: unknown kids get a fresh RSA key;
 //                        a signing kid left out of "published" signs but is never served (a forged key)
 //   POST /_test/client   {"redirect_uris": [...]}
-//   POST /_test/reset    back to the start-up keys and client, counters zeroed
+//   POST /_test/reset    back to the start-up keys and client, counters zeroed;
+//                        {"trailing_slash": true} makes the issuer end in "/" as Auth0's does
 //
 // Key rotation while running: oidc-provider reads its key set once, when a Provider is built, and
 // signs with the first key that fits the algorithm. So a change of keys builds a new Provider with
@@ -45,6 +46,7 @@ let redirectUris = START_REDIRECT_URIS;
 let current = null; // { provider, handle }
 let counts = {};
 let tokenAuth = [];
+let trailingSlash = false; // Auth0-style issuer, "http://127.0.0.1:<port>/"
 let busyMs = 0; // time spent answering the hub and the browser, for the test run's cost report
 
 function keyFor(kid) {
@@ -106,7 +108,9 @@ function state(issuer) {
   return { issuer, signing, published, counts, token_auth: tokenAuth, busy_ms: busyMs };
 }
 
-function reset(issuer) {
+function reset(base, slash = false) {
+  trailingSlash = slash;
+  const issuer = base + (slash ? '/' : '');
   published = ['key-1'];
   signing = 'key-1';
   redirectUris = START_REDIRECT_URIS;
@@ -116,8 +120,9 @@ function reset(issuer) {
   build(issuer);
 }
 
-async function admin(req, res, issuer) {
-  const path = new URL(req.url, issuer).pathname;
+async function admin(req, res, base) {
+  const path = new URL(req.url, base).pathname;
+  const issuer = base + (trailingSlash ? '/' : '');
   if (req.method === 'GET' && path === '/_test/state') return json(res, 200, state(issuer));
   if (req.method !== 'POST') return json(res, 405, { error: 'method not allowed' });
   const body = await readJson(req);
@@ -130,8 +135,8 @@ async function admin(req, res, issuer) {
   } else if (path === '/_test/client') {
     redirectUris = body.redirect_uris;
   } else if (path === '/_test/reset') {
-    reset(issuer);
-    return json(res, 200, state(issuer));
+    reset(base, Boolean(body.trailing_slash));
+    return json(res, 200, state(base + (trailingSlash ? '/' : '')));
   } else {
     return json(res, 404, { error: 'no such test endpoint' });
   }
@@ -140,10 +145,10 @@ async function admin(req, res, issuer) {
 }
 
 const server = createServer((req, res) => {
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const base = `http://127.0.0.1:${server.address().port}`;
   const path = req.url.split('?')[0];
   if (path.startsWith('/_test/')) {
-    admin(req, res, issuer).catch((err) => json(res, 500, { error: String(err) }));
+    admin(req, res, base).catch((err) => json(res, 500, { error: String(err) }));
     return;
   }
   counts[`${req.method} ${path}`] = (counts[`${req.method} ${path}`] || 0) + 1;

@@ -64,8 +64,9 @@ class OpenIDProvider:
     def allow_redirects(self, uris: list[str]) -> None:
         self._post("client", {"redirect_uris": uris})
 
-    def reset(self) -> None:
-        self._post("reset", {})
+    def reset(self, trailing_slash: bool = False) -> str:
+        """Start-up keys and client, counters zeroed; returns the issuer (ending in "/" if asked)."""
+        return self._post("reset", {"trailing_slash": trailing_slash})["issuer"]
 
 
 def _require(tool: str) -> str:

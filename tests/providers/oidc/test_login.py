@@ -172,6 +172,27 @@ def test_discovery_naming_another_issuer_is_refused(live: LiveHub, op: OpenIDPro
     assert failures(live) == ["discovery_issuer_mismatch"]
 
 
+def test_issuer_typed_with_a_trailing_slash_still_signs_in(live: LiveHub, op: OpenIDProvider) -> None:
+    # Auth0's issuer ends in "/", Keycloak's does not; discovery settles which one ID tokens carry.
+    add_oidc(live, "acme", op.issuer + "/", op)
+    assert sign_in(live, "acme")[2].status_code == 302
+    with live.context() as session:
+        _row, provider = live.app.extensions["providers"].get(session, "acme")
+    assert provider.issuer_values() == {op.issuer}  # exact from then on
+
+
+def test_issuer_ending_in_a_slash_is_matched_exactly(live: LiveHub, op: OpenIDProvider) -> None:
+    # Auth0's issuer is "https://tenant.auth0.com/": discovery, ID tokens and `iss` all carry the "/".
+    issuer = op.reset(trailing_slash=True)
+    op.allow_redirects([f"{live.url}/auth/acme/callback"])
+    assert issuer == op.issuer + "/"
+    add_oidc(live, "acme", issuer, op)
+    _browser, callback, answer = sign_in(live, "acme")
+    assert query(callback)["iss"] == issuer
+    assert answer.status_code == 302, answer.text
+    assert _claims_of(id_token_of(live, "acme", USER))["iss"] == issuer
+
+
 def test_key_rotated_between_logins_is_fetched_once(live: LiveHub, op: OpenIDProvider) -> None:
     add_oidc(live, "acme", op.issuer, op)
     assert sign_in(live, "acme")[2].status_code == 302
