@@ -27,8 +27,9 @@ PROFILE_FIELDS = "id,name,email,picture"
 
 class Facebook(OAuth2Provider):
     kind = "facebook"
-    # Facebook blue with white text, as in Meta's "Continue with Facebook" button.
-    brand = Brand("Facebook", background="#1877f2", foreground="#ffffff")
+    # Facebook blue with white text, as in Meta's "Continue with Facebook" button. Meta's current blue
+    # #0866ff, not the older #1877f2: white on #1877f2 is 4.2:1, below WCAG AA's 4.5:1 (axe flags it).
+    brand = Brand("Facebook", background="#0866ff", foreground="#ffffff")
     authorize_url = f"https://www.facebook.com/{GRAPH_VERSION}/dialog/oauth"
     token_url = f"https://graph.facebook.com/{GRAPH_VERSION}/oauth/access_token"
     profile_url = f"https://graph.facebook.com/{GRAPH_VERSION}/me"

@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from hub import provider_store
+from providers import registry
 from tests.browser.conftest import ADA_SUB, PHONE, Pages, screenshot, sign_in
 from tests.live import LiveHub
 
@@ -14,8 +16,6 @@ def test_sign_in_through_the_google_sandbox_shows_the_account(live: LiveHub, pag
     page.goto(live.url + "/login")
     button = page.locator('a.provider-button[data-provider="google"]')
     assert button.inner_text().strip().endswith("Continue with Google")
-    axe(page, "the sign-in page")
-    screenshot(page, "sign-in")
     sign_in(page, live, ADA_SUB, next_path="/account")
     assert page.url == live.url + "/account"
     assert page.locator("#account-email").inner_text().startswith("ada@partner.example")
@@ -59,12 +59,30 @@ def test_the_error_page_speaks_to_people(live: LiveHub, pages: Pages, axe: Any) 
     screenshot(page, "error")
 
 
-def test_sign_in_page_fits_a_phone(live: LiveHub, pages: Pages) -> None:
-    live.add_provider("google")
-    page = pages.new(viewport=PHONE)
+def _every_kind(live: LiveHub) -> None:
+    """One provider of every registered kind: the sign-in page only lists them, nobody signs in."""
+    with live.context() as session:
+        for kind in registry.KINDS:
+            needs_issuer = registry.provider_class(kind).requires_issuer
+            provider_store.add_provider(
+                session, live.app.extensions["vault"], name=kind, kind=kind, client_id=f"client-{kind}",
+                client_secret="unused", issuer="https://idp.partner.example" if needs_issuer else None,
+                options={"label": "Partner SSO"} if needs_issuer else {})
+        session.commit()
+
+
+def test_sign_in_page_with_every_provider_passes_axe_and_fits_a_phone(live: LiveHub, pages: Pages,
+                                                                      axe: Any) -> None:
+    _every_kind(live)
+    page = pages.new()
     page.goto(live.url + "/login")
+    buttons = page.locator("a.provider-button")
+    assert buttons.count() == len(registry.KINDS)
+    axe(page, "the sign-in page with every provider's brand colours")
+    screenshot(page, "sign-in")
+    page.set_viewport_size(PHONE)
     width, viewport = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width <= viewport
-    box = page.locator('a.provider-button[data-provider="google"]').bounding_box()
-    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport
+    for box in (buttons.nth(n).bounding_box() for n in range(buttons.count())):
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= viewport
     screenshot(page, "sign-in-phone")
