@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hub import orgs
 from hub.auth.throttle import InviteThrottle
 from hub.crypto import Vault
 from hub.errors import LoginRejected
-from hub.models import Identity, Organisation, OrgPolicy, ProviderConfig, User, UserStatus
+from hub.models import Identity, Invite, Organisation, OrgPolicy, ProviderConfig, User, UserStatus
 from providers.base import Profile
 
 
@@ -148,7 +148,12 @@ def use_invite(ctx: Context, org: Organisation) -> None:
             ctx.invite_throttle.failed(org.id)
         raise LoginRejected(f"{org.name} requires an invitation. Use the link in your invitation.",
                             code="invite_required")
-    invite.used_at = datetime.now(timezone.utc)
+    # Spent by a conditional UPDATE, not read-then-write: of several sign-ins racing with one code,
+    # the database lets exactly one through.
+    spent = ctx.db.execute(update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None))
+                           .values(used_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
+    if spent.rowcount != 1:
+        raise LoginRejected(f"{org.name} requires an invitation. This one was just used.", code="invite_required")
 
 
 def create_or_update_user(ctx: Context) -> None:

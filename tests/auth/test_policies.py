@@ -288,3 +288,33 @@ def test_invite_places_a_newcomer_whose_domain_belongs_to_no_organisation(live: 
     browser, answer = sign_in(live, other, invite=code)  # spent: refused, not an account outside the org
     assert_refused(live, browser, answer, status=403, message="Guild requires an invitation.",
                    reason="invite_required", users=1, identities=1)
+
+
+def test_one_invite_code_raced_by_several_browsers_admits_one(live: LiveHub) -> None:
+    """The code is spent by a conditional update, so concurrent callbacks can't all use it."""
+    import threading
+
+    live.add_provider("google")
+    hub(live, "org", "add", "Guild", "--policy", "invite")
+    code = hub(live, "invite", "create", "--org", "Guild").split()[0]
+    racers = []
+    for n in range(4):
+        sub = add_sandbox_user(live, "google", sub=f"race-{n}", email=f"racer{n}@gmail.example",
+                               email_verified=True, name=f"Racer {n}")
+        browser = Browser(live)
+        racers.append((browser, callback_url(browser, "google", sub, invite=code)))
+    barrier, answers = threading.Barrier(len(racers)), []
+
+    def go(browser: Browser, url: str) -> None:
+        barrier.wait()
+        answers.append(browser.http.get(url, allow_redirects=False).status_code)
+
+    threads = [threading.Thread(target=go, args=racer) for racer in racers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert answers.count(302) == 1, answers
+    with live.context() as session:
+        members = session.scalars(select(User).where(User.org_id.is_not(None))).all()
+    assert len(members) == 1
