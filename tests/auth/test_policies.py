@@ -318,3 +318,14 @@ def test_one_invite_code_raced_by_several_browsers_admits_one(live: LiveHub) -> 
     with live.context() as session:
         members = session.scalars(select(User).where(User.org_id.is_not(None))).all()
     assert len(members) == 1
+
+
+def test_a_disabled_user_is_refused_and_their_sessions_end(live: LiveHub) -> None:
+    live.add_provider("google")
+    browser, answer = sign_in(live, ADA)
+    assert answer.status_code == 302 and signed_in(browser)
+    hub(live, "user", "disable", "ada@partner.example")
+    assert not signed_in(browser)
+    again, answer = sign_in(live, ADA)
+    assert_refused(live, again, answer, status=403, message="This account is disabled.", reason="user_disabled",
+                   users=1, identities=1)

@@ -92,3 +92,14 @@ def test_iss_of_another_configured_provider_is_refused(live: LiveHub) -> None:
     answer = browser.http.get(callback_url(browser, "google", ADA), allow_redirects=False)
     assert_refused(live, browser, answer, status=400, message="unexpected issuer", reason="issuer_mismatch")
     assert live.sandboxes["google"].token_requests == 0
+
+
+def test_user_cancelling_at_the_provider_gets_a_clear_error(live: LiveHub) -> None:
+    live.add_provider("google")
+    browser = Browser(live)
+    start = browser.start_login("google")
+    answer = browser.http.get(browser.pick_user(start.headers["Location"], ADA, decision="deny"),
+                              allow_redirects=False)
+    assert_refused(live, browser, answer, status=400, message="Google did not sign you in (access_denied).",
+                   reason="provider_denied")
+    assert live.sandboxes["google"].token_requests == 0
