@@ -103,3 +103,16 @@ def test_user_cancelling_at_the_provider_gets_a_clear_error(live: LiveHub) -> No
     assert_refused(live, browser, answer, status=400, message="Google did not sign you in (access_denied).",
                    reason="provider_denied")
     assert live.sandboxes["google"].token_requests == 0
+
+
+def test_iss_stripped_from_the_response_is_refused_when_the_provider_promises_it(live: LiveHub) -> None:
+    """Google's metadata advertises RFC 9207 `iss`: a response without it is a mix-up attempt."""
+    live.add_provider("google")
+    browser = Browser(live)
+    url = callback_url(browser, "google", ADA)
+    parts = urlsplit(url)
+    stripped = parts._replace(query="&".join(p for p in parts.query.split("&") if not p.startswith("iss="))).geturl()
+    answer = browser.http.get(stripped, allow_redirects=False)
+    assert_refused(live, browser, answer, status=400, message="The sign-in response did not name its issuer.",
+                   reason="issuer_missing")
+    assert live.sandboxes["google"].token_requests == 0
