@@ -47,6 +47,7 @@ class Context:
     user: User | None = None
     org: Organisation | None = None
     groups: list[str] = field(default_factory=list)
+    invite_id: int | None = None
     created: bool = False
 
     @property
@@ -154,6 +155,14 @@ def use_invite(ctx: Context, org: Organisation) -> None:
                            .values(used_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
     if spent.rowcount != 1:
         raise LoginRejected(f"{org.name} requires an invitation. This one was just used.", code="invite_required")
+    ctx.invite_id = invite.id
+
+
+def record_invite_use(ctx: Context) -> None:
+    """Note who spent the invitation, for the admins' records."""
+    if ctx.invite_id is not None and ctx.user is not None:
+        ctx.db.execute(update(Invite).where(Invite.id == ctx.invite_id).values(used_by=ctx.user.id)
+                       .execution_options(synchronize_session=False))
 
 
 def create_or_update_user(ctx: Context) -> None:
@@ -209,6 +218,7 @@ STEPS: tuple[Callable[[Context], None], ...] = (
     place_in_organisation,
     apply_org_policy,
     create_or_update_user,
+    record_invite_use,
     attach_identity,
     store_tokens,
 )

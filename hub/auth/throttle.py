@@ -1,25 +1,50 @@
-"""Failed-guess counters in Redis, so one-time codes (invitations) can't be brute-forced."""
+"""Counters in Redis that stop brute force and flooding: wrong invitation codes, confirmation mails."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import redis
 
 from hub.errors import LoginRejected
 
-WINDOW_SECONDS = 15 * 60  # restarts at every failure: a steady guesser stays locked out
+WINDOW_SECONDS = 15 * 60  # restarts at every counted event: a steady guesser stays locked out
 PER_IP = 30  # failures from one address; the 31st attempt is refused
 PER_ORG = 300  # failures against one organisation from everywhere: a guess spread over many addresses
+MAILS_PER_SIGNUP = 5  # confirmation mails one parked sign-in may send
+MAILS_PER_IP = 20  # confirmation mails one address may cause in the window
 
 
 class TooManyAttempts(LoginRejected):
-    """A throttle's limit is reached; the sign-in stops with 429 before the code is looked at."""
+    """A throttle's limit is reached; the request stops with 429 before anything is looked at or sent."""
 
     status = 429
 
-    def __init__(self) -> None:
-        super().__init__("Too many invalid invitation codes. Wait 15 minutes, then use the link in your "
-                         "invitation.", code="too_many_attempts")
+    def __init__(self, reason: str = "Too many invalid invitation codes. Wait 15 minutes, then use the link in "
+                                      "your invitation.") -> None:
+        super().__init__(reason, code="too_many_attempts")
+
+
+@dataclass
+class Counters:
+    """Named counters sharing one window; `limits` maps each counter key to its ceiling."""
+
+    redis: redis.Redis
+    window: int = WINDOW_SECONDS
+
+    def check(self, limits: Mapping[str, int], reason: str | None = None) -> None:
+        """Raise TooManyAttempts when any counter has reached its ceiling."""
+        keys = list(limits)
+        for key, value in zip(keys, self.redis.mget(keys)):
+            if int(value or 0) >= limits[key]:
+                raise TooManyAttempts(reason) if reason else TooManyAttempts()
+
+    def count(self, keys: list[str]) -> None:
+        pipe = self.redis.pipeline()
+        for key in keys:
+            pipe.incr(key)
+            pipe.expire(key, self.window)
+        pipe.execute()
 
 
 @dataclass
@@ -32,19 +57,21 @@ class InviteThrottle:
     per_org: int = PER_ORG
     window: int = WINDOW_SECONDS
 
-    def _keys(self, org_id: int) -> tuple[str, str]:
-        return f"hub:throttle:invite:ip:{self.ip}", f"hub:throttle:invite:org:{org_id}"
+    def _limits(self, org_id: int) -> dict[str, int]:
+        return {f"hub:throttle:invite:ip:{self.ip}": self.per_ip, f"hub:throttle:invite:org:{org_id}": self.per_org}
 
     def check(self, org_id: int) -> None:
         """Raise TooManyAttempts once either limit is reached (even a right code waits: no oracle)."""
-        by_ip, by_org = self.redis.mget(self._keys(org_id))
-        if int(by_ip or 0) >= self.per_ip or int(by_org or 0) >= self.per_org:
-            raise TooManyAttempts()
+        Counters(self.redis, self.window).check(self._limits(org_id))
 
     def failed(self, org_id: int) -> None:
         """Record one wrong code."""
-        pipe = self.redis.pipeline()
-        for key in self._keys(org_id):
-            pipe.incr(key)
-            pipe.expire(key, self.window)
-        pipe.execute()
+        Counters(self.redis, self.window).count(list(self._limits(org_id)))
+
+
+def limit_confirmation_mail(connection: redis.Redis, ip: str, signup_id: int) -> None:
+    """Count one confirmation mail, refusing it when this sign-in or this address has sent too many."""
+    limits = {f"hub:throttle:mail:signup:{signup_id}": MAILS_PER_SIGNUP, f"hub:throttle:mail:ip:{ip}": MAILS_PER_IP}
+    counters = Counters(connection)
+    counters.check(limits, "Too many confirmation emails. Wait 15 minutes, or start signing in again.")
+    counters.count(list(limits))

@@ -8,9 +8,10 @@ from typing import Any
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
-from hub import audit, db, mail, orgs, provider_store, redis_conn
-from hub.auth import pipeline, state
+from hub import audit, db, jobs, mail, orgs, provider_store, redis_conn
+from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
 from hub.auth.throttle import InviteThrottle
@@ -74,13 +75,19 @@ def begin(provider: str) -> Any:
     if found is None:
         return fail("That sign-in method is not available.", code="provider_unavailable", provider=provider,
                     status=404)
-    _row, instance = found
+    row, instance = found
     linking = request.args.get("link") == "1"
     user = current_user()
     if linking and user is None:
-        return redirect(url_for("auth.login_page"))
+        return redirect(url_for("auth.login_page", next=request.full_path))
+    if row.hidden and not linking:
+        return fail("That sign-in method can only be linked from your account page.", code="provider_link_only",
+                    provider=provider, status=404)
     try:
         start = instance.begin_login(redirect_uri(provider))
+    except LoginError as exc:  # the provider answered, but wrongly (e.g. discovery names another issuer)
+        return fail(f"{instance.brand.label} is misconfigured: {exc.message} The failure was recorded for an administrator.",
+                    code=exc.code, provider=provider, status=502)
     except ProviderError as exc:
         return fail(f"{provider} cannot be reached right now. Try again in a minute.", code=exc.code,
                     provider=provider, status=502)
@@ -124,7 +131,7 @@ def callback(provider: str) -> Any:
 
 
 def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: state.PendingLogin,
-               confirmed_email: str | None = None) -> Any:
+               confirmed_email: str | None = None, retry: bool = True) -> Any:
     session_db = db.session()
     linking_user = current_user() if pending.link_user_id else None
     if pending.link_user_id and (linking_user is None or linking_user.id != pending.link_user_id):
@@ -135,18 +142,24 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
                            invite_throttle=InviteThrottle(redis_conn.get(), request.remote_addr or "unknown"))
     try:
         pipeline.run(ctx)
+        user = ctx.user
+        assert user is not None
+        action = "link" if linking_user else "login"
+        # The audit row joins the provisioning transaction: one commit per sign-in.
+        audit.record(action, "success", user_id=user.id, actor=user.email, provider=row.name,
+                     detail={"created": ctx.created, "status": user.status}, commit=False)
+        session_db.commit()
+    except IntegrityError:
+        # Two first sign-ins of one identity (or one email) raced; the other won. Once more finds its rows.
+        session_db.rollback()
+        if not retry:
+            raise
+        return _provision(row, profile, tokens, pending, confirmed_email, retry=False)
     except pipeline.EmailNeeded as exc:
         session_db.rollback()
         return _ask_for_email(row, profile, tokens, pending, exc.suggested)
     except LoginRejected as exc:
         return fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403))
-    user = ctx.user
-    assert user is not None
-    action = "link" if linking_user else "login"
-    # The audit row joins the provisioning transaction: one commit per sign-in.
-    audit.record(action, "success", user_id=user.id, actor=user.email, provider=row.name,
-                 detail={"created": ctx.created, "status": user.status}, commit=False)
-    session_db.commit()
     if user.status == UserStatus.PENDING.value:
         sign_out()
         return render_template("pending.html", org=user.org), 202
@@ -203,6 +216,10 @@ def email_form() -> Any:
     if not _plausible_email(email):
         return render_template("email.html", email=email, error="Enter an email address like name@example.com.",
                                sent=False), 400
+    try:
+        throttle.limit_confirmation_mail(redis_conn.get(), request.remote_addr or "unknown", signup.id)
+    except throttle.TooManyAttempts as exc:
+        return render_template("email.html", email=email, error=exc.reason, sent=False), 429
     token = new_token()
     with db.transaction():
         signup.email, signup.token_hash = email, token_hash(token)
@@ -210,7 +227,7 @@ def email_form() -> Any:
         mail.queue(email, "Confirm your email to finish signing in",
                    f"Open this link to confirm {email} and finish signing in:\n\n{link}\n\n"
                    "It works once, for 30 minutes. If you did not try to sign in, ignore this message.")
-    mail.flush()
+    jobs.enqueue(jobs.send_mail)
     return render_template("email.html", email=email, error=None, sent=True)
 
 

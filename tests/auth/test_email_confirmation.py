@@ -138,3 +138,24 @@ def test_new_email_request_replaces_the_old_link(live: LiveHub) -> None:
 def test_email_form_without_a_parked_sign_in_is_refused(live: LiveHub) -> None:
     answer = Browser(live).get("/auth/email")
     assert answer.status_code == 400 and "expired" in answer.text
+
+
+def test_confirmation_mail_is_throttled_and_queued_for_the_worker(live: LiveHub) -> None:
+    """One parked sign-in cannot flood inboxes: the sixth mail is refused with 429 and not written."""
+    from rq import Queue
+
+    from hub import redis_conn
+    from hub.auth.throttle import MAILS_PER_SIGNUP
+
+    browser = start(live)
+    for index in range(MAILS_PER_SIGNUP):
+        request_link(live, browser, f"noor{index}@partner.example")
+    form = browser.get("/auth/email")
+    refused = browser.post("/auth/email", data={"email": "victim@partner.example",
+                                                "csrf_token": csrf_token(form.text)})
+    assert refused.status_code == 429 and "Too many confirmation emails" in html.unescape(refused.text)
+    assert len(mails(live)) == MAILS_PER_SIGNUP
+    assert all(message.to != "victim@partner.example" for message in mails(live))
+    with live.app.app_context():
+        queued = Queue("default", connection=redis_conn.get()).jobs
+    assert [job.func_name for job in queued] == ["hub.jobs.send_mail"] * MAILS_PER_SIGNUP

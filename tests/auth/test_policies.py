@@ -96,7 +96,9 @@ def test_invite_policy_needs_a_one_time_code(live: LiveHub) -> None:
     assert signed_in(browser)
     assert user_by_email(live, "grace@gmail.example").org.name == "Guild"
     with live.context() as session:
-        assert session.scalar(select(Invite)).used_at is not None
+        invite = session.scalar(select(Invite))
+        assert invite.used_at is not None
+        assert invite.used_by == session.scalar(select(User.id).where(User.email == "grace@gmail.example"))
     # The same code a second time, by somebody else: refused, nothing created.
     other = add_sandbox_user(live, "google", sub="110169484474386276399", email="gwen@gmail.example",
                              email_verified=True, name="Gwen")
@@ -210,6 +212,8 @@ def test_hidden_provider_is_off_the_sign_in_page_but_links_from_the_account(live
     browser = Browser(live)
     page = browser.get("/login").text
     assert 'data-provider="google"' in page and 'data-provider="oidc"' not in page
+    direct = Browser(live).get("/login/oidc")
+    assert direct.status_code == 404 and "only be linked" in direct.text
     _, answer = sign_in(live, ADA, browser=browser)
     assert answer.status_code == 302
     account = browser.get("/account").text
