@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
-from hub import db, redis_conn, sandboxes
+from hub import db, logs, redis_conn, sandboxes
 from hub.config import Settings, load_settings
 from hub.crypto import Vault
 from hub.provider_store import ProviderCache
@@ -38,6 +38,7 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     # authlib logs code verifiers, and tweepy the user's bearer token, at DEBUG; never let that level through.
     for name in ("authlib", "tweepy"):
         logging.getLogger(name).setLevel(logging.INFO)
+    logs.install()
     db.init_app(app, settings.database_url)
     redis_conn.init_app(app, settings.redis_url, settings.instance_path)
     csrf.init_app(app)
