@@ -44,8 +44,11 @@ def serve_sandbox(port: int, secret: str, redirect_uri: str) -> None:
 
     from hub.app import create_app
 
+    from werkzeug.serving import WSGIRequestHandler
+
     app = create_app({**os.environ, "HUB_BASE_URL": f"http://127.0.0.1:{port}"})
     app.extensions["sandboxes"]["google"].register_client(CLIENT_ID, secret, [redirect_uri])
+    WSGIRequestHandler.protocol_version = "HTTP/1.1"  # keep-alive, as a real provider's token endpoint has
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 

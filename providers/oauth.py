@@ -120,7 +120,10 @@ class OAuth2Provider(Provider):
             token_endpoint_auth_method=self.token_auth_method,
             code_challenge_method="S256" if self.pkce else None,
         )
-        client.verify = self.http.verify
+        client.verify, client.trust_env = self.http.verify, self.http.trust_env
+        # A fresh session per login (it will hold this user's token), sharing the provider's connection pools.
+        for prefix, adapter in self.http.adapters.items():
+            client.mount(prefix, adapter)
         return client
 
     # --- the flow --------------------------------------------------------------------

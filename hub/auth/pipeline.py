@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from hub import orgs
 from hub.auth.throttle import InviteThrottle
@@ -61,8 +61,9 @@ class Context:
 
 def find_identity(ctx: Context) -> None:
     """Known (provider, subject): that identity's user signs in."""
-    ctx.identity = ctx.db.scalar(select(Identity).where(
-        Identity.provider == ctx.provider.name, Identity.subject == ctx.profile.subject))
+    ctx.identity = ctx.db.scalar(
+        select(Identity).where(Identity.provider == ctx.provider.name, Identity.subject == ctx.profile.subject)
+        .options(joinedload(Identity.user).joinedload(User.org)))  # one round trip for the returning user
     if ctx.identity is not None:
         ctx.user = ctx.identity.user
 
@@ -161,6 +162,7 @@ def use_invite(ctx: Context, org: Organisation) -> None:
 def record_invite_use(ctx: Context) -> None:
     """Note who spent the invitation, for the admins' records."""
     if ctx.invite_id is not None and ctx.user is not None:
+        ctx.db.flush()  # a new user needs its id
         ctx.db.execute(update(Invite).where(Invite.id == ctx.invite_id).values(used_by=ctx.user.id)
                        .execution_options(synchronize_session=False))
 
@@ -227,6 +229,5 @@ STEPS: tuple[Callable[[Context], None], ...] = (
 def run(ctx: Context) -> Context:
     """Run every step in order; the caller commits when this returns."""
     for step in STEPS:
-        step(ctx)
-        ctx.db.flush()
+        step(ctx)  # autoflush orders the writes; no step needs a flush of its own
     return ctx
