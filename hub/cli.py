@@ -276,11 +276,13 @@ def org_policy(name: str, policy: str) -> None:
 @_admin
 def org_map(name: str | None, provider_name: str, claim: str, value: str, group: str | None) -> None:
     """Map a provider claim value to an organisation and/or a group."""
-    from hub import db, orgs
+    from hub import audit, db, orgs
 
     with db.transaction() as session:
         target = orgs.find_org(session, name) if name else None
         orgs.add_mapping(session, provider_name, claim, value, target, group)
+    audit.record("org.map", "success", actor="cli", provider=provider_name,
+                 detail={"org": name, "claim": claim, "value": value, "group": group})
     click.echo(f"{provider_name} {claim}={value} -> {name or '-'} {('group ' + group) if group else ''}".rstrip())
 
 

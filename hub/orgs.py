@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
 from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy, ProviderConfig
+from providers import registry
 
 DOMAIN_PATTERN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 
@@ -67,8 +68,24 @@ def org_for_domain(db: Session, domain: str | None) -> OrgDomain | None:
 
 def add_mapping(db: Session, provider: str, claim: str, value: str, org: Organisation | None,
                 group: str | None) -> ClaimMapping:
+    """Map a provider's claim value to an organisation and/or group, refusing one that could never match."""
     if org is None and not group:
-        raise InvalidOrg("a mapping needs --org or --group")
+        raise InvalidOrg("a mapping needs an organisation or a group")
+    row = db.scalar(select(ProviderConfig).where(ProviderConfig.name == provider))
+    if row is None:
+        raise InvalidOrg(f"--provider: no provider called {provider!r} (add it first with `hub provider add`)")
+    hints = registry.provider_class(row.kind).hint_names
+    if claim not in hints:
+        offered = ", ".join(hints) if hints else "none"
+        raise InvalidOrg(f"--claim: {row.kind} providers offer {offered}, not {claim!r}")
+    if not value.strip():
+        raise InvalidOrg("--value must not be empty")
+    duplicate = db.scalar(select(ClaimMapping).where(
+        ClaimMapping.provider == provider, ClaimMapping.claim == claim, ClaimMapping.value == value,
+        ClaimMapping.org_id == org.id if org else ClaimMapping.org_id.is_(None),
+        ClaimMapping.group_name == group if group else ClaimMapping.group_name.is_(None)))
+    if duplicate is not None:
+        raise InvalidOrg("that mapping already exists")
     mapping = ClaimMapping(provider=provider, claim=claim, value=value, org_id=org.id if org else None,
                            group_name=group)
     db.add(mapping)

@@ -162,3 +162,26 @@ def test_commands_refuse_to_run_on_bad_configuration(live: LiveHub) -> None:
     result = CliRunner().invoke(main, ["user", "list"], env={**live.env, "HUB_ENCRYPTION_KEYS": "nope"})
     assert result.exit_code != 0
     assert "configuration error" in result.output and "HUB_ENCRYPTION_KEYS" in result.output
+
+
+def test_org_map_adds_a_mapping_once_and_refuses_ones_that_could_never_match(live: LiveHub) -> None:
+    live.add_provider("google")
+    ok(live, "org", "add", "Partner", "--policy", "open")
+    ok(live, "org", "map", "Partner", "--provider", "google", "--claim", "hd", "--value", "partner.example",
+       "--group", "partners")
+    listed = json.loads(ok(live, "org", "mappings", "--json").output)
+    assert listed == [{"provider": "google", "claim": "hd", "value": "partner.example", "org": "Partner",
+                       "group": "partners"}]
+    for args, message in (
+        (("--provider", "google", "--claim", "hd", "--value", "partner.example", "--group", "partners"),
+         "already exists"),
+        (("--provider", "google", "--claim", "tid", "--value", "x"), "google providers offer hd, not 'tid'"),
+        (("--provider", "nope", "--claim", "hd", "--value", "x"), "no provider called 'nope'"),
+    ):
+        result = run(live, "org", "map", "Partner", *args)
+        assert result.exit_code != 0 and message in result.output, result.output
+    result = run(live, "org", "map", "--provider", "google", "--claim", "hd", "--value", "x")
+    assert result.exit_code != 0 and "needs an organisation or a group" in result.output
+    assert len(json.loads(ok(live, "org", "mappings", "--json").output)) == 1
+    with live.context() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "org.map")) == 1

@@ -17,9 +17,10 @@ from hub.models import ClaimMapping, Organisation, OrgPolicy, ProviderConfig, Us
 POLICIES = [policy.value for policy in OrgPolicy]
 # orgs.py words its errors for the CLI; the form shows them in its own words, beside the field.
 FIELD_OF_MESSAGE = (("NAME", "name"), ("organisation", "name"), ("--policy", "policy"), ("--domain", "domains"),
-                    ("domain ", "domains"), ("a mapping", "org"))
-CLI_WORDS = (("NAME", "The name"), ("--policy", "Policy"), ("--domain", "Domain"),
-             ("--org or --group", "an organisation or a group"))
+                    ("domain ", "domains"), ("a mapping", "org"), ("--provider", "provider"), ("--claim", "claim"),
+                    ("--value", "value"))
+CLI_WORDS = (("NAME", "The name"), ("--policy", "Policy"), ("--domain", "Domain"), ("--provider: ", ""),
+             ("--claim: ", ""), ("--value", "The value"))
 
 
 def field_error(message: str) -> tuple[str, str]:
