@@ -16,7 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from werkzeug.serving import make_server
 
-from hub import db, orgs, provider_store, redis_conn
+from hub import db, orgs, provider_store, redis_conn, tls
 from hub.models import Organisation
 from providers import registry
 
@@ -81,23 +81,16 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> None:
     instance = Path(os.environ.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
     env = demo_env(instance, host, port)
     tls_port = port + 1
-    bases = {"*": f"http://{host}:{port}"}
-    tls_server = None
-    try:
-        from hub import tls
-    except ImportError:  # pragma: no cover - the Microsoft sandbox needs hub.tls
-        tls = None  # type: ignore[assignment]
-    if tls is not None:
-        cert, key, ca = tls.ensure_dev_certificate(instance / "tls")
-        env["HUB_CA_BUNDLE"] = str(ca)
-        bases["microsoft"] = f"https://{host}:{tls_port}"
+    # msal refuses http authorities, so the Microsoft sandbox is also served over HTTPS with a generated CA.
+    cert, key, ca = tls.ensure_dev_certificate(instance / "tls")
+    env["HUB_CA_BUNDLE"] = str(ca)
+    bases = {"*": f"http://{host}:{port}", "microsoft": f"https://{host}:{tls_port}"}
     db.upgrade(env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'hub.db'}")
     app = create_app(env)
     names = seed(app, bases)
     redis_url = redis_conn.url_of(app.extensions["redis"])
     worker = start_worker(redis_url, env)
-    if tls is not None:
-        tls_server = tls.serve_tls(app, host, tls_port, cert, key)
+    tls_server = tls.serve_tls(app, host, tls_port, cert, key)
     server = make_server(host, port, app, threaded=True)
     _announce(env["HUB_BASE_URL"], names, bases)
     signal.signal(signal.SIGTERM, _stop)
@@ -107,8 +100,7 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> None:
         pass
     finally:
         worker.terminate()
-        if tls_server is not None:
-            tls_server.shutdown()
+        tls_server.shutdown()
 
 
 def _stop(_signum: int, _frame: Any) -> None:

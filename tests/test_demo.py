@@ -1,0 +1,86 @@
+"""`hub demo` (the README's first command, after set-up) starts, serves every sandbox and signs a user in."""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.live import forms
+
+
+def _free_port_pair() -> int:
+    """A port p with p+1 also free (the demo serves the Microsoft sandbox over HTTPS on p+1)."""
+    for _ in range(50):
+        with socket.socket() as first:
+            first.bind(("127.0.0.1", 0))
+            port = first.getsockname()[1]
+            with socket.socket() as second:
+                try:
+                    second.bind(("127.0.0.1", port + 1))
+                except OSError:
+                    continue
+        return port
+    raise RuntimeError("no free port pair")
+
+
+@pytest.fixture
+def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port_pair()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_INSTANCE_PATH"] = str(tmp_path / "instance")
+    log = open(tmp_path / "demo.log", "wb")
+    process = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--port", str(port)], env=env,
+                               stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, (tmp_path / "demo.log").read_text()
+            time.sleep(0.2)
+        else:
+            raise AssertionError("hub demo did not come up:\n" + (tmp_path / "demo.log").read_text())
+        yield base, tmp_path
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_demo_serves_every_provider_and_signs_ada_in(demo: tuple[str, Path]) -> None:
+    base, tmp_path = demo
+    page = requests.get(f"{base}/login").text
+    for kind in ("google", "linkedin", "microsoft", "slack", "x", "facebook", "oidc"):
+        assert f'data-provider="{kind}"' in page, kind
+    output = (tmp_path / "demo.log").read_text()
+    assert f"Social Hub demo is running at {base}" in output
+    # Ada signs in through the Google sandbox and lands in Partner Co, with no form to fill.
+    browser = requests.Session()
+    start = browser.get(f"{base}/login/google", allow_redirects=False)
+    picker = browser.get(start.headers["Location"])
+    fields = {**forms(picker.text)[0]["fields"], "user": "110169484474386276334", "decision": "allow"}
+    callback = browser.post(picker.url, data=fields, allow_redirects=False).headers["Location"]
+    landed = browser.get(callback)
+    assert landed.url == f"{base}/account" and "ada@partner.example" in landed.text and "Partner Co" in landed.text
+    # The Microsoft sandbox answers over HTTPS with the certificate the demo generated.
+    ca = tmp_path / "instance" / "tls"
+    bundle = next(path for path in ca.iterdir() if "ca" in path.name and path.suffix in {".pem", ".crt"})
+    port = int(base.rsplit(":", 1)[1]) + 1
+    discovery = requests.get(f"https://127.0.0.1:{port}/sandbox/microsoft/common/v2.0/.well-known/openid-configuration",
+                             verify=str(bundle))
+    assert discovery.status_code == 200 and "{tenantid}" in discovery.json()["issuer"]
