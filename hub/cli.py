@@ -186,16 +186,7 @@ def provider_list(as_json: bool) -> None:
 @_admin
 def provider_disable(name: str) -> None:
     """Stop offering a provider; its users keep their accounts and other sign-ins."""
-    from hub import audit, db
-    from hub.models import ProviderConfig
-
-    with db.transaction() as session:
-        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
-        if row is None:
-            raise HubError(f"no provider called {name!r}")
-        row.enabled = False
-    audit.record("provider.disable", "success", actor="cli", provider=name)
-    click.echo(f"provider {name} disabled")
+    _switch_provider(name, enabled=False)
 
 
 @provider.command("enable")
@@ -203,16 +194,17 @@ def provider_disable(name: str) -> None:
 @_admin
 def provider_enable(name: str) -> None:
     """Offer a disabled provider again."""
-    from hub import audit, db
-    from hub.models import ProviderConfig
+    _switch_provider(name, enabled=True)
 
+
+def _switch_provider(name: str, enabled: bool) -> None:
+    from hub import audit, db, provider_store
+
+    change = "enable" if enabled else "disable"
     with db.transaction() as session:
-        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
-        if row is None:
-            raise HubError(f"no provider called {name!r}")
-        row.enabled = True
-    audit.record("provider.enable", "success", actor="cli", provider=name)
-    click.echo(f"provider {name} enabled")
+        provider_store.set_enabled(session, name, enabled)
+    audit.record(f"provider.{change}", "success", actor="cli", provider=name)
+    click.echo(f"provider {name} {change}d")
 
 
 # --- organisations and invitations -------------------------------------------------------

@@ -57,6 +57,15 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
     return row
 
 
+def set_enabled(db: Session, name: str, enabled: bool) -> ProviderConfig:
+    """Offer a provider again, or stop offering it (its users keep their accounts and other sign-ins)."""
+    row = db.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
+    if row is None:
+        raise InvalidProvider(f"no provider called {name!r}")
+    row.enabled = enabled
+    return row
+
+
 class ProviderCache:
     """Provider instances by name, rebuilt when the row changes; they hold the JWKS and discovery caches."""
 

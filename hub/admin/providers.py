@@ -110,11 +110,10 @@ def provider_add() -> Any:
 @admin_required
 def provider_switch(name: str, change: str) -> Any:
     """Offer a provider again or stop offering it; its users keep their accounts and other sign-ins."""
-    with db.transaction() as session:
-        row = session.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
-        if row is not None:
-            row.enabled = change == "enable"
-    if row is None:
+    try:
+        with db.transaction() as session:
+            provider_store.set_enabled(session, name, change == "enable")
+    except provider_store.InvalidProvider:
         done(f"provider.{change}", f"There is no provider called {name}.", outcome="failure", provider=name,
              reason="not_found")
     else:
