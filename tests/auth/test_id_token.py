@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
 
 from tests.auth.helpers import ADA, assert_refused, callback_url, counts, sign_out
 from tests.live import Browser, LiveHub

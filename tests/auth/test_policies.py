@@ -8,7 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hub import orgs
 from hub.auth.throttle import PER_IP
 from hub.cli import main
 from hub.models import AuditEvent, Identity, Invite, User
