@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, render_template, request
+import redis
+import sqlalchemy.exc
+from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from hub import db, logs, redis_conn, sandboxes
@@ -89,6 +91,18 @@ def _error_pages(app: Flask) -> None:
     app.register_error_handler(403, lambda e: page("Not allowed", "You don't have access to this page.", 403))
     app.register_error_handler(404, lambda e: page("Not found", "There is nothing at this address.", 404))
     app.register_error_handler(405, lambda e: page("Not allowed", "That method is not allowed here.", 405))
+
+    @app.errorhandler(redis.exceptions.ConnectionError)
+    @app.errorhandler(redis.exceptions.TimeoutError)
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    def unavailable(error: Exception) -> Any:
+        """Redis or the database is down: say so (503, retry later), without needing either to say it."""
+        g.current_user = None  # the page's header must not ask the database who is signed in
+        ref = audit.new_ref()
+        app.logger.warning("dependency unavailable ref=%s: %s", ref, type(error).__name__)
+        body, status = page("Temporarily unavailable", "The hub cannot reach its storage right now. Nothing was "
+                            "changed. Please try again in a minute.", 503, ref)
+        return body, status, {"Retry-After": "30"}
 
     @app.errorhandler(500)
     def internal(error: Any) -> Any:
