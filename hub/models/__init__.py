@@ -189,3 +189,8 @@ class AuditEvent(Base):
     reason: Mapped[str | None] = mapped_column(Text, default=None)
     ip: Mapped[str | None] = mapped_column(String(64), default=None)
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadata for Alembic)
+    Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source,
+)

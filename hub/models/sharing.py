@@ -1,0 +1,156 @@
+"""Models for sharing LMS events to social networks: sources, events, rules, connections, consent, the outbox.
+
+Imported by hub.models so Alembic sees them; the behaviour lives in webhooks/ and hub/sharing/.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models import Base, utcnow
+
+
+class EventType(str, Enum):
+    COURSE_ENROLLED = "course.enrolled"
+    COURSE_COMPLETED = "course.completed"
+    BADGE_AWARDED = "badge.awarded"
+    LEVEL_REACHED = "level.reached"
+    CERTIFICATE_ISSUED = "certificate.issued"
+
+
+class DeliveryStatus(str, Enum):
+    PENDING = "pending"  # planned, waiting for a worker (or for next_attempt_at)
+    SENDING = "sending"  # leased by one attempt (attempt_id) until lease_until
+    SENT = "sent"  # the provider holds the post (remote_id, remote_url)
+    FAILED = "failed"  # a transient failure; retried at next_attempt_at
+    DEAD = "dead"  # permanent failure or attempts exhausted; an admin may retry
+    UNKNOWN = "unknown"  # a crash mid-send and the post could not be found: an admin decides
+    SKIPPED = "skipped"  # consent, user or connection gone at send time; nothing posted
+    FOLDED = "folded"  # delivered inside a digest delivery (digest_id)
+
+
+class Source(Base):
+    """An LMS that sends events: Standard Webhooks secrets and/or xAPI credentials."""
+
+    __tablename__ = "sources"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    # Sealed JSON list of `whsec_` secrets; several are accepted during rotation, the first signs tests.
+    webhook_secrets_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    # xAPI: Basic auth key (public) and the SHA-256 of its secret; bearer tokens are hashed too.
+    xapi_key: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    xapi_secret_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    xapi_bearer_hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
+    # The LMS's account homePage (xAPI actor.account.homePage) that names its users' ids.
+    home_page: Mapped[str | None] = mapped_column(Text, default=None)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def seal_context(self) -> str:
+        return f"source:{self.name}:webhook_secrets"
+
+
+class LmsAccount(Base):
+    """Which hub user an LMS knows by which id (learned at LMS sign-in, from SCIM externalId, or by admins)."""
+
+    __tablename__ = "lms_accounts"
+    __table_args__ = (UniqueConstraint("home_page", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    home_page: Mapped[str] = mapped_column(String(500))
+    external_id: Mapped[str] = mapped_column(String(255))
+
+
+class Event(Base):
+    """One LMS event, stored once per (source, external id) for as long as senders retry."""
+
+    __tablename__ = "events"
+    __table_args__ = (UniqueConstraint("source_id", "external_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
+    external_id: Mapped[str] = mapped_column(String(255))  # webhook-id, or xAPI statement id
+    content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical payload
+    type: Mapped[str | None] = mapped_column(String(40), default=None)  # None: stored and ignored
+    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    occurred_at: Mapped[datetime | None] = mapped_column(default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Rule(Base):
+    """Which events of an organisation go where, with what message."""
+
+    __tablename__ = "rules"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
+    event_type: Mapped[str] = mapped_column(String(40))
+    # Optional filters: {"courses": [ids], "badges": [ids]}
+    filters: Mapped[dict] = mapped_column(JSON, default=dict)
+    destination: Mapped[str] = mapped_column(Text)  # "slack:#wins", "yammer:123", "linkedin:me", ...
+    template: Mapped[str | None] = mapped_column(Text, default=None)  # sandboxed Jinja; None: the default
+    mode: Mapped[str] = mapped_column(String(20), default="immediate")  # immediate|hourly|daily|automatic
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Connection(Base):
+    """An account connected for posting: a learner's own (LinkedIn, X, Yammer) or an org's (Slack bot)."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("kind", "user_id", "org_id", "remote_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))  # provider kind
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
+    remote_id: Mapped[str] = mapped_column(String(255))  # the account or workspace at the provider
+    scopes: Mapped[list] = mapped_column(JSON, default=list)
+    tokens_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def seal_context(self) -> str:
+        return f"connection:{self.kind}:{self.user_id}:{self.org_id}:{self.remote_id}:tokens"
+
+
+class Consent(Base):
+    """A learner's choice per destination kind, with when and which wording they agreed to."""
+
+    __tablename__ = "consents"
+    __table_args__ = (UniqueConstraint("user_id", "destination_kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    destination_kind: Mapped[str] = mapped_column(String(32))
+    choice: Mapped[str] = mapped_column(String(10), default="ask")  # always|ask|never
+    name_in_org_posts: Mapped[bool] = mapped_column(Boolean, default=False)
+    text_version: Mapped[str] = mapped_column(String(32))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Delivery(Base):
+    """The outbox: one row per (event, rule, destination) before it is ever a job (job id = delivery id)."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128))  # f"{event_id}:{rule_id}:{destination}" or a digest key
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), default=None)
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"), default=None)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    destination: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value, index=True)
+    text: Mapped[str | None] = mapped_column(Text, default=None)  # rendered (or learner-edited) message
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempt_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    remote_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    remote_url: Mapped[str | None] = mapped_column(Text, default=None)
+    digest_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
