@@ -37,7 +37,7 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     """Apply migrations up to revision (what `hub db upgrade` runs)."""
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))

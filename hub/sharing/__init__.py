@@ -1,0 +1,1 @@
+"""Sharing LMS events to social networks: intake, rules, consent, the outbox and its workers."""
