@@ -426,6 +426,109 @@ def user_admin(email: str, revoke: bool) -> None:
     _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
 
 
+# --- LMS sources ----------------------------------------------------------------------------
+@main.group()
+def source() -> None:
+    """LMS sources that send events (signed webhooks)."""
+
+
+@source.command("add")
+@click.argument("name")
+@click.option("--home-page", help="The LMS's URL that names its user ids (default: the source name).")
+@click.option("--xapi", is_flag=True, help="Also print xAPI credentials (Basic key/secret and a Bearer token).")
+@_admin
+def source_add(name: str, home_page: str | None, xapi: bool) -> None:
+    """Create a source and print its webhook secret (shown once: give it to the LMS)."""
+    from flask import current_app
+
+    from hub import audit, db, sources
+    from webhooks.xapi.auth import issue_credentials
+
+    with db.transaction() as session:
+        added, secret = sources.add_source(session, current_app.extensions["vault"], name, home_page)
+        credentials = issue_credentials(added) if xapi else None
+    audit.record("source.add", "success", actor="cli", detail={"source": added.name, "xapi": xapi})
+    click.echo(secret)
+    click.echo(f"endpoint: {current_app.extensions['settings'].base_url}/webhooks/lms/{added.name}", err=True)
+    if credentials is not None:  # shown once: only their hashes are stored
+        click.echo(f"xapi key: {credentials.key}")
+        click.echo(f"xapi secret: {credentials.secret}")
+        click.echo(f"xapi bearer: {credentials.bearer}")
+        click.echo(f"xapi endpoint: {current_app.extensions['settings'].base_url}/xapi/ (docs/xapi.md)", err=True)
+
+
+@source.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def source_list(as_json: bool) -> None:
+    """List sources (secrets are never shown, only how many are valid)."""
+    import dataclasses
+
+    from flask import current_app
+
+    from hub import db, sources
+
+    rows = [dataclasses.asdict(info) for info in sources.list_sources(db.session(), current_app.extensions["vault"])]
+    _emit(rows, as_json, ["name", "enabled", "home_page", "webhook_secrets", "xapi", "created_at"])
+
+
+@source.command("rotate")
+@click.argument("name")
+@_admin
+def source_rotate(name: str) -> None:
+    """Add a new webhook secret and print it; the old ones stay valid until retire-secrets."""
+    from flask import current_app
+
+    from hub import audit, db, sources
+
+    with db.transaction() as session:
+        secret = sources.rotate_secret(session, current_app.extensions["vault"], name)
+    audit.record("source.rotate", "success", actor="cli", detail={"source": name})
+    click.echo(secret)
+    click.echo(f"old secrets stay valid until: hub source retire-secrets {name}", err=True)
+
+
+@source.command("retire-secrets")
+@click.argument("name")
+@_admin
+def source_retire_secrets(name: str) -> None:
+    """Keep only the newest webhook secret."""
+    from flask import current_app
+
+    from hub import audit, db, sources
+
+    with db.transaction() as session:
+        retired = sources.retire_secrets(session, current_app.extensions["vault"], name)
+    audit.record("source.retire-secrets", "success", actor="cli", detail={"source": name, "retired": retired})
+    click.echo(f"source {name}: {retired} old secret(s) retired")
+
+
+@source.command("disable")
+@click.argument("name")
+@_admin
+def source_disable(name: str) -> None:
+    """Refuse a source's events (401, as for an unknown source)."""
+    _switch_source(name, enabled=False)
+
+
+@source.command("enable")
+@click.argument("name")
+@_admin
+def source_enable(name: str) -> None:
+    """Accept a disabled source's events again."""
+    _switch_source(name, enabled=True)
+
+
+def _switch_source(name: str, enabled: bool) -> None:
+    from hub import audit, db, sources
+
+    change = "enable" if enabled else "disable"
+    with db.transaction() as session:
+        sources.set_enabled(session, name, enabled)
+    audit.record(f"source.{change}", "success", actor="cli", detail={"source": name})
+    click.echo(f"source {name} {change}d")
+
+
 # --- audit log ----------------------------------------------------------------------------
 @main.group("audit")
 def audit_group() -> None:
@@ -452,6 +555,130 @@ def audit_list(as_json: bool, action: str | None, outcome: str | None, ref: str 
              "user_id": e.user_id, "provider": e.provider, "reason": e.reason, "ip": e.ip, "detail": e.detail}
             for e in db.session().scalars(query)]
     _emit(rows, as_json, ["at", "ref", "action", "outcome", "actor", "user_id", "provider", "reason"])
+
+
+# --- sharing: rules, deliveries, reconciler -----------------------------------------------
+@main.group()
+def rule() -> None:
+    """Sharing rules: which events go where, with what message."""
+
+
+@rule.command("add")
+@click.option("--org", "org_name", required=True, help="Organisation name, or '*' for every organisation.")
+@click.option("--on", "event_type", required=True, help="course.enrolled, course.completed, badge.awarded, ...")
+@click.option("--to", "destination", required=True, help="slack:#wins, yammer:123, teams:https://..., linkedin:me, "
+              "x:me, webhook:https://...")
+@click.option("--template", "template_file", type=click.File("r", encoding="utf-8"),
+              help="A Jinja template file for the message (sandboxed); default: the built-in one.")
+@click.option("--mode", type=click.Choice(["immediate", "hourly", "daily", "automatic"]), default="immediate",
+              show_default=True)
+@click.option("--course", "courses", multiple=True, help="Only these course ids (repeatable).")
+@click.option("--badge", "badges", multiple=True, help="Only these badge ids (repeatable).")
+@_admin
+def rule_add(org_name: str, event_type: str, destination: str, template_file: Any, mode: str,
+             courses: tuple[str, ...], badges: tuple[str, ...]) -> None:
+    """Add a sharing rule."""
+    from hub import audit, db, orgs
+    from hub.sharing import rules
+
+    with db.transaction() as session:
+        org_id = None if org_name == "*" else orgs.find_org(session, org_name).id
+        added = rules.add_rule(session, org_id=org_id, event_type=event_type, destination=destination,
+                               template=template_file.read() if template_file else None, mode=mode,
+                               courses=courses, badges=badges)
+    audit.record("rule.add", "success", actor="cli",
+                 detail={"rule": added.id, "org": org_name, "on": event_type, "to": added.destination})
+    if added.destination.startswith("x:"):
+        click.echo("note: X bills posts that contain a link far more than plain posts", err=True)
+    click.echo(f"rule {added.id}: {event_type} -> {added.destination} ({mode})")
+
+
+@rule.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def rule_list(as_json: bool) -> None:
+    """List sharing rules."""
+    from hub import db
+    from hub.models import Organisation, Rule
+
+    names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
+    rows = [{"id": r.id, "org": names.get(r.org_id, "*") if r.org_id else "*", "on": r.event_type,
+             "to": r.destination, "mode": r.mode, "enabled": r.enabled, "filters": r.filters,
+             "template": r.template}
+            for r in db.session().scalars(select(Rule).order_by(Rule.id))]
+    _emit(rows, as_json, ["id", "org", "on", "to", "mode", "enabled", "filters"])
+
+
+@rule.command("preview")
+@click.argument("rule_id", type=int)
+@_admin
+def rule_preview(rule_id: int) -> None:
+    """Show the message a rule would post, on a sample event."""
+    from hub import db
+    from hub.models import Rule
+    from hub.sharing import rules, templates
+
+    found = db.session().get(Rule, rule_id)
+    if found is None:
+        raise HubError(f"no rule with id {rule_id}")
+    own = rules.parse_destination(found.destination).on_learner_account
+    click.echo(templates.preview(found.template, found.event_type, own_account=own))
+
+
+@main.group()
+def delivery() -> None:
+    """The outbox of posts."""
+
+
+def _delivery_row(d: Any) -> dict[str, Any]:
+    return {"id": d.id, "event": d.event_id, "rule": d.rule_id, "destination": d.destination, "status": d.status,
+            "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
+            "last_error": d.last_error, "remote_url": d.remote_url}
+
+
+@delivery.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed", "dead", "unknown", "skipped",
+                                             "folded"]))
+@click.option("--limit", default=200, show_default=True, type=int)
+@_admin
+def delivery_list(as_json: bool, status: str | None, limit: int) -> None:
+    """Deliveries, newest first: status, attempts, next attempt, last error, remote URL."""
+    from hub import db
+    from hub.models import Delivery
+
+    query = select(Delivery).order_by(Delivery.id.desc()).limit(limit)
+    if status:
+        query = query.where(Delivery.status == status)
+    rows = [_delivery_row(d) for d in db.session().scalars(query)]
+    _emit(rows, as_json, ["id", "event", "rule", "destination", "status", "attempts", "next_attempt_at",
+                          "last_error", "remote_url"])
+
+
+@delivery.command("retry")
+@click.argument("delivery_id", type=int)
+@_admin
+def delivery_retry(delivery_id: int) -> None:
+    """Send a dead, unknown or failed delivery again (now, with fresh attempts)."""
+    from hub import audit, db
+    from hub.sharing import dispatch, outbox
+
+    with db.transaction() as session:
+        outbox.retry(session, delivery_id)
+    queued = dispatch.after_commit([delivery_id])
+    audit.record("delivery.retry", "success", actor="cli", detail={"delivery": delivery_id})
+    click.echo(f"delivery {delivery_id} pending" + ("" if queued else " (Redis is down: the reconciler will send it)"))
+
+
+@main.command("reconcile")
+@_admin
+def reconcile_command() -> None:
+    """Re-enqueue deliveries whose job was lost and look up crashed sends, once (workers do it every minute)."""
+    from hub import db
+    from hub.sharing import reconciler
+
+    report = reconciler.reconcile(db.session())
+    click.echo(f"enqueued {report.enqueued}, recovered {report.recovered}")
 
 
 if __name__ == "__main__":  # pragma: no cover

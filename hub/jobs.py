@@ -12,11 +12,48 @@ from hub import mail, redis_conn
 
 log = logging.getLogger(__name__)
 QUEUES = ("default",)
+RECONCILE_EVERY = 60.0  # seconds between reconciler passes while a worker runs
 
 
 def send_mail() -> None:
     """Send whatever the mail outbox holds (rows stay until sent, so a lost job loses nothing)."""
     mail.flush()
+
+
+def deliver(delivery_id: int) -> str:
+    """Send one outbox delivery (job id "delivery-<id>"); the row, not the job, decides whether to post."""
+    from hub import db
+    from hub.sharing import sender
+
+    outcome = sender.deliver(db.session(), delivery_id)
+    log.info("delivery %s: %s", delivery_id, outcome.value)
+    return outcome.value
+
+
+def reconcile(repeat_seconds: float | None = None) -> dict[str, int]:
+    """Re-enqueue deliveries whose job was lost and recover expired leases; with repeat_seconds, come back then."""
+    from hub import db
+    from hub.sharing import reconciler
+
+    report = reconciler.reconcile(db.session())
+    if repeat_seconds:
+        schedule_reconcile(repeat_seconds, chained=True)
+    return {"enqueued": report.enqueued, "recovered": report.recovered}
+
+
+RECONCILE_CHAIN = "hub:reconcile:chain"
+
+
+def schedule_reconcile(every_seconds: float, connection: Any = None, chained: bool = False) -> None:
+    """Keep one chain of periodic reconcile jobs: a worker starts it only if no live chain holds the key."""
+    from datetime import timedelta
+
+    connection = connection or redis_conn.get()
+    # The chain renews the key each pass; if Redis lost it, the next worker to start begins a new chain.
+    if not connection.set(RECONCILE_CHAIN, "1", ex=int(every_seconds * 3) + 1, nx=not chained):
+        return
+    Queue("default", connection=connection).enqueue_in(timedelta(seconds=every_seconds), reconcile,
+                                                       repeat_seconds=every_seconds)
 
 
 def enqueue(function: Any, **kwargs: Any) -> None:
@@ -46,4 +83,6 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     connection = redis_conn.get_from(app)
     worker = HubWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     worker.app = app
+    if not burst:
+        schedule_reconcile(RECONCILE_EVERY, connection)
     worker.work(burst=burst, with_scheduler=True)

@@ -1,14 +1,67 @@
-"""Turns a stored event into deliveries (outbox rows) by the organisation's rules, in the event's transaction."""
+"""Turn one stored event into outbox rows, in the event's own transaction (so both commit or neither)."""
 from __future__ import annotations
 
+import hashlib
+
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import Delivery, Event
+from hub.models import Delivery, DeliveryStatus, Event, Rule, User
+from hub.sharing import consent, templates
+from hub.sharing.rules import parse_destination, rules_for
+
+KEY_LIMIT = 128  # deliveries.key length
 
 
-def plan(session: Session, event: Event) -> list[Delivery]:
-    """The deliveries this event needs; added to session, committed by the caller with the event.
+def delivery_key(event_id: int, rule_id: int, destination: str) -> str:
+    """The outbox's unique key; long destinations (webhook URLs) are hashed to fit."""
+    key = f"{event_id}:{rule_id}:{destination}"
+    if len(key) <= KEY_LIMIT:
+        return key
+    return f"{event_id}:{rule_id}:sha256:{hashlib.sha256(destination.encode()).hexdigest()}"
 
-    Being built in this session (issue 3): until the rules engine lands, no rule matches.
+
+def learner_name(session: Session, user: User, rule: Rule, own_account: bool) -> str:
+    """The name a post shows: the learner's own on their account; in org channels only with their consent."""
+    name = user.name or user.given_name or templates.NEUTRAL_NAME
+    if own_account:
+        return name
+    return name if consent.names_allowed(session, user.id, parse_destination(rule.destination).kind) \
+        else templates.NEUTRAL_NAME
+
+
+def plan(session: Session, event: Event) -> list[int]:
+    """Create one delivery per matching (event, rule, destination); a replayed event plans nothing new.
+
+    Returns the new deliveries' ids, for dispatch.after_commit once the caller has committed.
     """
-    return []
+    if event.type is None or event.user_id is None:
+        return []  # stored and ignored, or a learner the hub does not know: nobody to post about
+    user = session.get(User, event.user_id)
+    if user is None:
+        return []
+    if event.id is None:
+        session.flush()
+    matched = rules_for(session, user.org_id, event)
+    keys = {rule.id: delivery_key(event.id, rule.id, rule.destination) for rule in matched}
+    existing = set(session.scalars(select(Delivery.key).where(Delivery.key.in_(list(keys.values()))))) \
+        if keys else set()
+    created: list[Delivery] = []
+    for rule in matched:
+        if keys[rule.id] in existing:
+            continue
+        own = parse_destination(rule.destination).on_learner_account
+        status, error, text = DeliveryStatus.PENDING.value, None, None
+        try:
+            text = templates.render(rule.template, event.type, event.payload or {},
+                                    learner_name(session, user, rule, own), own_account=own)
+        except templates.InvalidTemplate as exc:
+            # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
+            status, error = DeliveryStatus.DEAD.value, f"rule {rule.id}: {exc}"
+        delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id,
+                            destination=rule.destination, status=status, text=text, last_error=error)
+        session.add(delivery)
+        created.append(delivery)
+    if created:
+        session.flush()
+    return [d.id for d in created if d.status == DeliveryStatus.PENDING.value]

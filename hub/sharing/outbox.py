@@ -1,0 +1,145 @@
+"""The outbox state machine: every change is one conditional UPDATE, so racing workers cannot both send.
+
+pending/failed --claim--> sending(attempt_id, lease_until) --finish--> sent | failed | dead | skipped | unknown
+A finish only applies while the row still holds the same attempt_id.
+"""
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import or_, update
+from sqlalchemy.orm import Session
+
+from hub.models import Delivery, DeliveryStatus
+
+S = DeliveryStatus
+RETRYABLE = (S.DEAD.value, S.UNKNOWN.value, S.FAILED.value)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Leases and retries; the defaults suit production, tests pass their own."""
+
+    lease_seconds: float = 120.0  # longer than any provider call (15 s read timeout) plus the bookkeeping
+    max_attempts: int = 6
+    backoff_base: float = 30.0
+    backoff_cap: float = 3600.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands datetimes back naive; every stored time is UTC."""
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def backoff(attempts: int, policy: Policy, rng: random.Random | None = None) -> timedelta:
+    """Exponential backoff with jitter (half to full of the step) so a storm does not retry in lockstep."""
+    step = min(policy.backoff_cap, policy.backoff_base * 2 ** max(0, attempts - 1))
+    return timedelta(seconds=step * (rng or random).uniform(0.5, 1.0))
+
+
+def claim(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> str | None:
+    """Lease a due pending/failed delivery to one attempt and commit; None if someone else has it or it is done."""
+    now = now or utcnow()
+    attempt = uuid.uuid4().hex
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
+               or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+        .values(status=S.SENDING.value, attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds),
+                attempts=Delivery.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return attempt if result.rowcount == 1 else None
+
+
+def take_over(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> str | None:
+    """Lease a delivery whose sending lease expired (a crashed attempt) to a recovery attempt; commits."""
+    now = now or utcnow()
+    attempt = uuid.uuid4().hex
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.status == S.SENDING.value, Delivery.lease_until < now)
+        .values(attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds), updated_at=now)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return attempt if result.rowcount == 1 else None
+
+
+def finish(session: Session, delivery_id: int, attempt_id: str, status: S, **values: Any) -> bool:
+    """Move a leased delivery on, only if this attempt still holds it; commits."""
+    values = {"status": status.value, "lease_until": None, "updated_at": utcnow(), **values}
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount == 1
+
+
+def sent(session: Session, delivery_id: int, attempt_id: str, remote_id: str | None, remote_url: str | None) -> bool:
+    return finish(session, delivery_id, attempt_id, S.SENT, remote_id=remote_id, remote_url=remote_url,
+                  last_error=None, next_attempt_at=None)
+
+
+def postpone(session: Session, delivery_id: int, attempt_id: str, until: datetime, reason: str) -> bool:
+    """Back to pending until `until` (rate limit): not a failed attempt, so it does not count."""
+    return finish(session, delivery_id, attempt_id, S.PENDING, next_attempt_at=until, last_error=reason,
+                  attempts=Delivery.attempts - 1)
+
+
+def failed(session: Session, delivery_id: int, attempt_id: str, attempts: int, reason: str, policy: Policy,
+           now: datetime | None = None) -> datetime | None:
+    """A transient failure: retry after a backoff, or dead after the last attempt. Returns the retry time."""
+    if attempts >= policy.max_attempts:
+        finish(session, delivery_id, attempt_id, S.DEAD, next_attempt_at=None,
+               last_error=f"gave up after {attempts} attempts: {reason}")
+        return None
+    when = (now or utcnow()) + backoff(attempts, policy)
+    return when if finish(session, delivery_id, attempt_id, S.FAILED, next_attempt_at=when, last_error=reason) \
+        else None
+
+
+def dead(session: Session, delivery_id: int, attempt_id: str, reason: str) -> bool:
+    return finish(session, delivery_id, attempt_id, S.DEAD, next_attempt_at=None, last_error=reason)
+
+
+def skipped(session: Session, delivery_id: int, attempt_id: str, reason: str) -> bool:
+    return finish(session, delivery_id, attempt_id, S.SKIPPED, next_attempt_at=None, last_error=reason)
+
+
+def unknown(session: Session, delivery_id: int, attempt_id: str, reason: str) -> bool:
+    return finish(session, delivery_id, attempt_id, S.UNKNOWN, next_attempt_at=None, last_error=reason)
+
+
+def release(session: Session, delivery_id: int, attempt_id: str, until: datetime, reason: str) -> bool:
+    """Keep a recovering delivery in `sending` but let its lease lapse at `until` so recovery runs again."""
+    values = {"lease_until": until, "last_error": reason, "updated_at": utcnow()}
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING.value)
+        .values(**values).execution_options(synchronize_session=False))
+    session.commit()
+    return result.rowcount == 1
+
+
+def retry(session: Session, delivery_id: int) -> Delivery:
+    """An admin's retry: dead/unknown/failed -> pending with fresh attempts, due now; the caller enqueues."""
+    from hub.errors import HubError
+
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        raise HubError(f"no delivery with id {delivery_id}")
+    if row.status not in RETRYABLE:
+        raise HubError(f"delivery {delivery_id} is {row.status}; only {', '.join(RETRYABLE)} can be retried")
+    row.status, row.attempts, row.next_attempt_at, row.attempt_id, row.lease_until = \
+        S.PENDING.value, 0, None, None, None
+    return row

@@ -1,0 +1,124 @@
+"""Reaching a destination: its publisher (from the provider registry), its connection and tokens, refreshes."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub.models import Connection, ProviderConfig, User
+from hub.sharing.rules import Destination
+from providers import registry
+from providers.base import Permanent, ProviderSettings
+
+try:  # the publisher types land in providers.base with the publishers (issue 3); same shape until then
+    from providers.base import Post, Published, Target
+except ImportError:  # pragma: no cover - removed once providers.base has them
+    @dataclass(frozen=True)
+    class Post:  # type: ignore[no-redef]
+        text: str
+        link: str | None = None
+        title: str | None = None
+        image_url: str | None = None
+        marker: str | None = None
+
+    @dataclass(frozen=True)
+    class Target:  # type: ignore[no-redef]
+        address: str
+        tokens: dict[str, Any]
+        account_id: str | None = None
+
+    @dataclass(frozen=True)
+    class Published:  # type: ignore[no-redef]
+        remote_id: str
+        url: str | None = None
+
+OVERRIDES = "sharing.publishers"
+
+
+class Publisher(Protocol):
+    def publish(self, target: Any, post: Any) -> Any: ...
+
+    def find(self, target: Any, marker: str) -> Any: ...
+
+
+def use(app: Flask, kind: str, publisher: Publisher) -> None:
+    """Publish `kind` through this object instead of the registry's (tests and the demo stand-ins)."""
+    app.extensions.setdefault(OVERRIDES, {})[kind] = publisher
+
+
+def publisher_for(session: Session, kind: str) -> Publisher:
+    """The publisher for a destination kind, configured like the provider of that kind (sandbox in the demo)."""
+    override = current_app.extensions.get(OVERRIDES, {}).get(kind)
+    if override is not None:
+        return override
+    factory = getattr(registry, "publisher", None)
+    if factory is None:
+        raise Permanent(kind, f"no publisher is installed for {kind} destinations")
+    return factory(kind, _settings(session, kind))
+
+
+def _settings(session: Session, kind: str) -> ProviderSettings:
+    from hub.provider_store import ProviderCache
+
+    settings = current_app.extensions["settings"]
+    row = session.scalar(select(ProviderConfig).where(ProviderConfig.kind == kind, ProviderConfig.enabled.is_(True))
+                         .order_by(ProviderConfig.id))
+    if row is not None:
+        return ProviderCache.settings_for(row)
+    overrides: dict[str, str] = {}
+    if settings.sandboxes:
+        try:
+            overrides = registry.provider_class(kind).sandbox_overrides(f"{settings.base_url}/sandbox/{kind}")
+        except registry.UnknownKind:
+            overrides = {"api_base": f"{settings.base_url}/sandbox/{kind}"}
+    return ProviderSettings(name=kind, client_id="", client_secret="", insecure_loopback=settings.insecure_loopback,
+                            ca_bundle=settings.ca_bundle, api_base=overrides.get("api_base"),
+                            auth_base=overrides.get("auth_base"))
+
+
+def connection_for(session: Session, destination: Destination, user: User) -> Connection | None:
+    """The learner's own connection for their accounts, the organisation's (Slack bot) for channels."""
+    query = select(Connection).where(Connection.kind == destination.kind).order_by(Connection.updated_at.desc())
+    if destination.on_learner_account:
+        query = query.where(Connection.user_id == user.id)
+    else:
+        query = query.where(Connection.user_id.is_(None), Connection.org_id == user.org_id)
+    return session.scalars(query).first()
+
+
+def tokens_of(connection: Connection) -> dict[str, Any]:
+    vault = current_app.extensions["vault"]
+    return json.loads(vault.open(connection.tokens_sealed, connection.seal_context))
+
+
+def target_for(destination: Destination, connection: Connection | None) -> Target:
+    if connection is None:
+        return Target(address=destination.address, tokens={}, account_id=None)
+    return Target(address=destination.address, tokens=tokens_of(connection), account_id=connection.remote_id)
+
+
+def refresh(session: Session, connection: Connection, publisher: Publisher) -> dict[str, Any]:
+    """Refresh a connection's tokens once; a concurrent refresh wins by compare-and-swap and its tokens are used.
+
+    Raises Permanent when the provider cannot refresh (the learner must connect the account again).
+    """
+    seen = connection.tokens_sealed
+    refresher = getattr(publisher, "refresh", None)
+    if refresher is None:
+        raise Permanent(connection.kind, f"the {connection.kind} token expired and cannot be refreshed: "
+                                         "connect the account again")
+    session.refresh(connection)
+    if connection.tokens_sealed != seen:
+        return tokens_of(connection)  # another worker refreshed while we were failing
+    fresh = refresher(tokens_of(connection))
+    sealed = current_app.extensions["vault"].seal(json.dumps(fresh), connection.seal_context)
+    swapped = session.execute(update(Connection).where(Connection.id == connection.id,
+                                                       Connection.tokens_sealed == seen)
+                              .values(tokens_sealed=sealed).execution_options(synchronize_session=False))
+    session.commit()
+    session.refresh(connection)
+    return fresh if swapped.rowcount == 1 else tokens_of(connection)

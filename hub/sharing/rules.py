@@ -1,0 +1,108 @@
+"""Sharing rules: which events of an organisation go to which destination, and how destinations are spelled."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from hub.errors import HubError
+from hub.models import Event, EventType, Rule
+
+# Destination kinds the outbox can publish to; each is a publisher in providers/.
+DESTINATION_KINDS = ("slack", "yammer", "teams", "linkedin", "x", "webhook")
+# Kinds posted through the learner's own connected account: their connection, their consent.
+LEARNER_ACCOUNT_KINDS = frozenset({"linkedin", "x", "yammer"})
+MODES = ("immediate", "hourly", "daily", "automatic")
+# Digest modes (hourly, daily, automatic) are designed in docs/sharing.md but not built yet.
+SUPPORTED_MODES = ("immediate",)
+
+
+class InvalidRule(HubError):
+    """Admin input for a rule is wrong; the message names the field."""
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A parsed "kind:address" destination, e.g. slack:#wins, linkedin:me, teams:https://..."""
+
+    kind: str
+    address: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.address}"
+
+    @property
+    def is_url(self) -> bool:
+        """An incoming-webhook style address: the URL itself is the credential, no connection needed."""
+        return urlsplit(self.address).scheme in {"http", "https"}
+
+    @property
+    def on_learner_account(self) -> bool:
+        """Posted as the learner (their connection, their consent) rather than to an org channel."""
+        return self.kind in LEARNER_ACCOUNT_KINDS and not self.is_url
+
+
+def parse_destination(text: str) -> Destination:
+    """The one place a destination string is parsed; raises InvalidRule naming what is wrong."""
+    kind, sep, address = (text or "").strip().partition(":")
+    if not sep or not address.strip():
+        raise InvalidRule(f"--to {text!r} must look like kind:address, e.g. slack:#wins or linkedin:me")
+    kind, address = kind.lower(), address.strip()
+    if kind not in DESTINATION_KINDS:
+        raise InvalidRule(f"--to {text!r}: unknown kind {kind!r}; known: {', '.join(DESTINATION_KINDS)}")
+    if kind in {"teams", "webhook"} and urlsplit(address).scheme not in {"http", "https"}:
+        raise InvalidRule(f"--to {text!r}: a {kind} destination is a URL")
+    if kind in {"linkedin", "x"} and address != "me":
+        raise InvalidRule(f"--to {text!r}: {kind} posts only on the learner's own account ({kind}:me)")
+    return Destination(kind, address)
+
+
+def add_rule(session: Session, *, org_id: int | None, event_type: str, destination: str,
+             template: str | None = None, mode: str = "immediate", courses: Sequence[str] = (),
+             badges: Sequence[str] = ()) -> Rule:
+    """Validate and store a rule (the template is compiled and test-rendered first)."""
+    from hub.sharing import templates
+
+    if event_type not in {t.value for t in EventType}:
+        raise InvalidRule(f"--on {event_type!r} is not an event type; one of: "
+                          f"{', '.join(t.value for t in EventType)}")
+    parsed = parse_destination(destination)
+    if mode not in MODES:
+        raise InvalidRule(f"--mode {mode!r} must be one of {', '.join(MODES)}")
+    if mode not in SUPPORTED_MODES:
+        raise InvalidRule(f"--mode {mode}: digest modes are not available yet; use --mode immediate")
+    if template is not None:
+        templates.check(template, event_type)
+    filters: dict[str, Any] = {}
+    if courses:
+        filters["courses"] = [str(c) for c in courses]
+    if badges:
+        filters["badges"] = [str(b) for b in badges]
+    rule = Rule(org_id=org_id, event_type=event_type, destination=str(parsed), template=template, mode=mode,
+                filters=filters, enabled=True)
+    session.add(rule)
+    session.flush()
+    return rule
+
+
+def matches(rule: Rule, event: Event) -> bool:
+    """True when the rule's event type and course/badge filters accept the event."""
+    if not rule.enabled or rule.event_type != event.type:
+        return False
+    payload = event.payload or {}
+    for key, subject in (("courses", "course"), ("badges", "badge")):
+        wanted = (rule.filters or {}).get(key)
+        if wanted and str((payload.get(subject) or {}).get("id")) not in {str(w) for w in wanted}:
+            return False
+    return True
+
+
+def rules_for(session: Session, org_id: int | None, event: Event) -> list[Rule]:
+    """Enabled rules of the organisation (and the everyone-rules) that accept the event, oldest first."""
+    scope = Rule.org_id.is_(None) if org_id is None else or_(Rule.org_id.is_(None), Rule.org_id == org_id)
+    query = select(Rule).where(Rule.enabled.is_(True), Rule.event_type == event.type, scope).order_by(Rule.id)
+    return [rule for rule in session.scalars(query) if matches(rule, event)]

@@ -1,0 +1,183 @@
+"""Sending one delivery: claim it, re-check who and what at send time, publish, record. Never sleeps."""
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+from enum import Enum
+
+from flask import current_app
+from sqlalchemy.orm import Session
+
+from hub import redis_conn
+from hub.crypto import DecryptionFailed
+from hub.models import Delivery, DeliveryStatus, Event, Rule, User, UserStatus
+from hub.sharing import consent, dispatch, limits, outbox, publishing, templates
+from hub.sharing.outbox import Policy, aware, utcnow
+from hub.sharing.rules import Destination, parse_destination
+from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, Transient
+
+log = logging.getLogger(__name__)
+S = DeliveryStatus
+
+
+class Outcome(str, Enum):
+    GONE = "gone"  # the row no longer exists (its event or user was erased)
+    DONE = "done"  # already in a final state: a replayed or duplicate job
+    BUSY = "busy"  # another attempt holds a live lease
+    NOT_DUE = "not_due"  # next_attempt_at is later: its scheduled job will come
+    LOST_RACE = "lost_race"  # another worker claimed it first
+    SENT = "sent"
+    POSTPONED = "postponed"  # rate limit: pending again at next_attempt_at
+    FAILED = "failed"
+    DEAD = "dead"
+    SKIPPED = "skipped"
+    UNKNOWN = "unknown"
+    RECOVERING = "recovering"  # lease expired but the lookup could not run yet
+
+
+def policy() -> Policy:
+    return current_app.extensions.get("sharing.policy") or Policy()
+
+
+def marker(delivery: Delivery) -> str:
+    """A stable tag the post carries, so a crashed attempt can be looked up at the provider instead of re-posted."""
+    return "hub-" + hashlib.sha256(delivery.key.encode()).hexdigest()[:16]
+
+
+def deliver(session: Session, delivery_id: int) -> Outcome:
+    """Run one delivery job; safe to run twice, concurrently, or after a crash."""
+    row = session.get(Delivery, delivery_id)
+    if row is None:
+        return Outcome.GONE
+    now = utcnow()
+    if row.status == S.SENDING.value:
+        if aware(row.lease_until) and aware(row.lease_until) > now:  # type: ignore[operator]
+            return Outcome.BUSY
+        return recover(session, row)
+    if row.status not in (S.PENDING.value, S.FAILED.value):
+        return Outcome.DONE
+    if row.next_attempt_at and aware(row.next_attempt_at) > now:  # type: ignore[operator]
+        return Outcome.NOT_DUE
+    attempt = outbox.claim(session, delivery_id, policy(), now)
+    if attempt is None:
+        return Outcome.LOST_RACE
+    session.refresh(row)
+    return _attempt(session, row, attempt)
+
+
+def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
+    destination = parse_destination(row.destination)
+    user = session.get(User, row.user_id) if row.user_id else None
+    reason = _refusal(session, row, destination, user)
+    if reason:
+        outbox.skipped(session, row.id, attempt, reason)
+        return Outcome.SKIPPED
+    assert user is not None
+    connection = publishing.connection_for(session, destination, user) if not destination.is_url else None
+    if connection is None and not destination.is_url:
+        owner = "the learner's" if destination.on_learner_account else "the organisation's"
+        outbox.skipped(session, row.id, attempt, f"no {destination.kind} connection ({owner}) to post with")
+        return Outcome.SKIPPED
+    bucket = limits.bucket_key(str(destination), connection.remote_id if destination.on_learner_account and
+                               connection else None)
+    wait = limits.take(redis_conn.get(), bucket, limits.limit_for(destination.kind))
+    if wait > 0:
+        return _postpone(session, row, attempt, wait, f"{destination.kind} rate limit (hub bucket)")
+    try:
+        publisher = publishing.publisher_for(session, destination.kind)
+        target = publishing.target_for(destination, connection)
+        post = _post(session, row, destination, user)
+        try:
+            published = publisher.publish(target, post)
+        except AuthExpired:
+            if connection is None:
+                raise Permanent(destination.kind, "the destination refused its credentials") from None
+            tokens = publishing.refresh(session, connection, publisher)
+            target = publishing.Target(address=target.address, tokens=tokens, account_id=target.account_id)
+            published = publisher.publish(target, post)  # once: a second AuthExpired is permanent below
+    except RateLimited as exc:
+        limits.block(redis_conn.get(), bucket, exc.retry_after)
+        return _postpone(session, row, attempt, exc.retry_after, f"rate limited: {exc.message}")
+    except Transient as exc:
+        when = outbox.failed(session, row.id, attempt, row.attempts, exc.message, policy())
+        if when is None:
+            return Outcome.DEAD
+        dispatch.later(row.id, when)
+        return Outcome.FAILED
+    except AuthExpired as exc:
+        outbox.dead(session, row.id, attempt, f"token refused after a refresh: {exc.message}")
+        return Outcome.DEAD
+    except (Permanent, ProviderError) as exc:
+        outbox.dead(session, row.id, attempt, exc.message)
+        return Outcome.DEAD
+    except DecryptionFailed as exc:
+        outbox.dead(session, row.id, attempt, f"connection tokens do not open ({exc}): connect the account again")
+        return Outcome.DEAD
+    outbox.sent(session, row.id, attempt, published.remote_id, published.url)
+    log.info("delivery %s sent to %s as %s", row.id, destination.kind, published.remote_id)
+    return Outcome.SENT
+
+
+def _refusal(session: Session, row: Delivery, destination: Destination, user: User | None) -> str | None:
+    """Why this delivery must not go out now (user gone or disabled, consent withdrawn), or None."""
+    if user is None:
+        return "the learner no longer exists"
+    if user.status == UserStatus.DISABLED.value:
+        return "the learner's account is disabled"
+    if destination.on_learner_account and not consent.allows(session, user.id, destination.kind):
+        return f"no consent to post automatically on the learner's {destination.kind} account"
+    if row.text is None:
+        return "nothing to post (the message did not render)"
+    return None
+
+
+def _post(session: Session, row: Delivery, destination: Destination, user: User) -> publishing.Post:
+    """The post as planned, re-rendered without the learner's name if they withdrew it from org posts."""
+    event = session.get(Event, row.event_id) if row.event_id else None
+    payload = (event.payload if event else None) or {}
+    text = row.text or ""
+    name = user.name or user.given_name
+    if (not destination.on_learner_account and name and name in text
+            and not consent.names_allowed(session, user.id, destination.kind) and event and event.type):
+        rule = session.get(Rule, row.rule_id) if row.rule_id else None
+        text = templates.render(rule.template if rule else None, event.type, payload, templates.NEUTRAL_NAME)
+    context = templates.context_for(event.type if event and event.type else "", payload, "")
+    subject = context["subject"]
+    return publishing.Post(text=text, link=context["link"], title=subject.get("title"),
+                           image_url=subject.get("image_url"), marker=marker(row))
+
+
+def _postpone(session: Session, row: Delivery, attempt: str, seconds: float, reason: str) -> Outcome:
+    when = utcnow() + timedelta(seconds=max(seconds, 0.001))
+    outbox.postpone(session, row.id, attempt, when, reason)
+    dispatch.later(row.id, when)
+    return Outcome.POSTPONED
+
+
+def recover(session: Session, row: Delivery) -> Outcome:
+    """A lease expired mid-send: look for the post by its marker; record it, or park as unknown. Never re-post."""
+    attempt = outbox.take_over(session, row.id, policy())
+    if attempt is None:
+        return Outcome.BUSY
+    session.refresh(row)
+    destination = parse_destination(row.destination)
+    user = session.get(User, row.user_id) if row.user_id else None
+    try:
+        connection = publishing.connection_for(session, destination, user) if user and not destination.is_url \
+            else None
+        publisher = publishing.publisher_for(session, destination.kind)
+        found = publisher.find(publishing.target_for(destination, connection), marker(row))
+    except (Transient, RateLimited) as exc:
+        # Try the lookup again when this recovery lease lapses (the reconciler comes back).
+        outbox.release(session, row.id, attempt, utcnow() + timedelta(seconds=60), f"lookup failed: {exc.message}")
+        return Outcome.RECOVERING
+    except (ProviderError, DecryptionFailed) as exc:
+        outbox.unknown(session, row.id, attempt, f"an attempt crashed mid-send and the lookup failed: {exc}")
+        return Outcome.UNKNOWN
+    if found is not None:
+        outbox.sent(session, row.id, attempt, found.remote_id, found.url)
+        return Outcome.SENT
+    outbox.unknown(session, row.id, attempt, "an attempt crashed mid-send and the post was not found at the "
+                                             "provider: retry to post it, or leave it")
+    return Outcome.UNKNOWN

@@ -1,0 +1,103 @@
+"""Message templates: sandboxed Jinja so an admin's template can read the event and nothing else."""
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from hub.errors import HubError
+
+NEUTRAL_NAME = "A learner"  # org-channel posts name the learner only with their consent
+
+# Org-channel voice: the learner is named (or NEUTRAL_NAME).
+DEFAULTS: dict[str, str] = {
+    "course.enrolled": "{{ learner }} enrolled in {{ course.title }}.",
+    "course.completed": "{{ learner }} completed {{ course.title }}! 🎉",
+    "badge.awarded": "{{ learner }} earned the {{ badge.title }} badge!",
+    "level.reached": "{{ learner }} reached level {{ level.number }}{% if level.title %} "
+                     "({{ level.title }}){% endif %}!",
+    "certificate.issued": "{{ learner }} earned the certificate {{ certificate.title }}!",
+}
+# The learner's own account (linkedin:me, x:me): first person.
+OWN_DEFAULTS: dict[str, str] = {
+    "course.enrolled": "I just enrolled in {{ course.title }}.",
+    "course.completed": "I just completed {{ course.title }}!",
+    "badge.awarded": "I just earned the {{ badge.title }} badge!",
+    "level.reached": "I just reached level {{ level.number }}{% if level.title %} ({{ level.title }}){% endif %}!",
+    "certificate.issued": "I just earned the certificate {{ certificate.title }}!",
+}
+# Which payload object a post links to and shows, per event type.
+SUBJECT: dict[str, str] = {
+    "course.enrolled": "course", "course.completed": "course", "badge.awarded": "badge",
+    "level.reached": "level", "certificate.issued": "certificate",
+}
+SAMPLE_PAYLOAD: dict[str, Any] = {
+    "course": {"id": "101", "title": "Security Basics", "url": "https://lms.example.edu/course/101",
+               "image_url": "https://lms.example.edu/course/101/image.png"},
+    "badge": {"id": "7", "title": "Security Champion", "url": "https://lms.example.edu/badges/7",
+              "image_url": "https://lms.example.edu/badges/7/image.png"},
+    "certificate": {"id": "c-9", "title": "Security Practitioner", "url": "https://lms.example.edu/cert/9"},
+    "level": {"number": 3, "title": "Explorer"},
+}
+MAX_TEXT = 3000  # the longest post any destination takes (Slack's section block); providers trim further
+
+
+class InvalidTemplate(HubError):
+    """A rule template does not compile or render; the message says where."""
+
+
+@lru_cache(maxsize=2)
+def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
+    """A sandbox that escapes only when the output is HTML (previews); posts are plain text.
+
+    Missing payload fields render empty (ChainableUndefined): an LMS that omits an image must not stop a post.
+    """
+    return ImmutableSandboxedEnvironment(autoescape=html, undefined=ChainableUndefined,
+                                         trim_blocks=True, lstrip_blocks=True)
+
+
+def default_for(event_type: str, own_account: bool) -> str:
+    """The built-in template for an event type, in the org's or the learner's own voice."""
+    return (OWN_DEFAULTS if own_account else DEFAULTS)[event_type]
+
+
+def context_for(event_type: str, payload: dict[str, Any], learner: str) -> dict[str, Any]:
+    """What a template sees: the learner's display name, the event type and the payload's objects."""
+    subject = (payload or {}).get(SUBJECT.get(event_type, "course")) or {}
+    return {
+        "learner": learner,
+        "event": event_type,
+        "course": (payload or {}).get("course") or {},
+        "badge": (payload or {}).get("badge") or {},
+        "certificate": (payload or {}).get("certificate") or {},
+        "level": (payload or {}).get("level") or {},
+        "subject": subject,
+        "link": subject.get("url") or ((payload or {}).get("course") or {}).get("url"),
+    }
+
+
+def render(source: str | None, event_type: str, payload: dict[str, Any], learner: str, *,
+           own_account: bool = False, html: bool = False) -> str:
+    """Render a rule's template (or the default) for one event; raises InvalidTemplate."""
+    text = source if source is not None else default_for(event_type, own_account)
+    try:
+        rendered = environment(html).from_string(text).render(context_for(event_type, payload, learner))
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        raise InvalidTemplate(f"template{f' line {line}' if line else ''}: {exc}") from None
+    return rendered.strip()[:MAX_TEXT]
+
+
+def check(source: str, event_type: str) -> None:
+    """Refuse a template that does not compile or fails on a sample event (admins see it at once)."""
+    if not source.strip():
+        raise InvalidTemplate("--template is empty")
+    render(source, event_type, SAMPLE_PAYLOAD, "Ada Lovelace")
+
+
+def preview(source: str | None, event_type: str, payload: dict[str, Any] | None = None,
+            learner: str = "Ada Lovelace", *, own_account: bool = False, html: bool = False) -> str:
+    """The post a rule would make, on a sample event unless one is given (CLI and admin page)."""
+    return render(source, event_type, payload or SAMPLE_PAYLOAD, learner, own_account=own_account, html=html)
