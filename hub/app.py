@@ -60,9 +60,11 @@ def _register_blueprints(app: Flask) -> None:
     from hub.admin import bp as admin_bp
     from hub.auth.views import bp as auth_bp
     from hub.health import bp as health_bp
+    from webhooks.lms import bp as lms_webhooks_bp
 
-    for blueprint in (auth_bp, account_bp, admin_bp, health_bp):
+    for blueprint in (auth_bp, account_bp, admin_bp, health_bp, lms_webhooks_bp):
         app.register_blueprint(blueprint)
+    csrf.exempt(lms_webhooks_bp)  # authenticated by its Standard Webhooks signature, not a browser session
 
 
 def _security_headers(response: Any) -> Any:

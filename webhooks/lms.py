@@ -1,0 +1,87 @@
+"""POST /webhooks/lms/<source>: an LMS's signed events in, verified before parsing, stored once (docs/events.md)."""
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy.exc
+from flask import Blueprint, current_app, jsonify, request
+from sqlalchemy import select
+
+from hub import audit, db, sources
+from hub.models import Source
+from hub.sharing import intake
+from webhooks.schema import MAX_BODY_BYTES, InvalidEvent, parse_event
+from webhooks.signature import SignatureVerifier, WebhookVerificationError, check_headers
+
+bp = Blueprint("lms_webhooks", __name__, url_prefix="/webhooks/lms")
+log = logging.getLogger(__name__)
+
+# One answer for an unknown source, a disabled one and a wrong signature: the endpoint does not reveal which exist.
+_UNVERIFIED = WebhookVerificationError("invalid_signature", "no signature matches this source's secrets")
+
+
+def _clock() -> Callable[[], float]:
+    """Seconds since the epoch; tests move it with app.extensions['webhook_clock']."""
+    return current_app.extensions.get("webhook_clock", time.time)  # type: ignore[no-any-return]
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> Any:
+    return jsonify({"error": code, "message": message, **extra}), status
+
+
+@bp.post("/<name>")
+def receive(name: str) -> Any:
+    """Verify, validate, store once, answer: 202 for a new event, 200 for one already stored."""
+    body = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        return _error(413, "too_large", f"an event body is at most {MAX_BODY_BYTES} bytes")
+    clock = _clock()
+    try:
+        check_headers(request.headers, clock=clock)  # cheap refusals before the database is asked
+        source = db.session().scalar(select(Source).where(Source.name == name))
+        if source is None or not source.enabled:
+            raise _UNVERIFIED
+        vault = current_app.extensions["vault"]
+        message = SignatureVerifier(sources.webhook_secrets(vault, source), clock=clock).verify(request.headers, body)
+    except WebhookVerificationError as exc:
+        log.warning("webhook refused source=%s reason=%s", name, exc.code)
+        return _error(401, exc.code, exc.message)
+    try:
+        event = parse_event(body)  # only now: JSON from an unverified sender is never parsed
+    except InvalidEvent as exc:
+        status = 400 if exc.code == "invalid_json" else 422
+        return _error(status, exc.code, exc.message, field=exc.field, errors=exc.errors)
+    stored = intake.accept(db.session(), [intake.IncomingEvent(
+        source_id=source.id, external_id=message.id, type=event.type.value, payload=event.payload,
+        occurred_at=event.occurred_at, email=event.email, home_page=sources.account_home_page(source),
+        lms_user_id=event.external_id,
+    )])[0]
+    if stored.duplicate and not stored.same_content:
+        # Standard Webhooks makes the id the idempotency key: keep the first, answer 2xx so the LMS stops, say so.
+        audit.record("event.conflict", "ignored", actor=f"source:{name}", reason="same webhook-id, other content",
+                     detail={"source": name, "webhook_id": message.id, "event_id": stored.event_id})
+    answer = {"id": stored.event_id, "duplicate": stored.duplicate}
+    if stored.duplicate and not stored.same_content:
+        answer["content_mismatch"] = True
+    return jsonify(answer), 200 if stored.duplicate else 202
+
+
+@bp.errorhandler(sqlalchemy.exc.OperationalError)
+@bp.errorhandler(sqlalchemy.exc.TimeoutError)
+def _unavailable(error: Exception) -> Any:
+    """The database is down: 503, so the LMS retries later (nothing was stored)."""
+    ref = audit.new_ref()
+    log.warning("webhook storage unavailable ref=%s: %s", ref, type(error).__name__)
+    body, status = _error(503, "unavailable", "the hub cannot reach its storage; nothing was stored, retry later",
+                          ref=ref)
+    return body, status, {"Retry-After": "30"}
+
+
+@bp.errorhandler(500)
+def _internal(error: Any) -> Any:
+    ref = audit.new_ref()
+    log.error("webhook failed ref=%s", ref, exc_info=getattr(error, "original_exception", error))
+    return _error(500, "internal_error", "the hub could not store this event; retry later", ref=ref)
