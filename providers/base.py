@@ -9,7 +9,7 @@ import ipaddress
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -120,6 +120,44 @@ class Brand:
     background: str
     foreground: str
     border: str | None = None
+
+
+@dataclass(frozen=True)
+class Post:
+    """What to publish; `marker` is a unique tag the post carries so a crashed send can be found again."""
+
+    text: str
+    link: str | None
+    title: str | None
+    image_url: str | None
+    marker: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where to publish: the part after the colon of a destination, and the connection's tokens."""
+
+    address: str
+    tokens: Mapping[str, Any]
+    account_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Published:
+    """The post as the destination knows it."""
+
+    remote_id: str
+    url: str | None = None
+
+
+class Publisher(Protocol):
+    """A destination kind: publishes a post, and finds one again by its marker after a crash."""
+
+    kind: ClassVar[str]
+
+    def publish(self, target: Target, post: Post) -> Published: ...
+
+    def find(self, target: Target, marker: str) -> Published | None: ...
 
 
 def check_url(url: str, insecure_loopback: bool) -> str:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from providers.base import Brand, Provider, ProviderSettings
+from providers.base import Brand, Provider, ProviderSettings, Publisher
 
 if TYPE_CHECKING:
     from providers.sandbox_kit import SandboxIdP
@@ -20,6 +20,16 @@ KINDS: dict[str, str] = {
     "linkedin": "providers.linkedin:LinkedIn",
     "slack": "providers.slack:Slack",
     "facebook": "providers.facebook:Facebook",
+}
+
+# destination kind -> "module:Class": the publisher behind `kind:<address>` destinations.
+PUBLISHERS: dict[str, str] = {
+    "slack": "providers.slack.publish:SlackPublisher",
+    "yammer": "providers.yammer.publish:YammerPublisher",
+    "teams": "providers.teams.publish:TeamsPublisher",
+    "linkedin": "providers.linkedin.publish:LinkedInPublisher",
+    "x": "providers.x.publish:XPublisher",
+    "webhook": "providers.webhook.publish:WebhookPublisher",
 }
 
 
@@ -38,6 +48,15 @@ def provider_class(kind: str) -> type[Provider]:
 def build(kind: str, settings: ProviderSettings) -> Provider:
     """A provider instance for one configured provider."""
     return provider_class(kind)(settings)
+
+
+def publisher(kind: str, settings: ProviderSettings) -> Publisher:
+    """The publisher for a destination kind (the part before the colon of `slack:#wins`)."""
+    try:
+        module, _, attr = PUBLISHERS[kind].partition(":")
+    except KeyError:
+        raise UnknownKind(f"unknown destination kind {kind!r}; known: {', '.join(sorted(PUBLISHERS))}") from None
+    return getattr(import_module(module), attr)(settings)
 
 
 def brands() -> dict[str, Brand]:

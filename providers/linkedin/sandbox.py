@@ -6,10 +6,14 @@ enabled for web apps), and some ID tokens carry the pre-2024 issuer without `/oa
 """
 from __future__ import annotations
 
+import itertools
+import re
+import threading
 from typing import Any
 
-from flask import request
+from flask import jsonify, request
 
+from providers.posting_sandbox import PostingFaults
 from providers.sandbox_kit import Grant, SandboxIdP
 
 # LinkedIn member ids are opaque strings; the ID token carries the lite profile and email.
@@ -42,6 +46,11 @@ class LinkedInSandbox(SandboxIdP):
             token_lifetime=5184000,  # 60 days
         )
         self.client_auth_seen: list[str] = []
+        self.posts: list[dict[str, Any]] = []
+        self.posting_faults = PostingFaults()
+        self._ids = itertools.count(7100000000000000001)
+        self._post_lock = threading.Lock()
+        self.blueprint.add_url_rule("/rest/posts", "rest_posts", self.rest_posts, methods=["GET", "POST"])
 
     def discovery_document(self) -> dict[str, Any]:
         document = super().discovery_document()
@@ -60,6 +69,62 @@ class LinkedInSandbox(SandboxIdP):
         if grant.user["sub"] in OLD_ISSUER_SUBS:
             claims["iss"] = self.base()  # the issuer without /oauth, as before April 2024
         return claims
+
+    # --- posting: the Posts API -------------------------------------------------------------
+    def rest_posts(self) -> Any:
+        """POST creates a member post (201, id in x-restli-id); GET ?q=author finds the member's posts."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        grant = self.bearer_grant()
+        if grant is None:
+            return _rest_error(401, "Invalid access token", "INVALID_ACCESS_TOKEN", 65600)
+        version = request.headers.get("LinkedIn-Version", "")
+        if not VERSION.fullmatch(version):
+            return _rest_error(426, f"Requested version {version or '(none)'} is not active", "NONEXISTENT_VERSION")
+        if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
+            return _rest_error(400, "X-Restli-Protocol-Version 2.0.0 is required", "INVALID_PROTOCOL_VERSION")
+        me = f"urn:li:person:{grant.user['sub']}"
+        if request.method == "GET":
+            if request.args.get("q") != "author" or request.args.get("author") != me:
+                return _rest_error(403, "Not enough permissions to access: partnerApiPostsExternal.FINDER-author",
+                                   "ACCESS_DENIED", 100)
+            mine = [p for p in reversed(self.posts) if p["author"] == me][: int(request.args.get("count") or 10)]
+            return jsonify({"elements": mine, "paging": {"start": 0, "count": len(mine), "links": []}})
+        if "w_member_social" not in grant.scope.split():
+            return _rest_error(403, "Not enough permissions to access: partnerApiPostsExternal.CREATE.NO_VERSION",
+                               "ACCESS_DENIED", 100)
+        body = request.get_json(silent=True) or {}
+        for field in ("author", "commentary", "visibility", "distribution", "lifecycleState"):
+            if field not in body:
+                return _rest_error(422, f"/{field} :: field is required but not found and has no default value",
+                                   "UNPROCESSABLE_ENTITY", 100)
+        if body["author"] != me:
+            return _rest_error(403, f"ERROR :: /author :: {body['author']} is not the token's member",
+                               "ACCESS_DENIED", 100)
+        if body["lifecycleState"] != "PUBLISHED" or body["visibility"] not in ("PUBLIC", "CONNECTIONS"):
+            return _rest_error(422, "/lifecycleState or /visibility :: unsupported value", "UNPROCESSABLE_ENTITY")
+        article = (body.get("content") or {}).get("article")
+        if article is not None and not article.get("source"):
+            return _rest_error(422, "/content/article/source :: field is required", "UNPROCESSABLE_ENTITY")
+        with self._post_lock:
+            urn = f"urn:li:share:{next(self._ids)}"
+            self.posts.append({**body, "id": urn})
+        response = jsonify({})
+        response.status_code = 201
+        response.headers["x-restli-id"] = urn
+        return response
+
+
+VERSION = re.compile(r"20\d{2}(0[1-9]|1[0-2])(\.\d{2})?")
+
+
+def _rest_error(status: int, message: str, code: str, service_code: int | None = None) -> Any:
+    """LinkedIn's REST error body."""
+    body: dict[str, Any] = {"status": status, "code": code, "message": message}
+    if service_code is not None:
+        body["serviceErrorCode"] = service_code
+    return jsonify(body), status
 
 
 def create_sandbox() -> LinkedInSandbox:

@@ -21,6 +21,7 @@ from flask import Response, jsonify, request
 
 from providers.microsoft import PERSONAL_TENANT
 from providers.sandbox_kit import Grant, SandboxIdP
+from providers.yammer.sandbox import YammerApi
 
 CONTOSO = "5f2b1c3e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"
 FABRIKAM = "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d"
@@ -95,6 +96,10 @@ class MicrosoftSandbox(SandboxIdP):
             auth_methods=("client_secret_post", "client_secret_basic"),
             error_body=entra_error,
         )
+        # Refresh tokens (offline_access) and the Yammer REST API that trusts this token endpoint.
+        self.refresh_tokens: dict[str, Grant] = {}
+        self.yammer = YammerApi(self.tokens)
+        self.yammer.mount(self.blueprint)
 
     def _routes(self) -> None:
         bp = self.blueprint
@@ -180,11 +185,38 @@ class MicrosoftSandbox(SandboxIdP):
                                                 "application.")
         return super().authorize()
 
+    def token(self) -> Any:
+        if request.form.get("grant_type") == "refresh_token":
+            return self.refresh()
+        return super().token()
+
+    def refresh(self) -> Any:
+        """The refresh grant: a token for the scopes asked (e.g. https://www.yammer.com/.default)."""
+        self.token_requests += 1
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return entra_error("invalid_client", "Client authentication failed.", 401)
+        grant = self.refresh_tokens.get(request.form.get("refresh_token", ""))
+        if grant is None or grant.client_id != client_id:
+            return entra_error("invalid_grant", "The refresh token is invalid or was revoked.", 400, code=700082)
+        fresh = Grant(client_id, None, grant.user, request.form.get("scope", grant.scope), None, None)
+        access_token = secrets.token_urlsafe(32)
+        self.tokens[access_token] = fresh
+        return jsonify(self.token_response(fresh, access_token))
+
+    def issue_refresh_token(self, client_id: str, sub: str, scope: str = "openid profile offline_access") -> str:
+        """A refresh token for a sandbox user, as if they had connected their account (tests, demo)."""
+        user = next(u for u in self.users if u["sub"] == sub)
+        token = secrets.token_urlsafe(48)
+        self.refresh_tokens[token] = Grant(client_id, None, user, scope, None, None)
+        return token
+
     def token_response(self, grant: Grant, access_token: str) -> dict[str, Any]:
         body = super().token_response(grant, access_token)
         body["ext_expires_in"] = self.token_lifetime
         if "offline_access" in grant.scope.split():
             body["refresh_token"] = secrets.token_urlsafe(48)
+            self.refresh_tokens[body["refresh_token"]] = grant  # old ones stay valid, as Entra's do
         # msal asks for client_info=1: the account's home ids, base64url JSON.
         info = json.dumps({"uid": grant.user["oid"], "utid": grant.user["tid"]}).encode()
         body["client_info"] = base64.urlsafe_b64encode(info).rstrip(b"=").decode()

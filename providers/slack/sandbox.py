@@ -5,10 +5,16 @@ with HTTP 200 and {"ok": false, "error": "invalid_code"}; the authorize page is 
 """
 from __future__ import annotations
 
+import itertools
+import json
+import secrets
+import threading
+import time
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, jsonify, render_template_string, request
 
+from providers.posting_sandbox import PostingFaults
 from providers.sandbox_kit import Grant, SandboxIdP
 
 T_PARTNER, T_OTHER = "T0PARTNER1", "T0OTHERWS2"
@@ -57,6 +63,13 @@ class SlackSandbox(SandboxIdP):
             jwks_path="/openid/connect/keys",
             error_body=_slack_error,
         )
+        self.bots: dict[str, str] = {}  # bot token -> team id
+        self.hooks: dict[str, tuple[str, str]] = {}  # hook path -> (team id, channel id)
+        self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
+        self.posting_faults = PostingFaults()
+        self._ts = itertools.count(1)
+        self._post_lock = threading.Lock()
+        _slack_posting_routes(self)
 
     def discovery_document(self) -> dict[str, Any]:
         document = super().discovery_document()
@@ -82,6 +95,178 @@ class SlackSandbox(SandboxIdP):
         claims["auth_time"] = claims["iat"]
         return claims
 
+    # --- posting --------------------------------------------------------------------------
+    def install_bot(self, team: str = T_PARTNER) -> str:
+        """A bot token as oauth.v2.access would issue for the hub's app installed in `team`."""
+        token = "xoxb-" + secrets.token_hex(12)
+        self.bots[token] = team
+        return token
+
+    def hook_path(self, channel: str, team: str = T_PARTNER) -> str:
+        """An incoming webhook for a channel; its URL is the sandbox base followed by this path."""
+        path = f"/services/{team}/B0{secrets.token_hex(4).upper()}/{secrets.token_urlsafe(18)}"
+        self.hooks[path] = (team, self._find_channel(team, channel)[0])
+        return path
+
+    def channel_posts(self, name: str, team: str = T_PARTNER) -> list[dict[str, Any]]:
+        return list(self.messages.get(self._find_channel(team, name)[0], []))
+
+    @staticmethod
+    def _find_channel(team: str, channel: str) -> tuple[str, str, bool]:
+        key = channel.lstrip("#")
+        found = next((c for c in CHANNELS.get(team, []) if key in (c[0], c[1])), None)
+        if found is None:
+            raise KeyError(channel)
+        return found
+
+    def _bot_team(self) -> str | None:
+        header = request.headers.get("Authorization", "")
+        token = header[len("Bearer "):] if header.startswith("Bearer ") else request.values.get("token", "")
+        return self.bots.get(token)
+
+    @staticmethod
+    def _args() -> dict[str, Any]:
+        return dict(request.get_json(silent=True) or {}) | request.values.to_dict()
+
+    @staticmethod
+    def _fail(code: str, status: int = 200) -> tuple[Response, int]:
+        return jsonify({"ok": False, "error": code}), status
+
+    def _store(self, channel: str, args: dict[str, Any], bot: bool = True) -> dict[str, Any]:
+        with self._post_lock:
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            message = {"type": "message", "ts": ts, "text": args.get("text", ""), "blocks": args.get("blocks") or []}
+            if bot:
+                message |= {"bot_id": "B0HUBBOT001", "user": "U0HUBBOT001"}
+            if args.get("metadata"):
+                message["metadata"] = args["metadata"]
+            self.messages.setdefault(channel, []).append(message)
+        return message
+
+    def post_message(self) -> Any:
+        """chat.postMessage: the checks Slack makes, in its `ok: false` words."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        args = self._args()
+        for name in ("blocks", "metadata"):
+            if isinstance(args.get(name), str):  # form-encoded calls send them as JSON strings
+                try:
+                    args[name] = json.loads(args[name])
+                except ValueError:
+                    return self._fail("invalid_blocks" if name == "blocks" else "invalid_metadata_format")
+        try:
+            channel_id, _, member = self._find_channel(team, str(args.get("channel") or ""))
+        except KeyError:
+            return self._fail("channel_not_found")
+        if not member:
+            return self._fail("not_in_channel")
+        if not args.get("text") and not args.get("blocks"):
+            return self._fail("no_text")
+        blocks = args.get("blocks") or []
+        if not isinstance(blocks, list) or any(not isinstance(b, dict) or "type" not in b for b in blocks):
+            return self._fail("invalid_blocks")
+        metadata = args.get("metadata")
+        if metadata is not None and not (isinstance(metadata, dict) and metadata.get("event_type")
+                                         and isinstance(metadata.get("event_payload"), dict)):
+            return self._fail("invalid_metadata_format")
+        message = self._store(channel_id, args)
+        return jsonify({"ok": True, "channel": channel_id, "ts": message["ts"], "message": message})
+
+    def conversations_history(self) -> Any:
+        """Newest first; metadata only with include_all_metadata, as Slack does."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        args = self._args()
+        channel = str(args.get("channel") or "")
+        if not any(c[0] == channel for c in CHANNELS.get(team, [])):
+            return self._fail("channel_not_found")  # names are not accepted here: ids only
+        limit = min(int(args.get("limit") or 100), 999)
+        start = int(args.get("cursor") or 0)
+        newest_first = list(reversed(self.messages.get(channel, [])))
+        page = newest_first[start:start + limit]
+        with_metadata = str(args.get("include_all_metadata")).lower() in {"1", "true"}
+        messages = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
+        more = start + limit < len(newest_first)
+        return jsonify({"ok": True, "messages": messages, "has_more": more,
+                        "response_metadata": {"next_cursor": str(start + limit) if more else ""}})
+
+    def conversations_list(self) -> Any:
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        channels = [{"id": c[0], "name": c[1], "is_member": c[2], "is_channel": True}
+                    for c in CHANNELS.get(team, [])]
+        return jsonify({"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+
+    def get_permalink(self) -> Any:
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        args = self._args()
+        channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
+        if not any(m["ts"] == ts for m in self.messages.get(channel, [])):
+            return self._fail("message_not_found")
+        domain = next(u["https://slack.com/team_domain"] for u in USERS if u["https://slack.com/team_id"] == team)
+        return jsonify({"ok": True, "channel": channel,
+                        "permalink": f"https://{domain}.slack.com/archives/{channel}/p{ts.replace('.', '')}"})
+
+    def incoming_webhook(self, team: str, bot: str, secret: str) -> Any:
+        """Incoming webhooks answer plain text: "ok", or an error word with an HTTP status."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        hook = self.hooks.get(f"/services/{team}/{bot}/{secret}")
+        if hook is None:
+            return Response("no_service", status=404, mimetype="text/html")
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            return Response("invalid_payload", status=400, mimetype="text/html")
+        if not body.get("text") and not body.get("blocks"):
+            return Response("no_text", status=400, mimetype="text/html")
+        self._store(hook[1], body)
+        return Response("ok", status=200, mimetype="text/html")
+
+    def posts_page(self) -> str:
+        """Every channel's posts, newest last: what the demo shows after a share."""
+        channels = [(name, self.messages.get(cid, [])) for team in CHANNELS for cid, name, _ in CHANNELS[team]]
+        return render_template_string(POSTS_PAGE, channels=channels)
+
 
 def create_sandbox() -> SlackSandbox:
     return SlackSandbox()
+
+
+# --- posting: the workspace app's bot (chat.postMessage, conversations.*) and incoming webhooks --------------
+# Channels per workspace: (id, name, bot is a member). Slack answers not_in_channel for the last kind.
+CHANNELS = {T_PARTNER: [("C0WINS00001", "wins", True), ("C0GENERAL01", "general", True),
+                        ("C0RANDOM001", "random", False)],
+            T_OTHER: [("C0OTHERWIN1", "wins", True)]}
+POSTS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Slack sandbox: posts</title>
+<style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;color:#1d1c1d}
+h2{border-left:6px solid #4a154b;padding-left:.5rem}article{border:1px solid #ddd;border-radius:8px;padding:.7rem;
+margin:.5rem 0}small{color:#555}</style></head><body><h1>Slack sandbox: posts</h1>
+{% for channel, messages in channels %}<section><h2>#{{ channel }}</h2>
+{% for m in messages %}<article><p>{{ m.text }}</p><small>{{ m.ts }}{% if m.get('metadata') %} ·
+marker {{ m.metadata.event_payload.marker }}{% endif %}</small></article>
+{% else %}<p>No posts yet.</p>{% endfor %}</section>{% endfor %}</body></html>"""
+
+
+def _slack_posting_routes(sandbox: SlackSandbox) -> None:
+    bp = sandbox.blueprint
+    for method, view, verbs in (("chat.postMessage", sandbox.post_message, ["POST"]),
+                                ("conversations.history", sandbox.conversations_history, ["GET", "POST"]),
+                                ("conversations.list", sandbox.conversations_list, ["GET", "POST"]),
+                                ("chat.getPermalink", sandbox.get_permalink, ["GET", "POST"])):
+        bp.add_url_rule(f"/api/{method}", method.replace(".", "_"), view, methods=verbs)
+    bp.add_url_rule("/services/<team>/<bot>/<secret>", "incoming_webhook", sandbox.incoming_webhook,
+                    methods=["POST"])
+    bp.add_url_rule("/posts", "posts", sandbox.posts_page)

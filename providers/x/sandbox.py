@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
+from providers.posting_sandbox import PostingFaults
 from providers.sandbox_kit import Grant, SandboxIdP
 
 USERS = [
@@ -80,6 +81,11 @@ class XSandbox(SandboxIdP):
         self._windows: dict[str, tuple[float, int]] = {}  # user id -> (window start, requests)
         self._me_lock = threading.Lock()
         self.blueprint.add_url_rule("/2/users/me", "users_me", self.users_me)
+        self.tweets: list[dict[str, Any]] = []
+        self.posting_faults = PostingFaults()
+        self._next_id = 1862000000000000001
+        self.blueprint.add_url_rule("/2/tweets", "create_tweet", self.create_tweet, methods=["POST"])
+        self.blueprint.add_url_rule("/2/users/<user_id>/tweets", "users_tweets", self.users_tweets)
 
     def authorize(self) -> Any:
         # The kit checks code_challenge_method; X also refuses a request with no code_challenge.
@@ -173,6 +179,55 @@ class XSandbox(SandboxIdP):
         remaining = self.me_limit - used
         return {"x-rate-limit-limit": str(self.me_limit), "x-rate-limit-remaining": str(max(remaining, -1)),
                 "x-rate-limit-reset": str(int(start + WINDOW))}
+
+    # --- posting ----------------------------------------------------------------------------
+    def create_tweet(self) -> Any:
+        """POST /2/tweets: 201 {"data": {"id", "text"}}; tweet.write needed; duplicates refused (403)."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        grant = self.bearer_grant()
+        if grant is None or time.time() - grant.issued_at > self.token_lifetime:
+            return problem(401, "Unauthorized")
+        if not {"tweet.write", "tweet.read", "users.read"} <= set(grant.scope.split()):
+            return problem(403, "Forbidden", "You are not permitted to perform this action.",
+                           type_="https://api.twitter.com/2/problems/not-authorized-for-resource")
+        body = request.get_json(silent=True) or {}
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip():
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                           type_="https://api.twitter.com/2/problems/invalid-request",
+                           errors=[{"message": "$.text: is missing but it is required"}])
+        if len(text) > 280 + 200:  # links count as 23 whatever their length; a rough ceiling is enough here
+            return problem(400, "Invalid Request", "Your Tweet text is too long.")
+        author = grant.user["sub"]
+        with self._me_lock:
+            if any(t["author_id"] == author and t["text"] == text for t in self.tweets):
+                return problem(403, "Forbidden", "You are not allowed to create a Tweet with duplicate content.",
+                               type_="about:blank")
+            tweet_id = str(self._next_id)
+            self._next_id += 1
+            self.tweets.append({"id": tweet_id, "text": text, "author_id": author,
+                                "edit_history_tweet_ids": [tweet_id]})
+        return jsonify({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}), 201
+
+    def users_tweets(self, user_id: str) -> Any:
+        """GET /2/users/:id/tweets, newest first, max_results 5..100."""
+        canned = self.posting_faults.pop()
+        if canned:
+            return canned
+        grant = self.bearer_grant()
+        if grant is None:
+            return problem(401, "Unauthorized")
+        limit = int(request.args.get("max_results") or 10)
+        if not 5 <= limit <= 100:
+            return problem(400, "Invalid Request", "The `max_results` query parameter value is not between 5 and 100")
+        mine = [{k: t[k] for k in ("id", "text", "edit_history_tweet_ids")}
+                for t in reversed(self.tweets) if t["author_id"] == user_id][:limit]
+        if not mine:
+            return jsonify({"meta": {"result_count": 0}})
+        return jsonify({"data": mine, "meta": {"result_count": len(mine), "newest_id": mine[0]["id"],
+                                               "oldest_id": mine[-1]["id"]}})
 
 
 def create_sandbox() -> XSandbox:

@@ -1,0 +1,105 @@
+"""Shared plumbing for publishers: a checked HTTP session, status-to-error mapping, the marker in text.
+
+Publishers never sleep or retry: every failure becomes one of the provider errors at once,
+and the delivery job decides when to try again.
+"""
+from __future__ import annotations
+
+import ssl
+import time
+import urllib.request
+from email.utils import parsedate_to_datetime
+from typing import Any, ClassVar
+
+import requests
+
+from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
+                            check_url, raise_for_status)
+
+DEFAULT_RETRY_AFTER = 60.0
+
+
+class HttpPublisher:
+    """A publisher with a requests session that honours the settings' URL rules and CA bundle."""
+
+    kind: ClassVar[str]
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        for url in (settings.api_base, settings.auth_base):
+            if url:
+                check_url(url, settings.insecure_loopback)
+        self.http = requests.Session()
+        self.http.trust_env = bool(urllib.request.getproxies())
+        if settings.ca_bundle:
+            self.http.verify = settings.ca_bundle
+
+    def url(self, url: str) -> str:
+        """Refuse a destination URL that is not https (or loopback http when allowed): no retry fixes it."""
+        try:
+            return check_url(url, self.settings.insecure_loopback)
+        except UnsafeURL as exc:
+            raise Permanent(self.name, str(exc)) from exc
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        """For SDKs built on urllib (slack_sdk): the extra CA bundle, if any."""
+        return ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
+
+    def send(self, method: str, url: str, **kwargs: Any) -> requests.Response:
+        """One HTTP call with timeouts; transport failures are Transient, HTTP errors mapped by status."""
+        kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
+        kwargs.setdefault("verify", self.http.verify)
+        try:
+            response = self.http.request(method, self.url(url), **kwargs)
+        except requests.RequestException as exc:
+            raise Transient(self.name, f"{self.name} did not answer: {type(exc).__name__}") from exc
+        if response.status_code == 429:
+            raise RateLimited(self.name, f"{self.name} rate limit", retry_after=retry_after(response.headers))
+        if 400 <= response.status_code < 500 and response.status_code not in (401, 429):
+            raise Permanent(self.name, f"{self.name} refused the post ({response.status_code}): "
+                                       f"{error_text(response)}")
+        raise_for_status(self.name, response)
+        return response
+
+
+def retry_after(headers: Any, now: float | None = None) -> float:
+    """Seconds to wait from Retry-After (seconds or an HTTP date) or X's x-rate-limit-reset (epoch)."""
+    now = time.time() if now is None else now
+    value = str(headers.get("Retry-After") or "").strip()
+    if value:
+        try:
+            return max(float(value), 0.0)
+        except ValueError:
+            try:
+                return max(parsedate_to_datetime(value).timestamp() - now, 0.0)
+            except (TypeError, ValueError):
+                pass
+    reset = str(headers.get("x-rate-limit-reset") or "").strip()
+    if reset.isdigit():
+        return max(float(reset) - now, 1.0)
+    return DEFAULT_RETRY_AFTER
+
+
+def error_text(response: requests.Response, limit: int = 200) -> str:
+    """The provider's own words for a refusal, short enough for a delivery's last error."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text[:limit].strip() or response.reason or "no message"
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error_description", "error", "title"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message")
+            if value:
+                return str(value)[:limit]
+    return str(body)[:limit]
+
+
+def with_marker(text: str, marker: str, limit: int | None = None) -> str:
+    """Text followed by the marker on its own line, for networks with no hidden field; cut to fit a limit."""
+    suffix = f"\n\n{marker}"
+    if limit is not None and len(text) + len(suffix) > limit:
+        text = text[: max(limit - len(suffix) - 1, 0)].rstrip() + "…"
+    return text + suffix

@@ -1,0 +1,86 @@
+"""Posting to X as the member: tweepy's create_tweet (POST /2/tweets) with the user's OAuth 2.0 token.
+
+Docs: https://docs.x.com/x-api/posts/create-post
+      https://docs.x.com/x-api/users/get-posts
+      https://docs.x.com/x-api/fundamentals/rate-limits
+X bills posts with a URL far higher than posts without one (pay per use): admins are warned
+where rules are made. Posts have no hidden field, so the marker ends the text; find() reads the
+member's recent posts for it. tweepy never waits on a rate limit here (wait_on_rate_limit=False).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import tweepy
+
+from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient
+from providers.publishing import HttpPublisher, retry_after, with_marker
+from providers.x import api
+
+TEXT_LIMIT = 280
+URL_WEIGHT = 23  # every link counts as 23 characters (t.co)
+FIND_COUNT = 20
+
+
+class XPublisher(HttpPublisher):
+    kind = "x"
+
+    def publish(self, target: Target, post: Post) -> Published:
+        """One post; the link rides at the end of the text, where X makes its card."""
+        budget = TEXT_LIMIT - (URL_WEIGHT + 1 if post.link else 0)
+        text = with_marker(post.text, post.marker, budget)
+        if post.link:
+            text = _join(text, post.link)
+        answer = self._call(target, lambda client: client.create_tweet(text=text, user_auth=False))
+        data = answer.data or {}
+        if not data.get("id"):
+            raise Permanent(self.name, "X accepted the post but sent no id")
+        return Published(remote_id=str(data["id"]), url=post_url(str(data["id"])))
+
+    def find(self, target: Target, marker: str) -> Published | None:
+        """The member's newest posts (GET /2/users/:id/tweets), scanned for the marker."""
+        if not target.account_id:
+            return None
+        answer = self._call(target, lambda client: client.get_users_tweets(
+            target.account_id, max_results=FIND_COUNT, user_auth=False))
+        for tweet in answer.data or []:
+            if marker in tweet.text:
+                return Published(remote_id=str(tweet.id), url=post_url(str(tweet.id)))
+        return None
+
+    def _call(self, target: Target, call: Callable[[tweepy.Client], Any]) -> Any:
+        """Run one tweepy call, mapping X's answers onto the provider errors."""
+        if target.address not in ("me", ""):
+            raise Permanent(self.name, f"x destinations post as the member (x:me), not {target.address!r}")
+        token = target.tokens.get("access_token")
+        if not token:
+            raise AuthExpired(self.name, "the X connection has no access_token")
+        client = api.client(str(token), self.settings.api_base, self.http.verify)
+        try:
+            return call(client)
+        except tweepy.TooManyRequests as exc:
+            raise RateLimited(self.name, "X rate limit", retry_after=retry_after(exc.response.headers)) from exc
+        except tweepy.Unauthorized as exc:
+            raise AuthExpired(self.name, "X refused the access token (401)") from exc
+        except tweepy.TwitterServerError as exc:
+            raise Transient(self.name, f"X failed ({exc.response.status_code})") from exc
+        except tweepy.HTTPException as exc:
+            detail = "; ".join(exc.api_messages) or str(exc.response.status_code)
+            raise Permanent(self.name, f"X refused the post ({exc.response.status_code}): {detail[:200]}") from exc
+        except requests.JSONDecodeError as exc:
+            raise Permanent(self.name, "X answered with something that is not JSON") from exc
+        except requests.RequestException as exc:
+            raise Transient(self.name, f"X did not answer: {type(exc).__name__}") from exc
+        finally:
+            client.session.close()
+
+
+def _join(text: str, link: str) -> str:
+    head, _, marker = text.rpartition("\n\n")
+    return f"{head} {link}\n\n{marker}"
+
+
+def post_url(tweet_id: str) -> str:
+    return f"https://x.com/i/status/{tweet_id}"

@@ -1,0 +1,117 @@
+"""A local Yammer REST v1: messages.json and messages/in_group/{id}.json, behind Entra tokens.
+
+Mounted inside the Microsoft sandbox (at /yammer), because only Entra's token endpoint can say
+whether a bearer token was issued for https://www.yammer.com/.default. Message endpoints allow
+10 requests per 30 s per user, then 429, as Yammer documents.
+"""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from providers.posting_sandbox import PostingFaults
+from providers.sandbox_kit import Grant
+
+YAMMER_SCOPE = "https://www.yammer.com/.default"
+MESSAGE_LIMIT, WINDOW = 10, 30.0
+# group id -> (name, tenant id, external). External groups need `yammer-capabilities`.
+GROUPS: dict[str, tuple[str, str, bool]] = {
+    "123456": ("Learning wins", "5f2b1c3e-8a4d-4e6f-9b1a-2c3d4e5f6a7b", False),
+    "234567": ("Partners (external)", "5f2b1c3e-8a4d-4e6f-9b1a-2c3d4e5f6a7b", True),
+    "345678": ("Fabrikam all company", "a1b2c3d4-e5f6-4a7b-8c9d-0e1f2a3b4c5d", False),
+}
+CAPABILITIES = {"external-messaging", "external-groups"}
+
+
+def _fail(status: int, message: str, code: int = 0) -> Any:
+    """Yammer's v1 error body."""
+    return jsonify({"response": {"message": message, "code": code, "stat": "fail"}}), status
+
+
+class YammerApi:
+    def __init__(self, tokens: Mapping[str, Grant]) -> None:
+        self.tokens = tokens
+        self.messages: list[dict[str, Any]] = []
+        self.posting_faults = PostingFaults()
+        self.message_limit = MESSAGE_LIMIT
+        self._ids = itertools.count(2100000001)
+        self._windows: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def mount(self, bp: Blueprint, prefix: str = "/yammer") -> None:
+        bp.add_url_rule(f"{prefix}/api/v1/messages.json", "yammer_messages", self.post_message, methods=["POST"])
+        bp.add_url_rule(f"{prefix}/api/v1/messages/in_group/<group_id>.json", "yammer_in_group", self.in_group)
+
+    def group_messages(self, group_id: str) -> list[dict[str, Any]]:
+        return [m for m in self.messages if str(m["group_id"]) == group_id]
+
+    def _grant(self) -> Grant | None:
+        header = request.headers.get("Authorization", "")
+        grant = self.tokens.get(header[len("Bearer "):]) if header.startswith("Bearer ") else None
+        return grant if grant is not None and YAMMER_SCOPE in grant.scope.split() else None
+
+    def _limited(self, user: str) -> float:
+        """Seconds until the user's 30-second window has room; 0 when this request may go."""
+        now = time.time()
+        with self._lock:
+            window = [t for t in self._windows.get(user, []) if now - t < WINDOW]
+            if len(window) >= self.message_limit:
+                self._windows[user] = window
+                return WINDOW - (now - window[0])
+            self._windows[user] = [*window, now]
+        return 0.0
+
+    def _checks(self, group_id: str) -> tuple[Grant | None, Any]:
+        canned = self.posting_faults.pop()
+        if canned:
+            return None, canned
+        grant = self._grant()
+        if grant is None:
+            return None, _fail(401, "Token not found.", 16)
+        wait = self._limited(grant.user["oid"])
+        if wait:
+            response, status = _fail(429, "Rate limited due to excessive requests.", 33)
+            response.headers["Retry-After"] = str(max(int(wait + 0.999), 1))
+            return None, (response, status)
+        group = GROUPS.get(group_id)
+        if group is None or group[1] != grant.user["tid"]:
+            return None, _fail(404, "Group not found.", 17)
+        if group[2]:
+            offered = {c.strip() for c in request.headers.get("yammer-capabilities", "").split(",")}
+            if not CAPABILITIES <= offered:
+                return None, _fail(403, "External group: send yammer-capabilities: external-messaging,external-groups")
+        return grant, None
+
+    def post_message(self) -> Any:
+        """POST /api/v1/messages.json: body and group_id, og_* for the link preview; 201 with the message."""
+        values = request.get_json(silent=True) or request.form.to_dict()
+        group_id = str(values.get("group_id") or "")
+        grant, refused = self._checks(group_id)
+        if refused is not None:
+            return refused
+        body = str(values.get("body") or "")
+        if not body.strip():
+            return _fail(400, "Please include a message", 0)
+        message_id = next(self._ids)
+        message = {"id": message_id, "group_id": int(group_id), "sender_id": grant.user["oid"],
+                   "message_type": "update", "created_at": time.strftime("%Y/%m/%d %H:%M:%S +0000", time.gmtime()),
+                   "web_url": f"https://www.yammer.com/contoso.example/messages/{message_id}",
+                   "body": {"plain": body, "parsed": body, "rich": body},
+                   "og": {k[3:]: v for k, v in values.items() if k.startswith("og_")}}
+        with self._lock:
+            self.messages.append(message)
+        return jsonify({"messages": [message], "references": [], "meta": {}}), 201
+
+    def in_group(self, group_id: str) -> Any:
+        """GET /api/v1/messages/in_group/{id}.json: newest first, `limit` at most 20."""
+        _grant, refused = self._checks(group_id)
+        if refused is not None:
+            return refused
+        limit = min(int(request.args.get("limit") or 20), 20)
+        newest = [m for m in reversed(self.messages) if str(m["group_id"]) == group_id][:limit]
+        return jsonify({"messages": newest, "references": [], "meta": {"older_available": False}})
