@@ -6,7 +6,7 @@ as `imageUrl` is named rather than silently dropped), http(s) URLs only, ISO 860
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 
 from pydantic import (AwareDatetime, BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, HttpUrl,
@@ -134,8 +134,9 @@ def parse_event(body: bytes) -> ValidEvent:
         event = _ADAPTER.validate_json(body)
     except ValidationError as exc:
         raise _invalid(exc) from None
-    return ValidEvent(type=EventType(event.type), occurred_at=event.occurred_at, email=event.user.email,
-                      external_id=event.user.external_id,
+    # UTC: SQLite keeps a datetime's wall time and drops its offset, so store every time in one zone.
+    return ValidEvent(type=EventType(event.type), occurred_at=event.occurred_at.astimezone(timezone.utc),
+                      email=event.user.email, external_id=event.user.external_id,
                       payload=event.model_dump(mode="json", exclude_none=True))
 
 

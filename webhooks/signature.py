@@ -21,6 +21,7 @@ MAX_ID_LENGTH = 255  # events.external_id
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
 SIGNATURE_HEADER = "webhook-signature"
+SIGNED_HEADERS = (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 
 
 class WebhookVerificationError(Exception):
@@ -80,7 +81,8 @@ class SignatureVerifier:
         expected = [hmac.new(key, content, hashlib.sha256).digest() for key in self._keys]
         for candidate in _v1_signatures(headers[SIGNATURE_HEADER]):
             # compare_digest against every secret: the time taken does not say which secret (if any) matched.
-            if any([hmac.compare_digest(candidate, want) for want in expected]):
+            matches = [hmac.compare_digest(candidate, want) for want in expected]
+            if any(matches):
                 return message
         raise WebhookVerificationError("invalid_signature", "no signature matches this source's secrets")
 
@@ -96,7 +98,7 @@ class SignatureVerifier:
 def check_headers(headers: Mapping[str, str], tolerance: int = TOLERANCE_SECONDS,
                   clock: Callable[[], float] = time.time) -> SignedMessage:
     """The header checks that need no secret: all three present, a sane id, a timestamp inside the window."""
-    for name in (ID_HEADER, TIMESTAMP_HEADER, SIGNATURE_HEADER):
+    for name in SIGNED_HEADERS:
         if not headers.get(name):
             raise WebhookVerificationError("missing_header", f"the {name} header is required")
     msg_id = headers[ID_HEADER]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -44,7 +45,19 @@ def test_a_signed_event_is_stored_with_its_user(live: LiveHub, secret: str) -> N
     assert row.external_id == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W" and row.type == "course.completed"
     assert row.user_id == ada
     assert row.payload["course"] == COMPLETED["course"]
-    assert row.occurred_at is not None and row.occurred_at.replace(tzinfo=None).isoformat() == "2026-11-23T09:58:12"
+    assert utc(row.occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=timezone.utc)
+
+
+def test_occurred_at_is_stored_in_utc(live: LiveHub, secret: str) -> None:
+    answer = send(live, secret, event(occurred_at="2026-11-23T10:58:12+01:00"))
+    assert answer.status_code == 202
+    assert utc(events(live)[0].occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=timezone.utc)
+
+
+def utc(value: datetime | None) -> datetime:
+    """SQLite returns naive UTC, PostgreSQL an aware time in the session's zone: compare both as UTC."""
+    assert value is not None
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 
 @pytest.mark.parametrize("payload", [
@@ -405,3 +418,55 @@ def test_an_unexpected_error_is_a_json_500_and_stores_nothing(live: LiveHub, sec
     assert answer.json()["error"] == "internal_error" and "planner bug" not in answer.text
     assert events(live) == []
 
+
+
+# --- deliveries ---------------------------------------------------------------------------------------------
+def test_the_event_and_its_deliveries_commit_together_and_are_enqueued_after(live: LiveHub, secret: str) -> None:
+    from rq import Queue
+
+    from hub import redis_conn
+    from hub.models import Delivery
+    from hub.sharing import dispatch
+
+    _org_with_a_rule(live)
+    first = send(live, secret, COMPLETED, msg_id="msg_planned")
+    assert first.status_code == 202, first.text
+    with live.context() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert delivery.event_id == first.json()["id"] and delivery.destination == "slack:#wins"
+    with live.app.app_context():
+        queue = Queue(dispatch.QUEUE, connection=redis_conn.get())
+        assert dispatch.job_id(delivery.id) in queue.job_ids
+    assert send(live, secret, COMPLETED, msg_id="msg_planned").status_code == 200
+    with live.context() as session:
+        assert len(session.scalars(select(Delivery)).all()) == 1
+
+
+def test_redis_down_the_event_and_delivery_are_still_stored_and_answered(live: LiveHub, secret: str) -> None:
+    import redis
+
+    from hub.models import Delivery, DeliveryStatus
+
+    _org_with_a_rule(live)
+    working = live.app.extensions["redis"]
+    live.app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=1)
+    try:
+        answer = send(live, secret, COMPLETED)
+    finally:
+        live.app.extensions["redis"] = working
+    assert answer.status_code == 202, answer.text
+    with live.context() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        assert delivery.status == DeliveryStatus.PENDING.value  # the reconciler will enqueue it
+
+
+def _org_with_a_rule(live: LiveHub) -> None:
+    from hub.models import Organisation, Rule
+
+    with live.context() as session:
+        org = Organisation(name="Partners Inc")
+        session.add(org)
+        session.flush()
+        session.add(User(email="ada@partner.example", email_verified=True, name="Ada Lovelace", org_id=org.id))
+        session.add(Rule(org_id=org.id, event_type="course.completed", destination="slack:#wins"))
+        session.commit()

@@ -40,7 +40,10 @@ def test_outside_the_window_is_stale(offset: int) -> None:
 def test_any_of_several_secrets_verifies_and_none_fails() -> None:
     older, newer = new_secret(), new_secret()
     signature = sign(older, SPEC_ID, SPEC_TIMESTAMP, SPEC_BODY)
-    clock = lambda: SPEC_TIMESTAMP  # noqa: E731
+
+    def clock() -> float:
+        return SPEC_TIMESTAMP
+
     assert SignatureVerifier([newer, older], clock=clock).is_valid(headers(signature=signature), SPEC_BODY)
     assert not SignatureVerifier([newer], clock=clock).is_valid(headers(signature=signature), SPEC_BODY)
     assert not SignatureVerifier([], clock=clock).is_valid(headers(signature=signature), SPEC_BODY)
