@@ -17,7 +17,7 @@ Shapes come from the emitters' own code and fixtures:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from hub.models import EventType
@@ -143,9 +143,11 @@ def timestamp(statement: dict[str, Any]) -> datetime | None:
     if not isinstance(value, str):
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(value)
     except ValueError:
         return None
+    # xAPI says a timestamp without an offset is UTC.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _text(language_map: Any) -> str | None:
