@@ -12,11 +12,14 @@ from typing import Any
 
 import pytest
 import requests
+from rq import Queue
 from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 from tincan import RemoteLRS, Statement, StatementList
 
+from hub import redis_conn
 from hub.models import Delivery, Event, LmsAccount, Rule, Source, User
+from hub.sharing import dispatch
 from tests.live import LiveHub
 from tests.webhooks.xapi.helpers import moodle_batch, openedx
 from webhooks.xapi.auth import XapiCredentials, issue_credentials
@@ -251,6 +254,8 @@ def test_a_mapped_statement_plans_its_delivery_once(lms: Lms) -> None:
         (event,) = [e for e in lms.events() if e.type == "course.completed"]
     assert delivery.event_id == event.id and delivery.status == "pending"
     assert delivery.text is not None and "Demonstration Course" in delivery.text
+    with lms.hub.app.app_context():  # enqueued after the commit, job id = delivery id
+        assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == [dispatch.job_id(delivery.id)]
 
 
 def test_database_down_is_503_so_the_lms_sends_again(lms: Lms) -> None:
