@@ -9,9 +9,9 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import CursorResult, Update, or_, update
 from sqlalchemy.orm import Session
 
 from hub.models import Delivery, DeliveryStatus
@@ -28,6 +28,13 @@ class Policy:
     max_attempts: int = 6
     backoff_base: float = 30.0
     backoff_cap: float = 3600.0
+
+
+def apply(session: Session, statement: Update) -> bool:
+    """Run one conditional UPDATE and commit; True if it changed the row (this attempt won)."""
+    result = cast(CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False)))
+    session.commit()
+    return result.rowcount == 1
 
 
 def utcnow() -> datetime:
@@ -49,40 +56,37 @@ def claim(session: Session, delivery_id: int, policy: Policy, now: datetime | No
     """Lease a due pending/failed delivery to one attempt and commit; None if someone else has it or it is done."""
     now = now or utcnow()
     attempt = uuid.uuid4().hex
-    result = session.execute(
+    won = apply(session, (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
         .values(status=S.SENDING.value, attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds),
                 attempts=Delivery.attempts + 1, updated_at=now)
-        .execution_options(synchronize_session=False))
-    session.commit()
-    return attempt if result.rowcount == 1 else None
+    ))
+    return attempt if won else None
 
 
 def take_over(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> str | None:
     """Lease a delivery whose sending lease expired (a crashed attempt) to a recovery attempt; commits."""
     now = now or utcnow()
     attempt = uuid.uuid4().hex
-    result = session.execute(
+    won = apply(session, (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status == S.SENDING.value, Delivery.lease_until < now)
         .values(attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds), updated_at=now)
-        .execution_options(synchronize_session=False))
-    session.commit()
-    return attempt if result.rowcount == 1 else None
+    ))
+    return attempt if won else None
 
 
 def finish(session: Session, delivery_id: int, attempt_id: str, status: S, **values: Any) -> bool:
     """Move a leased delivery on, only if this attempt still holds it; commits."""
     values = {"status": status.value, "lease_until": None, "updated_at": utcnow(), **values}
-    result = session.execute(
+    won = apply(session, (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING.value)
         .values(**values)
-        .execution_options(synchronize_session=False))
-    session.commit()
-    return result.rowcount == 1
+    ))
+    return won
 
 
 def sent(session: Session, delivery_id: int, attempt_id: str, remote_id: str | None, remote_url: str | None) -> bool:
@@ -123,12 +127,8 @@ def unknown(session: Session, delivery_id: int, attempt_id: str, reason: str) ->
 def release(session: Session, delivery_id: int, attempt_id: str, until: datetime, reason: str) -> bool:
     """Keep a recovering delivery in `sending` but let its lease lapse at `until` so recovery runs again."""
     values = {"lease_until": until, "last_error": reason, "updated_at": utcnow()}
-    result = session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING.value)
-        .values(**values).execution_options(synchronize_session=False))
-    session.commit()
-    return result.rowcount == 1
+    return apply(session, update(Delivery).where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id,
+                                                 Delivery.status == S.SENDING.value).values(**values))
 
 
 def retry(session: Session, delivery_id: int) -> Delivery:

@@ -2,47 +2,26 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from hub.models import Connection, ProviderConfig, User
+from hub.sharing import outbox
 from hub.sharing.rules import Destination
 from providers import registry
-from providers.base import Permanent, ProviderSettings
-
-try:  # the publisher types land in providers.base with the publishers (issue 3); same shape until then
-    from providers.base import Post, Published, Target
-except ImportError:  # pragma: no cover - removed once providers.base has them
-    @dataclass(frozen=True)
-    class Post:  # type: ignore[no-redef]
-        text: str
-        link: str | None = None
-        title: str | None = None
-        image_url: str | None = None
-        marker: str | None = None
-
-    @dataclass(frozen=True)
-    class Target:  # type: ignore[no-redef]
-        address: str
-        tokens: dict[str, Any]
-        account_id: str | None = None
-
-    @dataclass(frozen=True)
-    class Published:  # type: ignore[no-redef]
-        remote_id: str
-        url: str | None = None
+from providers.base import (  # noqa: F401  (Post, Published: used through this module)
+    Permanent,
+    Post,
+    ProviderSettings,
+    Published,
+    Publisher,
+    Target,
+)
 
 OVERRIDES = "sharing.publishers"
-
-
-class Publisher(Protocol):
-    def publish(self, target: Any, post: Any) -> Any: ...
-
-    def find(self, target: Any, marker: str) -> Any: ...
 
 
 def use(app: Flask, kind: str, publisher: Publisher) -> None:
@@ -55,10 +34,7 @@ def publisher_for(session: Session, kind: str) -> Publisher:
     override = current_app.extensions.get(OVERRIDES, {}).get(kind)
     if override is not None:
         return override
-    factory = getattr(registry, "publisher", None)
-    if factory is None:
-        raise Permanent(kind, f"no publisher is installed for {kind} destinations")
-    return factory(kind, _settings(session, kind))
+    return registry.publisher(kind, _settings(session, kind))
 
 
 def _settings(session: Session, kind: str) -> ProviderSettings:
@@ -116,9 +92,8 @@ def refresh(session: Session, connection: Connection, publisher: Publisher) -> d
         return tokens_of(connection)  # another worker refreshed while we were failing
     fresh = refresher(tokens_of(connection))
     sealed = current_app.extensions["vault"].seal(json.dumps(fresh), connection.seal_context)
-    swapped = session.execute(update(Connection).where(Connection.id == connection.id,
-                                                       Connection.tokens_sealed == seen)
-                              .values(tokens_sealed=sealed).execution_options(synchronize_session=False))
-    session.commit()
+    swapped = outbox.apply(session, update(Connection).where(Connection.id == connection.id,
+                                                             Connection.tokens_sealed == seen)
+                           .values(tokens_sealed=sealed))
     session.refresh(connection)
-    return fresh if swapped.rowcount == 1 else tokens_of(connection)
+    return fresh if swapped else tokens_of(connection)

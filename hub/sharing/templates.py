@@ -11,13 +11,15 @@ from hub.errors import HubError
 
 NEUTRAL_NAME = "A learner"  # org-channel posts name the learner only with their consent
 
+# A level has a number, a name, or both (webhooks/schema.py Level).
+_LEVEL = ("{% if level.number is defined %}level {{ level.number }}{% if level.name %} ({{ level.name }}){% endif %}"
+          "{% else %}{{ level.name }}{% endif %}")
 # Org-channel voice: the learner is named (or NEUTRAL_NAME).
 DEFAULTS: dict[str, str] = {
     "course.enrolled": "{{ learner }} enrolled in {{ course.title }}.",
     "course.completed": "{{ learner }} completed {{ course.title }}! 🎉",
     "badge.awarded": "{{ learner }} earned the {{ badge.title }} badge!",
-    "level.reached": "{{ learner }} reached level {{ level.number }}{% if level.title %} "
-                     "({{ level.title }}){% endif %}!",
+    "level.reached": "{{ learner }} reached " + _LEVEL + "!",
     "certificate.issued": "{{ learner }} earned the certificate {{ certificate.title }}!",
 }
 # The learner's own account (linkedin:me, x:me): first person.
@@ -25,7 +27,7 @@ OWN_DEFAULTS: dict[str, str] = {
     "course.enrolled": "I just enrolled in {{ course.title }}.",
     "course.completed": "I just completed {{ course.title }}!",
     "badge.awarded": "I just earned the {{ badge.title }} badge!",
-    "level.reached": "I just reached level {{ level.number }}{% if level.title %} ({{ level.title }}){% endif %}!",
+    "level.reached": "I just reached " + _LEVEL + "!",
     "certificate.issued": "I just earned the certificate {{ certificate.title }}!",
 }
 # Which payload object a post links to and shows, per event type.
@@ -39,7 +41,7 @@ SAMPLE_PAYLOAD: dict[str, Any] = {
     "badge": {"id": "7", "title": "Security Champion", "url": "https://lms.example.edu/badges/7",
               "image_url": "https://lms.example.edu/badges/7/image.png"},
     "certificate": {"id": "c-9", "title": "Security Practitioner", "url": "https://lms.example.edu/cert/9"},
-    "level": {"number": 3, "title": "Explorer"},
+    "level": {"number": 3, "name": "Explorer"},
 }
 MAX_TEXT = 3000  # the longest post any destination takes (Slack's section block); providers trim further
 

@@ -15,7 +15,16 @@ from sqlalchemy import delete
 
 from hub import db, redis_conn
 from hub.app import create_app
-from hub.models import Base, Connection, Consent, Event, Organisation, Rule, Source, User
+from hub.models import (
+    Base,
+    Connection,
+    Consent,
+    Event,
+    Organisation,
+    Rule,
+    Source,
+    User,
+)
 from hub.sharing import planner, publishing
 from hub.sharing.outbox import Policy
 from providers.base import Permanent, RateLimited, Transient

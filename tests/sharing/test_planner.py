@@ -101,3 +101,12 @@ def test_no_user_no_deliveries(world: World) -> None:
         session.flush()
         assert planner.plan(session, event) == []
         assert session.scalar(select(func.count()).select_from(Delivery)) == 0
+
+
+@pytest.mark.parametrize("level, text", [
+    ({"number": 3, "name": "Explorer"}, "A learner reached level 3 (Explorer)!"),
+    ({"number": 4}, "A learner reached level 4!"),
+    ({"name": "Guru"}, "A learner reached Guru!"),
+])
+def test_default_level_message(level: dict, text: str) -> None:
+    assert templates.render(None, "level.reached", {"level": level}, templates.NEUTRAL_NAME) == text

@@ -1,0 +1,74 @@
+"""`hub rule ...`, `hub delivery ...` and `hub reconcile`, run as an admin would."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from click.testing import CliRunner, Result
+from sqlalchemy import select, update
+
+from hub import db, jobs
+from hub.cli import main
+from hub.models import Delivery, Rule
+from tests.sharing.conftest import World
+
+
+def run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+def test_rule_add_list_preview(world: World, hub_env: dict[str, str], tmp_path: Path) -> None:
+    template = tmp_path / "wins.j2"
+    template.write_text("🏆 {{ learner }} finished {{ course.title }}: {{ link }}")
+    result = run(hub_env, "rule", "add", "--org", "Partners Inc", "--on", "course.completed", "--to", "slack:#wins",
+                 "--template", str(template), "--course", "101")
+    assert result.exit_code == 0, result.output
+    rule_id = int(result.output.split()[1].rstrip(":"))
+    listed = json.loads(run(hub_env, "rule", "list", "--json").output)
+    assert listed == [{"id": rule_id, "org": "Partners Inc", "on": "course.completed", "to": "slack:#wins",
+                       "mode": "immediate", "enabled": True, "filters": {"courses": ["101"]},
+                       "template": template.read_text()}]
+    preview = run(hub_env, "rule", "preview", str(rule_id))
+    assert preview.output.strip() == \
+        "🏆 Ada Lovelace finished Security Basics: https://lms.example.edu/course/101"
+
+
+def test_rule_add_refuses_bad_input_with_the_field(world: World, hub_env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "bad.j2"
+    bad.write_text("{% for %}")
+    cases = [
+        (["--on", "course.done", "--to", "slack:#x"], "--on 'course.done' is not an event type"),
+        (["--on", "course.completed", "--to", "fax:123"], "unknown kind 'fax'"),
+        (["--on", "course.completed", "--to", "slack:#x", "--mode", "daily"], "digest modes are not available"),
+        (["--on", "course.completed", "--to", "slack:#x", "--template", str(bad)], "template line 1"),
+    ]
+    for args, message in cases:
+        result = run(hub_env, "rule", "add", "--org", "Partners Inc", *args)
+        assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
+    assert run(hub_env, "rule", "add", "--org", "Nope", "--on", "course.completed", "--to", "slack:#x").exit_code == 1
+    with world.app.app_context():
+        assert db.session().scalars(select(Rule)).all() == []
+
+
+def test_delivery_list_retry_and_reconcile(world: World, hub_env: dict[str, str]) -> None:
+    world.connect("slack", learner=False)
+    world.rule("slack:#gone")
+    event_id, ids = world.event()
+    with world.app.app_context():
+        jobs.deliver(ids[0])
+    [row] = json.loads(run(hub_env, "delivery", "list", "--json", "--status", "dead").output)
+    assert row == {"id": ids[0], "event": event_id, "rule": row["rule"], "destination": "slack:#gone",
+                   "status": "dead", "attempts": 1, "next_attempt_at": None, "last_error": "channel_not_found",
+                   "remote_url": None}
+    assert json.loads(run(hub_env, "delivery", "list", "--json", "--status", "sent").output) == []
+    # The admin fixed the channel; retry sends it.
+    with world.app.app_context(), db.transaction() as session:
+        session.execute(update(Delivery).values(destination="slack:#wins"))
+    result = run(hub_env, "delivery", "retry", str(ids[0]))
+    assert result.exit_code == 0 and "pending" in result.output, result.output
+    jobs.run_worker(world.app, burst=True)
+    [row] = json.loads(run(hub_env, "delivery", "list", "--json").output)
+    assert row["status"] == "sent" and row["remote_url"] == "https://provider.test/p1"
+    refused = run(hub_env, "delivery", "retry", str(ids[0]))
+    assert refused.exit_code == 1 and "is sent" in refused.output
+    assert run(hub_env, "reconcile").output.strip() == "enqueued 0, recovered 0"
