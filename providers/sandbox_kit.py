@@ -112,9 +112,8 @@ class SandboxIdP:
         self.token_requests = 0
         self.jwks_requests = 0  # tests check that a client refetches keys only when it must
         self._lock = threading.Lock()
-        self.keys: list[RSAKey] = []
+        self._keys: list[RSAKey] = []  # made on first use: generating RSA keys is the slow part of start-up
         self._prefix = ""
-        self.rotate_keys()
         self.blueprint = Blueprint(f"sandbox_{kind}", __name__)
         self._routes()
 
@@ -122,9 +121,21 @@ class SandboxIdP:
     def register_client(self, client_id: str, secret: str, redirect_uris: list[str] | None = None) -> None:
         self.clients[client_id] = {"secret": secret, "redirect_uris": redirect_uris or []}
 
+    @property
+    def keys(self) -> list[RSAKey]:
+        """The published keys, the last one signing; the first is made when first needed."""
+        with self._lock:
+            if not self._keys:
+                self._keys = [_new_key()]
+            return self._keys
+
+    @keys.setter
+    def keys(self, keys: list[RSAKey]) -> None:
+        self._keys = keys
+
     def rotate_keys(self, keep_old: bool = True) -> str:
         """Publish a new signing key (the old one stays published unless keep_old is False)."""
-        key = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"})
+        key = _new_key()
         self.keys = ([*self.keys] if keep_old else []) + [key]
         return key.kid
 
@@ -312,6 +323,10 @@ class SandboxIdP:
         if self.faults.userinfo:
             info = self.faults.userinfo(info)
         return jsonify(info)
+
+
+def _new_key() -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"})
 
 
 def _pkce_ok(verifier: str, challenge: str) -> bool:
