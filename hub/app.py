@@ -60,10 +60,12 @@ def _register_blueprints(app: Flask) -> None:
     from hub.admin import bp as admin_bp
     from hub.auth.views import bp as auth_bp
     from hub.health import bp as health_bp
+    from hub.sharing.connect import bp as connect_bp
+    from hub.sharing.share import bp as share_bp
     from webhooks.lms import bp as lms_webhooks_bp
     from webhooks.xapi.views import bp as xapi_bp
 
-    for blueprint in (auth_bp, account_bp, admin_bp, health_bp, lms_webhooks_bp, xapi_bp):
+    for blueprint in (auth_bp, account_bp, admin_bp, health_bp, share_bp, connect_bp, lms_webhooks_bp, xapi_bp):
         app.register_blueprint(blueprint)
     csrf.exempt(lms_webhooks_bp)  # authenticated by its Standard Webhooks signature, not a browser session
     csrf.exempt(xapi_bp)  # LMS servers authenticate with Basic or Bearer credentials, not a browser session

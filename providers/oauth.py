@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from authlib.integrations.base_client import OAuthError
@@ -82,6 +83,16 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
+@dataclass(frozen=True)
+class Connected:
+    """An account connected for posting: who it is at the provider, what was granted, the tokens to post with."""
+
+    remote_id: str
+    name: str | None
+    scopes: tuple[str, ...]
+    tokens: dict[str, Any]
+
+
 class OAuth2Provider(Provider):
     """Authorization code flow with state and PKCE; the profile comes from an API call."""
 
@@ -128,10 +139,14 @@ class OAuth2Provider(Provider):
 
     # --- the flow --------------------------------------------------------------------
     def begin_login(self, redirect_uri: str) -> LoginStart:
+        return self._begin(redirect_uri, self.scopes())
+
+    def _begin(self, redirect_uri: str, scopes: tuple[str, ...]) -> LoginStart:
         state, extra = new_secret(), self.authorize_params()
         verifier = new_secret() + new_secret() if self.pkce else None
         url, _ = self.session(redirect_uri).create_authorization_url(
-            self.url(self.endpoints()["authorization_endpoint"]), state=state, code_verifier=verifier, **extra
+            self.url(self.endpoints()["authorization_endpoint"]), state=state, code_verifier=verifier,
+            scope=self.scope_separator.join(scopes), **extra
         )
         saved = {"code_verifier": verifier, "issuer": self.expected_response_issuer(), **extra}
         return LoginStart(url=url, state=state, saved=saved)
@@ -148,6 +163,29 @@ class OAuth2Provider(Provider):
         self.check_response(params, saved)
         token = self.exchange_code(params["code"], saved, redirect_uri)
         return LoginResult(profile=self.profile(token, saved), tokens=token)
+
+    # --- connecting an account for posting: the sharing scopes, asked for apart from sign-in ---------
+    # Scopes that name the account (its id) alongside the sharing scopes; sign-in never asks for sharing ones.
+    connect_identity_scopes: ClassVar[tuple[str, ...]] = ()
+
+    def connect_scopes(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys((*self.connect_identity_scopes, *self.sharing_scopes)))
+
+    def begin_connect(self, redirect_uri: str) -> LoginStart:
+        """The authorization URL asking for the sharing scopes (state, PKCE and nonce as for sign-in)."""
+        return self._begin(redirect_uri, self.connect_scopes())
+
+    def finish_connect(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> Connected:
+        """Exchange the code, identify the account, and check the posting scopes were granted."""
+        result = self.finish_login(params, saved, redirect_uri)
+        tokens = {key: value for key, value in dict(result.tokens).items() if key != "id_token"}
+        granted = tuple(str(tokens.get("scope") or "").replace(",", " ").split()) or self.connect_scopes()
+        missing = [scope for scope in self.sharing_scopes if scope not in granted]
+        if missing:
+            raise LoginError(self.name, f"{self.brand.label} did not grant posting ({', '.join(missing)}).",
+                             code="scope_not_granted")
+        return Connected(remote_id=result.profile.subject, name=result.profile.name or result.profile.email,
+                         scopes=granted, tokens=tokens)
 
     def check_response(self, params: Mapping[str, str], saved: Mapping[str, Any]) -> None:
         """Provider errors and RFC 9207 `iss`, before any token request."""
@@ -201,6 +239,7 @@ class OIDCProvider(OAuth2Provider):
     # Other issuer values the provider has documented for the same keys (LinkedIn, Google).
     issuer_aliases: ClassVar[tuple[str, ...]] = ()
     login_scopes = ("openid", "email", "profile")
+    connect_identity_scopes = ("openid",)
     id_token_algs: ClassVar[tuple[str, ...]] = ("RS256",)
     use_userinfo: ClassVar[bool] = False
 

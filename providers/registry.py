@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import import_module
 from typing import TYPE_CHECKING
 
@@ -74,3 +75,43 @@ def sandbox_factories() -> dict[str, Callable[[], SandboxIdP]]:
             continue
         factories[kind] = module.create_sandbox
     return factories
+
+
+def posting_sandbox_factories() -> dict[str, Callable[[], object]]:
+    """Destination kind -> create_sandbox for publishers that ship their own posting sandbox (not sign-in)."""
+    factories = {}
+    for kind in PUBLISHERS:
+        try:
+            module = import_module(f"providers.{kind}.sandbox")
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "create_sandbox"):
+            factories[kind] = module.create_sandbox
+    return factories
+
+
+# network kind -> module with LABEL, TEXT_LIMIT and share_url(text, url): the network's own share link.
+SHARE_INTENTS: dict[str, str] = {
+    "linkedin": "providers.linkedin.share",
+    "facebook": "providers.facebook.share",
+    "x": "providers.x.share",
+    "yammer": "providers.yammer.share",
+}
+
+
+@dataclass(frozen=True)
+class ShareIntent:
+    """A network's own share link, prefilled: for networks with no connection or no server-side posting."""
+
+    kind: str
+    label: str
+    text_limit: int
+    url: str
+
+
+def share_intent(kind: str, text: str, link: str | None) -> ShareIntent | None:
+    """The prefilled share link of one network, or None if it has none."""
+    if kind not in SHARE_INTENTS:
+        return None
+    module = import_module(SHARE_INTENTS[kind])
+    return ShareIntent(kind, module.LABEL, module.TEXT_LIMIT, module.share_url(text[:module.TEXT_LIMIT], link))

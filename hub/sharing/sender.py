@@ -125,7 +125,9 @@ def _refusal(session: Session, row: Delivery, destination: Destination, user: Us
         return "the learner no longer exists"
     if user.status == UserStatus.DISABLED.value:
         return "the learner's account is disabled"
-    if destination.on_learner_account and not consent.allows(session, user.id, destination.kind):
+    if destination.on_learner_account and not consent.allows(session, user.id, destination.kind, row.id):
+        if consent.choice_of(session, user.id, destination.kind) == consent.Choice.ASK.value:
+            return consent.AWAITING_LEARNER
         return f"no consent to post automatically on the learner's {destination.kind} account"
     if row.text is None:
         return "nothing to post (the message did not render)"

@@ -7,19 +7,26 @@ bot scope `chat:write`), asked for when an admin connects a workspace for sharin
 """
 from __future__ import annotations
 
+import ssl
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import Brand, LoginError, Profile
-from providers.oauth import OIDCProvider
+from providers.base import Brand, LoginError, LoginStart, Profile, Transient
+from providers.oauth import Connected, OIDCProvider, new_secret
 
 TEAM_ID = "https://slack.com/team_id"
 TEAM_NAME = "https://slack.com/team_name"
 USER_ID = "https://slack.com/user_id"
+# The app install ("Add to Slack"): https://docs.slack.dev/authentication/installing-with-oauth
+INSTALL_URL = "https://slack.com/oauth/v2/authorize"
+INSTALL_TIMEOUT = 15  # seconds, for slack_sdk (urllib)
 
 
 class Slack(OIDCProvider):
@@ -28,8 +35,56 @@ class Slack(OIDCProvider):
     brand = Brand("Slack", background="#ffffff", foreground="#1d1c1d", border="#8d8c8d")
     issuer_url = "https://slack.com"
     login_scopes = ("openid", "profile", "email")
-    # The workspace app install (oauth.v2.access), not a user scope of this sign-in.
-    sharing_scopes = ("chat:write",)
+    # The workspace app install (oauth.v2.access), not a user scope of this sign-in: post as the bot, and
+    # find a post again after a crash (conversations.list needs channels:read, .history channels:history).
+    sharing_scopes = ("chat:write", "channels:read", "channels:history")
+
+    @classmethod
+    def sandbox_overrides(cls, base: str) -> dict[str, str]:
+        return {"issuer": base, "api_base": base}  # the Web API (posting, oauth.v2.access) lives on the same host
+
+    # --- connecting a workspace for posting: the app install, bot token from oauth.v2.access ----
+    def begin_connect(self, redirect_uri: str) -> LoginStart:
+        """The "Add to Slack" URL with the bot scopes (comma-separated, as Slack wants them)."""
+        state = new_secret()
+        query = urlencode({"client_id": self.settings.client_id, "scope": ",".join(self.sharing_scopes),
+                           "redirect_uri": redirect_uri, "state": state})
+        url = self.url(self.rebase(INSTALL_URL, self.settings.auth_base or self.settings.issuer))
+        return LoginStart(url=f"{url}?{query}", state=state, saved={})
+
+    def finish_connect(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> Connected:
+        """oauth.v2.access through slack_sdk: the workspace (team.id) and its bot token (xoxb-)."""
+        if "error" in params:
+            code = params.get("error", "")[:64]
+            raise LoginError(self.name, f"Slack did not install the app ({code}).", code="provider_denied")
+        if not params.get("code"):
+            raise LoginError(self.name, "Slack's answer carried no authorization code.", code="missing_code")
+        base = (self.settings.api_base or self.settings.issuer or self.issuer_url).rstrip("/") + "/api/"
+        context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
+        client = WebClient(base_url=self.url(base), timeout=INSTALL_TIMEOUT, ssl=context, retry_handlers=[])
+        try:
+            answer = client.oauth_v2_access(client_id=self.settings.client_id,
+                                            client_secret=self.settings.client_secret,
+                                            code=params["code"], redirect_uri=redirect_uri)
+        except SlackApiError as exc:
+            code = str(exc.response.get("error") or "unknown_error")[:64]
+            raise LoginError(self.name, f"Slack refused to install the app ({code}).", code="token_refused") from exc
+        except (OSError, SlackClientError) as exc:
+            raise Transient(self.name, "Slack could not be reached to finish the install.") from exc
+        token, team = str(answer.get("access_token") or ""), answer.get("team") or {}
+        if answer.get("token_type") != "bot" or not token.startswith("xoxb-") or not team.get("id"):
+            raise LoginError(self.name, "Slack's install answer has no bot token (access_token).", code="no_bot_token")
+        allowed = self.settings.options.get("team_allow") or []
+        if allowed and team["id"] not in ([allowed] if isinstance(allowed, str) else allowed):
+            raise LoginError(self.name, "This Slack workspace is not allowed here.", code="team_not_allowed")
+        granted = tuple(scope for scope in str(answer.get("scope") or "").split(",") if scope)
+        missing = [scope for scope in self.sharing_scopes if scope not in granted]
+        if missing:
+            raise LoginError(self.name, f"Slack did not grant the bot scopes ({', '.join(missing)}).",
+                             code="scope_not_granted")
+        tokens = {"access_token": token, "token_type": "bot", "bot_user_id": answer.get("bot_user_id"),
+                  "app_id": answer.get("app_id")}
+        return Connected(remote_id=str(team["id"]), name=team.get("name"), scopes=granted, tokens=tokens)
     # "team" is the workspace id from the validated ID token, for claim -> organisation mappings.
     hint_names = ("team",)
     # Slack's discovery lists client_secret_post and client_secret_basic; Slack's own

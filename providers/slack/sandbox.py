@@ -15,7 +15,7 @@ from typing import Any
 from flask import Response, jsonify, render_template_string, request
 
 from providers.posting_sandbox import PostingFaults
-from providers.sandbox_kit import Grant, SandboxIdP
+from providers.sandbox_kit import PICKER, Grant, SandboxIdP
 
 T_PARTNER, T_OTHER = "T0PARTNER1", "T0OTHERWS2"
 USERS = [
@@ -64,6 +64,7 @@ class SlackSandbox(SandboxIdP):
             error_body=_slack_error,
         )
         self.bots: dict[str, str] = {}  # bot token -> team id
+        self.install_codes: dict[str, Grant] = {}  # app-install codes, apart from sign-in codes
         self.hooks: dict[str, tuple[str, str]] = {}  # hook path -> (team id, channel id)
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
         self.posting_faults = PostingFaults()
@@ -94,6 +95,51 @@ class SlackSandbox(SandboxIdP):
         claims = super().id_claims(grant)
         claims["auth_time"] = claims["iat"]
         return claims
+
+    # --- the app install: https://docs.slack.dev/reference/methods/oauth.v2.access -------------
+    def install_authorize(self) -> Any:
+        """/oauth/v2/authorize: pick a user; the app is installed in that user's workspace."""
+        params = request.values.to_dict()
+        params.pop("user", None)
+        params.pop("decision", None)
+        client = self.clients.get(params.get("client_id", ""))
+        redirect_uri = params.get("redirect_uri")
+        if client is None:
+            return self._fail("invalid_client_id", 400)
+        if client["redirect_uris"] and redirect_uri not in client["redirect_uris"]:
+            return self._fail("bad_redirect_uri", 400)
+        if not params.get("scope"):
+            return self._fail("invalid_scope", 400)
+        if request.method == "GET":
+            return render_template_string(PICKER, title=self.title, colour=self.colour, users=self.users,
+                                          params=params, client_id=params["client_id"], scope=params["scope"])
+        if request.form.get("decision") != "allow":
+            return self._back(redirect_uri, params, error="access_denied")
+        user = next((u for u in self.users if u["sub"] == request.form.get("user")), None)
+        if user is None:
+            return self._fail("invalid_user", 400)
+        code = secrets.token_urlsafe(24)
+        self.install_codes[code] = Grant(params["client_id"], redirect_uri, user, params["scope"], None, None)
+        return self._back(redirect_uri, params, code=code)
+
+    def oauth_v2_access(self) -> Any:
+        """Exchange an install code for the bot token; Slack's errors come as HTTP 200 with ok:false."""
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return self._fail("invalid_client_id")
+        with self._lock:
+            grant = self.install_codes.pop(request.form.get("code", ""), None)
+        if grant is None or grant.client_id != client_id or time.time() - grant.issued_at > 600:
+            return self._fail("invalid_code")
+        if grant.redirect_uri and request.form.get("redirect_uri") != grant.redirect_uri:
+            return self._fail("bad_redirect_uri")
+        team = str(grant.user["https://slack.com/team_id"])
+        return jsonify({
+            "ok": True, "access_token": self.install_bot(team), "token_type": "bot", "scope": grant.scope,
+            "bot_user_id": "U0HUBBOT001", "app_id": "A0HUBAPP001",
+            "team": {"name": grant.user.get("https://slack.com/team_name"), "id": team}, "enterprise": None,
+            "authed_user": {"id": grant.user["sub"]}, "is_enterprise_install": False,
+        })
 
     # --- posting --------------------------------------------------------------------------
     def install_bot(self, team: str = T_PARTNER) -> str:
@@ -270,3 +316,5 @@ def _slack_posting_routes(sandbox: SlackSandbox) -> None:
     bp.add_url_rule("/services/<team>/<bot>/<secret>", "incoming_webhook", sandbox.incoming_webhook,
                     methods=["POST"])
     bp.add_url_rule("/posts", "posts", sandbox.posts_page)
+    bp.add_url_rule("/oauth/v2/authorize", "install_authorize", sandbox.install_authorize, methods=["GET", "POST"])
+    bp.add_url_rule("/api/oauth.v2.access", "oauth_v2_access", sandbox.oauth_v2_access, methods=["POST"])

@@ -34,6 +34,7 @@ class X(OAuth2Provider):
     login_scopes = ("users.read", "tweet.read", EMAIL_SCOPE)
     # Posting: offline.access gives the refresh token a worker needs (access tokens last 2 h).
     sharing_scopes = ("tweet.write", "offline.access")
+    connect_identity_scopes = ("tweet.read", "users.read")  # /2/users/me names the connected account
     pkce = True  # X requires PKCE on every authorization code grant, confidential clients included
     token_auth_method = "client_secret_basic"  # X's confidential clients authenticate with Basic only
 

@@ -1,0 +1,221 @@
+"""Connecting accounts for posting: the sharing scopes are asked for here, never at sign-in.
+
+GET /connect/<kind> starts the provider's flow (state in Redis bound to the browser, PKCE where the
+provider does it); its callback stores the tokens sealed in a Connection, which is what
+hub.sharing.publishing reads. A learner connects their own account; an admin installs the Slack app
+for the organisation. Disconnecting deletes the row and skips the pending deliveries that needed it.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hub import audit, db
+from hub.auth import state
+from hub.auth.sessions import current_user, login_required
+from hub.models import Connection, Delivery, DeliveryStatus, ProviderConfig, User
+from hub.sharing.rules import LEARNER_ACCOUNT_KINDS, InvalidRule, parse_destination
+from providers import registry
+from providers.base import LoginError, Provider, ProviderError
+
+bp = Blueprint("connect", __name__)
+STATE_PREFIX = "connect:"
+OPEN_STATUSES = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
+
+# Scopes in plain words for the account page; an unknown scope is shown as it is.
+SCOPE_WORDS = {
+    "w_member_social": "post on your behalf",
+    "openid": "know which account it is",
+    "tweet.write": "post on your behalf",
+    "tweet.read": "read posts (to avoid posting twice)",
+    "users.read": "know which account it is",
+    "offline.access": "stay connected without asking again",
+    "chat:write": "post messages as the hub's app",
+    "channels:read": "see the workspace's channel names",
+    "channels:history": "read channels the app is in (to avoid posting twice)",
+}
+
+
+@dataclass(frozen=True)
+class ConnectOption:
+    kind: str
+    label: str
+    connected: bool
+
+
+def _redirect_uri(kind: str) -> str:
+    """Built from HUB_BASE_URL, never from the Host header."""
+    return f"{current_app.extensions['settings'].base_url}/connect/{kind}/callback"
+
+
+def _provider(session: Session, kind: str) -> tuple[ProviderConfig, Provider] | None:
+    """The enabled provider configured for this kind (its client is the app that will post)."""
+    row = session.scalar(select(ProviderConfig).where(ProviderConfig.kind == kind, ProviderConfig.enabled.is_(True))
+                         .order_by(ProviderConfig.id))
+    if row is None:
+        return None
+    return current_app.extensions["providers"].get(session, row.name)
+
+
+def _for_org(kind: str) -> bool:
+    """Learner kinds post as the learner; the others (Slack) post as the organisation's app."""
+    return kind not in LEARNER_ACCOUNT_KINDS
+
+
+def _fail(message: str, *, code: str, kind: str, status: int = 400) -> tuple[str, int]:
+    db.session().rollback()
+    ref = audit.record("connect", "failure", provider=kind, reason=code, detail={"message": message})
+    return render_template("error.html", title="Connecting failed", message=message, ref=ref), status
+
+
+@bp.get("/connect/<kind>")
+@login_required
+def begin(kind: str) -> Any:
+    user = current_user()
+    assert user is not None
+    if _for_org(kind) and not (user.is_admin and user.org_id):
+        abort(403)
+    found = _provider(db.session(), kind)
+    if found is None or not hasattr(found[1], "begin_connect"):
+        return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
+                     status=404)
+    instance = found[1]
+    try:
+        start = instance.begin_connect(_redirect_uri(kind))
+    except ProviderError as exc:
+        return _fail(f"{instance.brand.label} cannot be reached right now. Try again in a minute.", code=exc.code,
+                     kind=kind, status=502)
+    state.save(start.state, state.PendingLogin(
+        provider=STATE_PREFIX + kind, saved=dict(start.saved), next_url=url_for("account.overview"),
+        binding=state.browser_binding(), link_user_id=user.id,
+        extra={"org_id": user.org_id if _for_org(kind) else None}))
+    return redirect(start.url)
+
+
+@bp.get("/connect/<kind>/callback")
+@login_required
+def callback(kind: str) -> Any:
+    user = current_user()
+    assert user is not None
+    pending = state.consume(request.args.get("state"))
+    if pending is None or pending.provider != STATE_PREFIX + kind or pending.link_user_id != user.id:
+        return _fail("This connection link is invalid or was already used. Please start again.",
+                     code="invalid_state", kind=kind)
+    found = _provider(db.session(), kind)
+    if found is None:
+        return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
+                     status=404)
+    instance = found[1]
+    try:
+        connected = instance.finish_connect(request.args, pending.saved, _redirect_uri(kind))
+    except LoginError as exc:
+        return _fail(exc.message, code=exc.code, kind=kind)
+    except ProviderError as exc:
+        return _fail(f"{instance.brand.label} could not finish connecting. Please try again.", code=exc.code,
+                     kind=kind, status=502)
+    org_id = pending.extra.get("org_id")
+    session = db.session()
+    owner = (Connection.org_id == org_id, Connection.user_id.is_(None)) if org_id else (Connection.user_id == user.id,)
+    row = session.scalar(select(Connection).where(Connection.kind == kind, Connection.remote_id == connected.remote_id,
+                                                  *owner))
+    if row is None:
+        row = Connection(kind=kind, user_id=None if org_id else user.id, org_id=org_id,
+                         remote_id=connected.remote_id, tokens_sealed="")
+        session.add(row)
+    row.scopes = list(connected.scopes)
+    row.tokens_sealed = current_app.extensions["vault"].seal(json.dumps(connected.tokens), row.seal_context)
+    audit.record("connect", "success", user_id=user.id, actor=user.email, provider=kind,
+                 detail={"remote_id": connected.remote_id, "org_id": org_id, "scopes": list(connected.scopes)},
+                 commit=False)
+    session.commit()
+    flash(f"{instance.brand.label} connected for sharing.", "success")
+    return redirect(pending.next_url)
+
+
+@bp.post("/connect/<int:connection_id>/disconnect")
+@login_required
+def disconnect(connection_id: int) -> Any:
+    """Delete the connection (tokens and all) and skip the deliveries still waiting for it."""
+    user = current_user()
+    assert user is not None
+    session = db.session()
+    row = session.get(Connection, connection_id)
+    if row is None or not _may_manage(user, row):
+        abort(404)
+    kind, org_id = row.kind, row.org_id if row.user_id is None else None
+    session.delete(row)
+    skipped = skip_waiting(session, kind, user_id=None if org_id else user.id, org_id=org_id)
+    audit.record("disconnect", "success", user_id=user.id, actor=user.email, provider=kind,
+                 detail={"connection_id": connection_id, "skipped": skipped}, commit=False)
+    session.commit()
+    flash("Disconnected. Nothing more will be posted there.", "success")
+    return redirect(url_for("account.overview"))
+
+
+def _may_manage(user: User, row: Connection) -> bool:
+    if row.user_id is not None:
+        return row.user_id == user.id
+    return bool(user.is_admin and row.org_id is not None and row.org_id == user.org_id)
+
+
+def skip_waiting(session: Session, kind: str, *, user_id: int | None, org_id: int | None) -> int:
+    """Pending or retrying deliveries of this kind that needed the connection: skipped, with the reason."""
+    query = select(Delivery.id, Delivery.destination).where(Delivery.status.in_(OPEN_STATUSES))
+    if user_id is not None:
+        query = query.where(Delivery.user_id == user_id)
+    else:
+        query = query.where(Delivery.user_id.in_(select(User.id).where(User.org_id == org_id)))
+    ids = [delivery_id for delivery_id, destination in session.execute(query)
+           if _needs_connection(destination, kind, learner=user_id is not None)]
+    if not ids:
+        return 0
+    session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status.in_(OPEN_STATUSES))
+                    .values(status=DeliveryStatus.SKIPPED.value,
+                            last_error=f"skipped: the {kind} account was disconnected")
+                    .execution_options(synchronize_session=False))
+    return len(ids)
+
+
+def _needs_connection(destination: str, kind: str, *, learner: bool) -> bool:
+    try:
+        parsed = parse_destination(destination)
+    except InvalidRule:
+        return False
+    return parsed.kind == kind and not parsed.is_url and parsed.on_learner_account == learner
+
+
+@bp.app_context_processor
+def _connections_for_template() -> dict[str, Any]:
+    return {"sharing_connections": connections_view, "scope_words": scope_words}
+
+
+def scope_words(scopes: list[str]) -> list[str]:
+    return list(dict.fromkeys(SCOPE_WORDS.get(scope, scope) for scope in scopes))
+
+
+def connections_view(user: User) -> dict[str, Any]:
+    """What the account page shows: the user's (and, for admins, the org's) connections and what can be added."""
+    session = db.session()
+    mine = list(session.scalars(select(Connection).where(Connection.user_id == user.id).order_by(Connection.id)))
+    org: list[Connection] = []
+    if user.is_admin and user.org_id:
+        org = list(session.scalars(select(Connection).where(Connection.user_id.is_(None),
+                                                            Connection.org_id == user.org_id).order_by(Connection.id)))
+    configured = {row.kind: row for row in session.scalars(
+        select(ProviderConfig).where(ProviderConfig.enabled.is_(True)).order_by(ProviderConfig.id.desc()))}
+    learner, admin = [], []
+    for kind, row in sorted(configured.items()):
+        provider_class = registry.provider_class(kind)
+        if not hasattr(provider_class, "begin_connect") or not provider_class.sharing_scopes:
+            continue
+        label = provider_class.brand_for(row.name, row.options or {}).label
+        if not _for_org(kind):
+            learner.append(ConnectOption(kind, label, any(c.kind == kind for c in mine)))
+        elif user.is_admin and user.org_id:
+            admin.append(ConnectOption(kind, label, any(c.kind == kind for c in org)))
+    return {"mine": mine, "org": org, "learner": learner, "admin": admin}
