@@ -20,6 +20,38 @@ LINKEDIN_SUB = "782bbtaQ"
 COURSE = {"course": {"id": "101", "title": "Security Basics", "url": "https://lms.example.edu/course/101"}}
 
 
+def plan_and_send(live: LiveHub, user_id: int, destination: str = "linkedin:me", external_id: str = "evt-1") -> int:
+    """A completion event planned for a learner (as the intake does), then one worker burst; the delivery id."""
+    with live.context() as session:
+        user = session.get(User, user_id)
+        source = session.scalar(select(Source)) or Source(name="moodle")
+        session.add(source)
+        if session.scalar(select(Rule).where(Rule.destination == destination)) is None:
+            session.add(Rule(org_id=user.org_id, event_type="course.completed", destination=destination))
+        session.flush()
+        event = Event(source_id=source.id, external_id=external_id, content_hash="h", type="course.completed",
+                      payload=COURSE, user_id=user_id)
+        session.add(event)
+        session.flush()
+        [delivery_id] = planner.plan(session, event)
+        session.commit()
+    with live.app.app_context():
+        dispatch.after_commit([delivery_id])
+    jobs.run_worker(live.app, burst=True)
+    return delivery_id
+
+
+def connect_linkedin(live: LiveHub, user_id: int) -> None:
+    """A LinkedIn connection as the connect flow stores it: a sandbox token sealed with the app's vault."""
+    token = issue_token(live.sandboxes["linkedin"], LINKEDIN_SUB, "openid profile w_member_social")
+    vault = live.app.extensions["vault"]
+    with live.context() as session:
+        row = Connection(kind="linkedin", user_id=user_id, remote_id=LINKEDIN_SUB, scopes=[], tokens_sealed="")
+        row.tokens_sealed = vault.seal(json.dumps({"access_token": token}), row.seal_context)
+        session.add(row)
+        session.commit()
+
+
 @dataclass
 class Learner:
     live: LiveHub
@@ -32,24 +64,7 @@ class Learner:
             session.commit()
 
     def delivery(self, destination: str = "linkedin:me", external_id: str = "evt-1") -> int:
-        """A completion event planned for this learner (as the intake does), sent once by a worker burst."""
-        with self.live.context() as session:
-            user = session.get(User, self.user_id)
-            source = session.scalar(select(Source)) or Source(name="moodle")
-            session.add(source)
-            if session.scalar(select(Rule).where(Rule.destination == destination)) is None:
-                session.add(Rule(org_id=user.org_id, event_type="course.completed", destination=destination))
-            session.flush()
-            event = Event(source_id=source.id, external_id=external_id, content_hash="h", type="course.completed",
-                          payload=COURSE, user_id=self.user_id)
-            session.add(event)
-            session.flush()
-            [delivery_id] = planner.plan(session, event)
-            session.commit()
-        with self.live.app.app_context():
-            dispatch.after_commit([delivery_id])
-        jobs.run_worker(self.live.app, burst=True)
-        return delivery_id
+        return plan_and_send(self.live, self.user_id, destination, external_id)
 
     def row(self, delivery_id: int) -> Delivery:
         with self.live.context() as session:
@@ -73,13 +88,7 @@ def learner(live: LiveHub) -> Learner:
     live.add_provider("google")
     live.add_provider("linkedin")
     browser, user_id = sign_in(live, ADA)
-    token = issue_token(live.sandboxes["linkedin"], LINKEDIN_SUB, "openid profile w_member_social")
-    vault = live.app.extensions["vault"]
-    with live.context() as session:
-        row = Connection(kind="linkedin", user_id=user_id, remote_id=LINKEDIN_SUB, scopes=[], tokens_sealed="")
-        row.tokens_sealed = vault.seal(json.dumps({"access_token": token}), row.seal_context)
-        session.add(row)
-        session.commit()
+    connect_linkedin(live, user_id)
     return Learner(live, browser, user_id)
 
 
