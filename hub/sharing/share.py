@@ -1,10 +1,10 @@
 """/share: the learner's "ask each time" page (preview, edit, Post) and their sharing preferences."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from hub import audit, db
 from hub.auth.sessions import current_user, login_required
@@ -117,11 +117,11 @@ def post(delivery_id: int) -> Any:
     if len(text) > limit:
         return _page(row, text, f"text: {len(text)} characters; {kind} takes at most {limit}.", 400)
     with db.transaction() as session:
-        won = session.execute(
+        won = cast(CursorResult[Any], session.execute(
             update(Delivery).where(Delivery.id == row.id, Delivery.user_id == user.id,
                                    Delivery.status.in_(POSTABLE))
             .values(status=S.PENDING.value, text=text, last_error=None, next_attempt_at=None)
-            .execution_options(synchronize_session=False)).rowcount == 1
+            .execution_options(synchronize_session=False))).rowcount == 1
         if won:
             audit.record(consent.CONFIRMED, "success", user_id=user.id, actor=user.email, provider=kind,
                          reason=consent.confirmation_reason(row.id), detail={"chars": len(text)}, commit=False)

@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import select
 
 from hub import jobs
-from hub.models import AuditEvent, Connection, Consent, Delivery, Event, Rule, Source, User
+from hub.models import (
+    AuditEvent,
+    Connection,
+    Consent,
+    Delivery,
+    Event,
+    Rule,
+    Source,
+    User,
+)
 from hub.sharing import consent, dispatch, planner
 from providers.posting_sandbox import issue_token
 from providers.registry import share_intent
