@@ -14,13 +14,16 @@ import click
 from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from hub import db, orgs, provider_store, redis_conn, tls
-from hub.models import Organisation
+from hub.models import Connection, Organisation, Rule
+from hub.sharing import rules
 from providers import registry
 
 ADMIN_EMAIL = "admin@hub.example"
+SHARING_KIND, SHARING_CHANNEL = "slack", "#wins"  # the demo's sample sharing rule posts here
 
 
 def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
@@ -65,7 +68,28 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
                 orgs.add_org(session, "Reseller Ltd", ["reseller.example"], "approval")
                 session.flush()
                 orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
+            _seed_sharing(app, session)
     return names
+
+
+def _seed_sharing(app: Flask, session: Session) -> None:
+    """A sample rule (course.completed -> slack:#wins) for Partner Co, posted by a bot installed in the sandbox."""
+    sandbox = app.extensions["sandboxes"].get(SHARING_KIND)
+    if sandbox is None:
+        return
+    org = orgs.find_org(session, "Partner Co")
+    destination = f"{SHARING_KIND}:{SHARING_CHANNEL}"
+    if session.scalar(select(Rule).where(Rule.org_id == org.id, Rule.destination == destination)) is None:
+        rules.add_rule(session, org_id=org.id, event_type="course.completed", destination=destination)
+    # The sandbox forgets its bots on restart: install the app again and keep one connection with the new token.
+    row = session.scalar(select(Connection).where(Connection.kind == SHARING_KIND, Connection.org_id == org.id,
+                                                  Connection.user_id.is_(None)))
+    if row is None:
+        row = Connection(kind=SHARING_KIND, org_id=org.id, user_id=None, remote_id="demo-workspace", scopes=[],
+                         tokens_sealed="")
+        session.add(row)
+    tokens = {"access_token": sandbox.install_bot()}
+    row.tokens_sealed = app.extensions["vault"].seal(json.dumps(tokens), row.seal_context)
 
 
 def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -118,6 +142,9 @@ Try:
   3. Sign in with X as a user without an email: confirm one; the link arrives in
      {base_url}/demo/mailbox, and nothing is created until you confirm it.
   4. Sign in as admin@hub.example (Google sandbox) for the admin console: {base_url}/admin
+  5. Sharing: Partner Co has a sample rule "course.completed -> slack:#wins" and a Slack bot connection.
+     Send a signed course.completed event for ada@partner.example (docs/sharing.md) and see the post at
+     {base_url}/sandbox/slack/posts
 Providers (each pointed at its local sandbox): {", ".join(names)}
 The Microsoft sandbox is served over HTTPS at {bases.get("microsoft", "-")} with a certificate generated for the
 demo; your browser will warn about it once.

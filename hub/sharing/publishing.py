@@ -66,12 +66,23 @@ def connection_for(session: Session, destination: Destination, user: User) -> Co
     return session.scalars(query).first()
 
 
+def _url_credentials(destination: Destination) -> Connection | None:
+    """A URL destination's own secret (e.g. webhook:<url>'s whsec_ key): an org connection named by that URL."""
+    from hub import db
+
+    query = select(Connection).where(Connection.kind == destination.kind, Connection.user_id.is_(None),
+                                     Connection.remote_id == destination.address).order_by(Connection.id.desc())
+    return db.session().scalars(query).first()
+
+
 def tokens_of(connection: Connection) -> dict[str, Any]:
     vault = current_app.extensions["vault"]
     return json.loads(vault.open(connection.tokens_sealed, connection.seal_context))
 
 
 def target_for(destination: Destination, connection: Connection | None) -> Target:
+    if connection is None and destination.is_url:
+        connection = _url_credentials(destination)
     if connection is None:
         return Target(address=destination.address, tokens={}, account_id=None)
     return Target(address=destination.address, tokens=tokens_of(connection), account_id=connection.remote_id)
