@@ -78,12 +78,12 @@ def _fail(message: str, *, code: str, kind: str, status: int = 400) -> tuple[str
 def begin(kind: str) -> Any:
     user = current_user()
     assert user is not None
-    if _for_org(kind) and not (user.is_admin and user.org_id):
-        abort(403)
     found = _provider(db.session(), kind)
-    if found is None or not hasattr(found[1], "begin_connect"):
+    if found is None or not hasattr(found[1], "begin_connect") or not found[1].sharing_scopes:
         return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
                      status=404)
+    if _for_org(kind) and not (user.is_admin and user.org_id):
+        abort(403)
     instance = found[1]
     try:
         start = instance.begin_connect(_redirect_uri(kind))

@@ -211,3 +211,18 @@ def test_x_connect_uses_pkce_and_asks_posting_scopes(live: LiveHub) -> None:
     with live.context() as session:
         tokens = publishing.tokens_of(session.get(Connection, row.id))
     assert tokens["access_token"] and "id_token" not in tokens
+
+
+def test_a_kind_without_posting_scopes_cannot_be_connected(live: LiveHub) -> None:
+    """Google signs people in but has nothing to post with: /connect/google is refused, nothing is stored."""
+    from sqlalchemy import func, select
+
+    from hub.models import Connection
+
+    live.add_provider("google")
+    browser = Browser(live)
+    assert browser.sign_in("google", user="110169484474386276334").status_code == 302
+    answer = browser.get("/connect/google")
+    assert answer.status_code == 404 and "cannot be connected for sharing" in answer.text
+    with live.context() as session:
+        assert session.scalar(select(func.count()).select_from(Connection)) == 0
