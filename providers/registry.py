@@ -51,13 +51,17 @@ def build(kind: str, settings: ProviderSettings) -> Provider:
     return provider_class(kind)(settings)
 
 
-def publisher(kind: str, settings: ProviderSettings) -> Publisher:
-    """The publisher for a destination kind (the part before the colon of `slack:#wins`)."""
+def publisher_class(kind: str) -> type[Publisher]:
     try:
         module, _, attr = PUBLISHERS[kind].partition(":")
     except KeyError:
         raise UnknownKind(f"unknown destination kind {kind!r}; known: {', '.join(sorted(PUBLISHERS))}") from None
-    return getattr(import_module(module), attr)(settings)
+    return getattr(import_module(module), attr)
+
+
+def publisher(kind: str, settings: ProviderSettings) -> Publisher:
+    """The publisher for a destination kind (the part before the colon of `slack:#wins`)."""
+    return publisher_class(kind)(settings)  # type: ignore[call-arg]
 
 
 def brands() -> dict[str, Brand]:

@@ -1,6 +1,7 @@
 """Reaching a destination: its publisher (from the provider registry), its connection and tokens, refreshes."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from typing import Any
 
@@ -41,10 +42,12 @@ def _settings(session: Session, kind: str) -> ProviderSettings:
     from hub.provider_store import ProviderCache
 
     settings = current_app.extensions["settings"]
-    row = session.scalar(select(ProviderConfig).where(ProviderConfig.kind == kind, ProviderConfig.enabled.is_(True))
-                         .order_by(ProviderConfig.id))
+    row = _config(session, kind)
     if row is not None:
         return ProviderCache.settings_for(row)
+    borrowed = _borrowed_settings(session, kind)
+    if borrowed is not None:
+        return borrowed
     overrides: dict[str, str] = {}
     if settings.sandboxes:
         try:
@@ -54,6 +57,29 @@ def _settings(session: Session, kind: str) -> ProviderSettings:
     return ProviderSettings(name=kind, client_id="", client_secret="", insecure_loopback=settings.insecure_loopback,
                             ca_bundle=settings.ca_bundle, api_base=overrides.get("api_base"),
                             auth_base=overrides.get("auth_base"))
+
+
+def _config(session: Session, kind: str) -> ProviderConfig | None:
+    return session.scalar(select(ProviderConfig).where(ProviderConfig.kind == kind, ProviderConfig.enabled.is_(True))
+                          .order_by(ProviderConfig.id))
+
+
+def _borrowed_settings(session: Session, kind: str) -> ProviderSettings | None:
+    """A publisher without a provider of its own (Yammer) uses the one it declares (`credentials_from`)."""
+    from hub.provider_store import ProviderCache
+
+    try:
+        publisher_class = registry.publisher_class(kind)
+    except registry.UnknownKind:
+        return None
+    lender = getattr(publisher_class, "credentials_from", None)
+    row = _config(session, lender) if lender else None
+    if row is None:
+        return None
+    settings = ProviderCache.settings_for(row)
+    under = getattr(publisher_class, "api_under_auth_base", None)
+    api_base = f"{settings.auth_base.rstrip('/')}{under}" if under and settings.auth_base else None
+    return dataclasses.replace(settings, name=kind, api_base=api_base)
 
 
 def connection_for(session: Session, destination: Destination, user: User) -> Connection | None:

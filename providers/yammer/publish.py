@@ -10,7 +10,7 @@ so the marker ends the body; find() reads the group's newest messages for it.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, ClassVar
 
 import msal
 import requests
@@ -30,6 +30,10 @@ REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_req
 
 class YammerPublisher(HttpPublisher):
     kind = "yammer"
+    # There is no Yammer sign-in provider: the hub borrows the Microsoft (Entra) app's client id, secret and
+    # options (tenant), and when that config points at a stand-in Entra (the sandbox), the Yammer API is there too.
+    credentials_from: ClassVar[str] = "microsoft"
+    api_under_auth_base: ClassVar[str] = "/yammer"
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
