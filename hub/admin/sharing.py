@@ -1,0 +1,153 @@
+"""Sharing pages: rules (add with a live preview) and the deliveries outbox (status, errors, retry)."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from hub import db
+from hub.admin import bp
+from hub.admin.common import done, paginate
+from hub.auth.sessions import admin_required
+from hub.errors import HubError
+from hub.models import Delivery, DeliveryStatus, EventType, Organisation, Rule
+from hub.sharing import dispatch, outbox, rules, templates
+
+DELIVERIES_PAGE_SIZE = 50
+# add_rule and templates speak the CLI's language ("--to ... must look like"); these map a message to its field.
+FIELD_OF_MESSAGE = (("--on", "event_type"), ("--to", "destination"), ("--mode", "mode"),
+                    ("--template", "template"), ("template", "template"))
+FIELDS = ("org", "event_type", "destination", "template", "courses", "badges")
+
+
+def field_error(message: str) -> tuple[str, str]:
+    """(field, message) for an add_rule/template error; the CLI's flag names stay out of the form."""
+    for prefix, field in FIELD_OF_MESSAGE:
+        if message.startswith(prefix):
+            text = message[2:] if prefix.startswith("--") else message
+            return field, text[:1].upper() + text[1:]
+    return "form", message
+
+
+def ids(text: str) -> list[str]:
+    """Course or badge ids typed separated by commas or spaces."""
+    return [part for part in re.split(r"[\s,]+", text) if part]
+
+
+def _orgs() -> list[tuple[str, str]]:
+    names = db.session().execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
+    return [("*", "Every organisation")] + [(str(org_id), name) for org_id, name in names]
+
+
+def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+                preview: str | None = None, status: int = 200) -> Any:
+    names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
+    rows = list(db.session().scalars(select(Rule).order_by(Rule.id)))
+    return render_template("admin/rules.html", rows=rows, org_names=names, orgs=_orgs(),
+                           event_types=[(t.value, t.value) for t in EventType],
+                           form=form or {"org": "*", "event_type": EventType.COURSE_COMPLETED.value},
+                           errors=errors or {}, preview=preview, kinds=rules.DESTINATION_KINDS), status
+
+
+@bp.get("/rules")
+@admin_required
+def rules_page() -> Any:
+    return _rules_page()
+
+
+def _org_id(value: str) -> int | None:
+    """'*' for every organisation, else the id of an existing one; raises InvalidRule naming the field."""
+    if value == "*":
+        return None
+    org = db.session().get(Organisation, int(value)) if value.isdigit() else None
+    if org is None:
+        raise rules.InvalidRule("organisation: choose one from the list")
+    return org.id
+
+
+@bp.post("/rules")
+@admin_required
+def rule_add() -> Any:
+    """Preview the message, or add the rule; errors go back beside their fields and nothing is stored."""
+    form = {field: request.form.get(field, "").strip() for field in FIELDS}
+    form["template"] = request.form.get("template", "")
+    template = form["template"] if form["template"].strip() else None
+    errors: dict[str, str] = {}
+    if not form["destination"]:
+        errors["destination"] = "Destination is required, e.g. slack:#wins or linkedin:me"
+    try:
+        org_id = _org_id(form["org"])
+    except rules.InvalidRule as exc:
+        errors["org"], org_id = str(exc)[:1].upper() + str(exc)[1:], None
+    if request.form.get("action") == "preview":
+        return _preview(form, template, errors)
+    if not errors:
+        try:
+            with db.transaction() as session:
+                added = rules.add_rule(session, org_id=org_id, event_type=form["event_type"],
+                                       destination=form["destination"], template=template,
+                                       courses=ids(form["courses"]), badges=ids(form["badges"]))
+        except HubError as exc:
+            field, text = field_error(str(exc))
+            errors[field] = text
+    if errors:
+        done("rule.add", "The rule was not saved: correct the fields marked below.", outcome="failure",
+             reason="invalid", detail={"errors": errors})
+        return _rules_page(form, errors, status=400)
+    done("rule.add", f"Rule {added.id} saved: {added.event_type} → {added.destination}.",
+         detail={"rule": added.id, "org": form["org"], "on": added.event_type, "to": added.destination})
+    return redirect(url_for("admin.rules_page"), 303)
+
+
+def _preview(form: dict[str, str], template: str | None, errors: dict[str, str]) -> Any:
+    """The post the rule would make on a sample event, in the voice its destination uses; stores nothing."""
+    own = False
+    if form["destination"] and "destination" not in errors:
+        try:
+            own = rules.parse_destination(form["destination"]).on_learner_account
+        except rules.InvalidRule as exc:
+            errors["destination"] = field_error(str(exc))[1]
+    text = None
+    if form["event_type"] not in {t.value for t in EventType}:
+        errors["event_type"] = "Choose an event type from the list"
+    else:
+        try:
+            text = templates.preview(template, form["event_type"], own_account=own)
+        except templates.InvalidTemplate as exc:
+            errors["template"] = field_error(str(exc))[1]
+    return _rules_page(form, errors, preview=text, status=200 if text is not None else 400)
+
+
+@bp.get("/deliveries")
+@admin_required
+def deliveries() -> Any:
+    status = request.args.get("status", "")
+    query = select(Delivery).order_by(Delivery.id.desc())
+    if status in {s.value for s in DeliveryStatus}:
+        query = query.where(Delivery.status == status)
+    else:
+        status = ""
+    page = paginate(db.session(), query, DELIVERIES_PAGE_SIZE)
+    return render_template("admin/deliveries.html", page=page, status=status,
+                           statuses=[s.value for s in DeliveryStatus], retryable=outbox.RETRYABLE)
+
+
+@bp.post("/deliveries/<int:delivery_id>/retry")
+@admin_required
+def delivery_retry(delivery_id: int) -> Any:
+    """Send a dead, unknown or failed delivery again, as `hub delivery retry` does."""
+    try:
+        with db.transaction() as session:
+            outbox.retry(session, delivery_id)
+    except HubError as exc:
+        done("delivery.retry", f"Not retried: {exc}.", outcome="failure", reason="refused",
+             detail={"delivery": delivery_id})
+    else:
+        queued = dispatch.after_commit([delivery_id])
+        done("delivery.retry", f"Delivery {delivery_id} is pending again" +
+             ("." if queued else " (the queue is down: the reconciler will send it)."),
+             detail={"delivery": delivery_id})
+    status = request.form.get("status") or None  # back to the filtered list the button was on
+    return redirect(url_for("admin.deliveries", status=status), 303)
