@@ -209,12 +209,7 @@ class Provider:
         for url in (settings.issuer, settings.api_base, settings.auth_base):
             if url:
                 check_url(url, settings.insecure_loopback)
-        self.http = requests.Session()
-        # requests re-reads proxy variables on every call (~0.6 ms); skip that when none are set. Without them
-        # REQUESTS_CA_BUNDLE and .netrc are ignored too, so HUB_CA_BUNDLE is the one CA setting.
-        self.http.trust_env = bool(urllib.request.getproxies())
-        if settings.ca_bundle:
-            self.http.verify = settings.ca_bundle
+        self.http = http_session(settings)
 
     def url(self, url: str) -> str:
         """Check a URL learned at run time (from discovery) before using it."""
@@ -240,6 +235,17 @@ class Provider:
             return response.json()
         except ValueError as exc:
             raise Permanent(self.name, f"{self.name} answered with something that is not JSON") from exc
+
+
+def http_session(settings: ProviderSettings) -> requests.Session:
+    """The HTTP session a provider or publisher talks through, trusting HUB_CA_BUNDLE when set."""
+    session = requests.Session()
+    # requests re-reads proxy variables on every call (~0.6 ms); skip that when none are set. Without them
+    # REQUESTS_CA_BUNDLE and .netrc are ignored too, so HUB_CA_BUNDLE is the one CA setting.
+    session.trust_env = bool(urllib.request.getproxies())
+    if settings.ca_bundle:
+        session.verify = settings.ca_bundle
+    return session
 
 
 def raise_for_status(provider: str, response: requests.Response) -> None:

@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import ssl
 import time
-import urllib.request
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
 
-from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
+from providers.base import (DEFAULT_TIMEOUT, Permanent, http_session, ProviderSettings, RateLimited, Transient, UnsafeURL,
                             check_url, raise_for_status)
 
 DEFAULT_RETRY_AFTER = 60.0
@@ -30,10 +29,7 @@ class HttpPublisher:
         for url in (settings.api_base, settings.auth_base):
             if url:
                 check_url(url, settings.insecure_loopback)
-        self.http = requests.Session()
-        self.http.trust_env = bool(urllib.request.getproxies())
-        if settings.ca_bundle:
-            self.http.verify = settings.ca_bundle
+        self.http = http_session(settings)
 
     def url(self, url: str) -> str:
         """Refuse a destination URL that is not https (or loopback http when allowed): no retry fixes it."""
