@@ -12,8 +12,8 @@ from typing import Any, ClassVar
 
 import requests
 
-from providers.base import (DEFAULT_TIMEOUT, Permanent, http_session, ProviderSettings, RateLimited, Transient, UnsafeURL,
-                            check_url, raise_for_status)
+from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
+                            check_url, http_session, raise_for_status)
 
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -22,6 +22,12 @@ class HttpPublisher:
     """A publisher with a requests session that honours the settings' URL rules and CA bundle."""
 
     kind: ClassVar[str]
+    # The publishing limit: `capacity` posts per `per_seconds` (documented, or conservative where unpublished).
+    rate_limit: ClassVar[tuple[float, float]] = (1, 1)
+    # True where posts go out as the learner (their connection, their consent), not to an org channel.
+    posts_as_learner: ClassVar[bool] = False
+    # What the address after the colon must be: "url", "me" (the learner's own account) or "any".
+    address: ClassVar[str] = "any"
 
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings

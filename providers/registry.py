@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import TYPE_CHECKING
+from typing import Any, TYPE_CHECKING
 
 from providers.base import Brand, Provider, ProviderSettings, Publisher
 
@@ -38,12 +38,17 @@ class UnknownKind(KeyError):
     pass
 
 
-def provider_class(kind: str) -> type[Provider]:
+def _load(table: dict[str, str], kind: str, what: str) -> Any:
+    """The class a registry table names for kind, imported on first use."""
     try:
-        module, _, attr = KINDS[kind].partition(":")
+        module, _, attr = table[kind].partition(":")
     except KeyError:
-        raise UnknownKind(f"unknown provider kind {kind!r}; known: {', '.join(sorted(KINDS))}") from None
+        raise UnknownKind(f"unknown {what} kind {kind!r}; known: {', '.join(sorted(table))}") from None
     return getattr(import_module(module), attr)
+
+
+def provider_class(kind: str) -> type[Provider]:
+    return _load(KINDS, kind, "provider")
 
 
 def build(kind: str, settings: ProviderSettings) -> Provider:
@@ -52,11 +57,7 @@ def build(kind: str, settings: ProviderSettings) -> Provider:
 
 
 def publisher_class(kind: str) -> type[Publisher]:
-    try:
-        module, _, attr = PUBLISHERS[kind].partition(":")
-    except KeyError:
-        raise UnknownKind(f"unknown destination kind {kind!r}; known: {', '.join(sorted(PUBLISHERS))}") from None
-    return getattr(import_module(module), attr)
+    return _load(PUBLISHERS, kind, "destination")
 
 
 def publisher(kind: str, settings: ProviderSettings) -> Publisher:

@@ -48,7 +48,7 @@ def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | Non
     return render_template("admin/rules.html", rows=rows, org_names=names, orgs=_orgs(),
                            event_types=[(t.value, t.value) for t in EventType],
                            form=form or {"org": "*", "event_type": EventType.COURSE_COMPLETED.value},
-                           errors=errors or {}, preview=preview, kinds=rules.DESTINATION_KINDS), status
+                           errors=errors or {}, preview=preview, kinds=rules.destination_kinds()), status
 
 
 @bp.get("/rules")

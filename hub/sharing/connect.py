@@ -19,7 +19,7 @@ from hub import audit, db
 from hub.auth import state
 from hub.auth.sessions import current_user, login_required
 from hub.models import Connection, Delivery, DeliveryStatus, ProviderConfig, User
-from hub.sharing.rules import LEARNER_ACCOUNT_KINDS, InvalidRule, parse_destination
+from hub.sharing.rules import InvalidRule, parse_destination, posts_as_learner
 from providers import registry
 from providers.base import LoginError, Provider, ProviderError
 
@@ -64,7 +64,7 @@ def _provider(session: Session, kind: str) -> tuple[ProviderConfig, Provider] | 
 
 def _for_org(kind: str) -> bool:
     """Learner kinds post as the learner; the others (Slack) post as the organisation's app."""
-    return kind not in LEARNER_ACCOUNT_KINDS
+    return not posts_as_learner(kind)
 
 
 def _fail(message: str, *, code: str, kind: str, status: int = 400) -> tuple[str, int]:

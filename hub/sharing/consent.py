@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import AuditEvent, Consent
-from hub.sharing.rules import LEARNER_ACCOUNT_KINDS
+from hub.sharing.rules import posts_as_learner
 
 
 class Choice(str, Enum):
@@ -85,8 +85,8 @@ def preferences(session: Session, user_id: int) -> list[Preference]:
     for kind in PREFERENCE_KINDS:
         row = rows.get(kind)
         out.append(Preference(
-            kind=kind, choice=row.choice if row and kind in LEARNER_ACCOUNT_KINDS else None,
-            name_in_org_posts=bool(row and row.name_in_org_posts), asks_choice=kind in LEARNER_ACCOUNT_KINDS,
+            kind=kind, choice=row.choice if row and posts_as_learner(kind) else None,
+            name_in_org_posts=bool(row and row.name_in_org_posts), asks_choice=posts_as_learner(kind),
             asks_name=kind in ORG_CHANNEL_KINDS,
             updated_at=row.updated_at.strftime("%Y-%m-%d %H:%M UTC") if row and row.updated_at else None,
             text_version=row.text_version if row else None))
@@ -97,7 +97,7 @@ def save(session: Session, user_id: int, kind: str, choice: str | None, name_in_
     """Store one kind's choice with the current wording version; True if anything changed. Raises ValueError."""
     if kind not in PREFERENCE_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(PREFERENCE_KINDS)}")
-    if kind in LEARNER_ACCOUNT_KINDS:
+    if posts_as_learner(kind):
         if choice not in {c.value for c in Choice}:
             raise ValueError(f"choice for {kind} must be always, ask or never, not {choice!r}")
     else:

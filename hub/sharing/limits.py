@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import redis
 
+from providers import registry
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -14,15 +16,6 @@ class Limit:
     per_seconds: float
 
 
-# Documented (or, where unpublished, conservative) publishing limits per destination kind.
-LIMITS: dict[str, Limit] = {
-    "slack": Limit(1, 1),  # chat.postMessage: about 1 message per second per channel
-    "yammer": Limit(10, 30),  # message endpoints: 10 requests per 30 s per user per app
-    "teams": Limit(4, 1),  # Workflows webhooks: a few requests per second per URL
-    "linkedin": Limit(10, 60),  # daily member quotas are unpublished: stay well under them
-    "x": Limit(100, 900),  # POST /2/tweets: 100 per 15 minutes per user
-    "webhook": Limit(10, 1),
-}
 DEFAULT = Limit(1, 1)
 
 # KEYS[1] bucket hash, KEYS[2] block key (set after a 429); ARGV capacity, refill per second.
@@ -53,7 +46,11 @@ def bucket_key(destination: str, account: str | None) -> str:
 
 
 def limit_for(kind: str) -> Limit:
-    return LIMITS.get(kind, DEFAULT)
+    """The destination kind's documented limit, declared by its publisher in providers/."""
+    try:
+        return Limit(*registry.publisher_class(kind).rate_limit)
+    except registry.UnknownKind:
+        return DEFAULT
 
 
 def take(connection: redis.Redis, key: str, limit: Limit) -> float:

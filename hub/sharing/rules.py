@@ -11,11 +11,8 @@ from sqlalchemy.orm import Session
 
 from hub.errors import HubError
 from hub.models import Event, EventType, Rule
+from providers import registry
 
-# Destination kinds the outbox can publish to; each is a publisher in providers/.
-DESTINATION_KINDS = ("slack", "yammer", "teams", "linkedin", "x", "webhook")
-# Kinds posted through the learner's own connected account: their connection, their consent.
-LEARNER_ACCOUNT_KINDS = frozenset({"linkedin", "x", "yammer"})
 MODES = ("immediate", "hourly", "daily", "automatic")
 # Digest modes (hourly, daily, automatic) are designed in docs/sharing.md but not built yet.
 SUPPORTED_MODES = ("immediate",)
@@ -43,7 +40,17 @@ class Destination:
     @property
     def on_learner_account(self) -> bool:
         """Posted as the learner (their connection, their consent) rather than to an org channel."""
-        return self.kind in LEARNER_ACCOUNT_KINDS and not self.is_url
+        return posts_as_learner(self.kind) and not self.is_url
+
+
+def destination_kinds() -> tuple[str, ...]:
+    """Destination kinds the outbox can publish to: one publisher each in providers/."""
+    return tuple(registry.PUBLISHERS)
+
+
+def posts_as_learner(kind: str) -> bool:
+    """Posted through the learner's own connected account: their connection, their consent."""
+    return kind in registry.PUBLISHERS and registry.publisher_class(kind).posts_as_learner
 
 
 def parse_destination(text: str) -> Destination:
@@ -52,11 +59,12 @@ def parse_destination(text: str) -> Destination:
     if not sep or not address.strip():
         raise InvalidRule(f"--to {text!r} must look like kind:address, e.g. slack:#wins or linkedin:me")
     kind, address = kind.lower(), address.strip()
-    if kind not in DESTINATION_KINDS:
-        raise InvalidRule(f"--to {text!r}: unknown kind {kind!r}; known: {', '.join(DESTINATION_KINDS)}")
-    if kind in {"teams", "webhook"} and urlsplit(address).scheme not in {"http", "https"}:
+    if kind not in registry.PUBLISHERS:
+        raise InvalidRule(f"--to {text!r}: unknown kind {kind!r}; known: {', '.join(destination_kinds())}")
+    rule = registry.publisher_class(kind).address
+    if rule == "url" and urlsplit(address).scheme not in {"http", "https"}:
         raise InvalidRule(f"--to {text!r}: a {kind} destination is a URL")
-    if kind in {"linkedin", "x"} and address != "me":
+    if rule == "me" and address != "me":
         raise InvalidRule(f"--to {text!r}: {kind} posts only on the learner's own account ({kind}:me)")
     return Destination(kind, address)
 

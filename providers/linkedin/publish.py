@@ -28,6 +28,9 @@ FIND_COUNT = 20
 
 class LinkedInPublisher(HttpPublisher):
     kind = "linkedin"
+    rate_limit = (10, 60)  # daily member quotas are unpublished: stay well under them
+    posts_as_learner = True
+    address = "me"
 
     def publish(self, target: Target, post: Post) -> Published:
         """A PUBLIC post by the member, with the course or badge link as an article."""

@@ -33,6 +33,7 @@ TIMEOUT = 15  # seconds, for slack_sdk (urllib)
 
 class SlackPublisher(HttpPublisher):
     kind = "slack"
+    rate_limit = (1, 1)  # chat.postMessage: about 1 message per second per channel
 
     def publish(self, target: Target, post: Post) -> Published:
         """A channel message from the bot, or an incoming-webhook post when the address is a hook URL."""

@@ -19,6 +19,8 @@ CARD_VERSION = "1.4"  # the highest version Teams renders on every client
 
 class TeamsPublisher(HttpPublisher):
     kind = "teams"
+    rate_limit = (4, 1)  # Workflows webhooks: a few requests per second per URL
+    address = "url"
 
     def publish(self, target: Target, post: Post) -> Published:
         """POST the card; 401/403/404 mean the URL is wrong or the flow is off, which no retry fixes."""

@@ -24,6 +24,8 @@ SECRET_PREFIX = "whsec_"
 
 class WebhookPublisher(HttpPublisher):
     kind = "webhook"
+    rate_limit = (10, 1)
+    address = "url"
 
     def publish(self, target: Target, post: Post) -> Published:
         """POST the signed JSON body; a 2xx is delivered, and an `id` in a JSON answer is kept."""

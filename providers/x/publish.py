@@ -26,6 +26,9 @@ FIND_COUNT = 20
 
 class XPublisher(HttpPublisher):
     kind = "x"
+    rate_limit = (100, 900)  # POST /2/tweets: 100 per 15 minutes per user
+    posts_as_learner = True
+    address = "me"
 
     def publish(self, target: Target, post: Post) -> Published:
         """One post; the link rides at the end of the text, where X makes its card."""

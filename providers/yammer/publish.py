@@ -30,6 +30,8 @@ REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_req
 
 class YammerPublisher(HttpPublisher):
     kind = "yammer"
+    rate_limit = (10, 30)  # message endpoints: 10 requests per 30 s per user per app
+    posts_as_learner = True
     # There is no Yammer sign-in provider: the hub borrows the Microsoft (Entra) app's client id, secret and
     # options (tenant), and when that config points at a stand-in Entra (the sandbox), the Yammer API is there too.
     credentials_from: ClassVar[str] = "microsoft"
