@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
@@ -133,13 +133,27 @@ class Post:
     marker: str
 
 
+# Called with (the tokens a publisher used, the provider's replacement for them).
+TokensRotated = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+
+
 @dataclass(frozen=True)
 class Target:
-    """Where to publish: the part after the colon of a destination, and the connection's tokens."""
+    """Where to publish: the part after the colon of a destination, and the connection's tokens.
+
+    `on_rotated` is set by the hub for a stored connection: a provider that replaces tokens on use (Entra
+    returns a new refresh token on every redemption) reports them through `rotated`, and the hub stores them.
+    """
 
     address: str
     tokens: Mapping[str, Any]
     account_id: str | None = None
+    on_rotated: TokensRotated | None = field(default=None, repr=False, compare=False)
+
+    def rotated(self, tokens: Mapping[str, Any]) -> None:
+        """Hand back the connection's whole new token set, as soon as the provider issued it (before posting)."""
+        if self.on_rotated is not None and dict(tokens) != dict(self.tokens):
+            self.on_rotated(self.tokens, tokens)
 
 
 @dataclass(frozen=True)

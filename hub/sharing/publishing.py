@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from hub.models import Connection, ProviderConfig, User
 from hub.sharing import outbox
@@ -107,11 +109,39 @@ def tokens_of(connection: Connection) -> dict[str, Any]:
 
 
 def target_for(destination: Destination, connection: Connection | None) -> Target:
+    """Where a publisher posts, with the connection's opened tokens; tokens it rotates are stored back."""
     if connection is None and destination.is_url:
         connection = _url_credentials(destination)
     if connection is None:
         return Target(address=destination.address, tokens={}, account_id=None)
-    return Target(address=destination.address, tokens=tokens_of(connection), account_id=connection.remote_id)
+    return Target(address=destination.address, tokens=tokens_of(connection), account_id=connection.remote_id,
+                  on_rotated=functools.partial(keep_rotated, connection))
+
+
+def keep_rotated(connection: Connection, used: Mapping[str, Any], fresh: Mapping[str, Any]) -> bool:
+    """Store tokens the provider replaced while a publisher used them, unless the stored ones changed meanwhile.
+
+    Compare-and-swap on the sealed value: of two workers that redeemed the same tokens, the first stores its
+    replacement and the second keeps that one (its own stays valid at the provider until it ages out), so an
+    older token never overwrites a newer one. Commits at once, before the post, so a failed post keeps it too.
+    """
+    session = object_session(connection)
+    assert session is not None, "a connection from the job's session"
+    session.refresh(connection)
+    seen = connection.tokens_sealed
+    if tokens_of(connection) != dict(used):
+        return False  # another worker (or a refresh) already stored newer tokens
+    return _swap(session, connection, seen, dict(fresh))
+
+
+def _swap(session: Session, connection: Connection, seen: str, fresh: dict[str, Any]) -> bool:
+    """Seal and store `fresh` if the row still holds `seen`; commits. True if this call won."""
+    sealed = current_app.extensions["vault"].seal(json.dumps(fresh), connection.seal_context)
+    swapped = outbox.apply(session, update(Connection).where(Connection.id == connection.id,
+                                                             Connection.tokens_sealed == seen)
+                           .values(tokens_sealed=sealed))
+    session.refresh(connection)
+    return swapped
 
 
 def refresh(session: Session, connection: Connection, publisher: Publisher) -> dict[str, Any]:
@@ -128,9 +158,4 @@ def refresh(session: Session, connection: Connection, publisher: Publisher) -> d
     if connection.tokens_sealed != seen:
         return tokens_of(connection)  # another worker refreshed while we were failing
     fresh = refresher(tokens_of(connection))
-    sealed = current_app.extensions["vault"].seal(json.dumps(fresh), connection.seal_context)
-    swapped = outbox.apply(session, update(Connection).where(Connection.id == connection.id,
-                                                             Connection.tokens_sealed == seen)
-                           .values(tokens_sealed=sealed))
-    session.refresh(connection)
-    return fresh if swapped else tokens_of(connection)
+    return fresh if _swap(session, connection, seen, fresh) else tokens_of(connection)

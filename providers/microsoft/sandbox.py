@@ -191,7 +191,12 @@ class MicrosoftSandbox(SandboxIdP):
         return super().token()
 
     def refresh(self) -> Any:
-        """The refresh grant: a token for the scopes asked (e.g. https://www.yammer.com/.default)."""
+        """The refresh grant: a token for the scopes asked (e.g. https://www.yammer.com/.default).
+
+        Like Entra, every redemption also returns a new refresh token (msal always asks for offline_access)
+        and does not revoke the one redeemed: two workers redeeming the same token both succeed, and the old
+        one lives on until it ages out (here: until `revoke_refresh_token`).
+        """
         self.token_requests += 1
         client_id = self.authenticate_client()
         if client_id is None:
@@ -211,12 +216,16 @@ class MicrosoftSandbox(SandboxIdP):
         self.refresh_tokens[token] = Grant(client_id, None, user, scope, None, None)
         return token
 
+    def revoke_refresh_token(self, token: str) -> None:
+        """Make one refresh token unusable, as its lifetime running out or a revocation does at Entra (tests)."""
+        self.refresh_tokens.pop(token, None)
+
     def token_response(self, grant: Grant, access_token: str) -> dict[str, Any]:
         body = super().token_response(grant, access_token)
         body["ext_expires_in"] = self.token_lifetime
         if "offline_access" in grant.scope.split():
             body["refresh_token"] = secrets.token_urlsafe(48)
-            self.refresh_tokens[body["refresh_token"]] = grant  # old ones stay valid, as Entra's do
+            self.refresh_tokens[body["refresh_token"]] = grant  # rotated; old ones stay valid, as Entra's do
         # msal asks for client_info=1: the account's home ids, base64url JSON.
         info = json.dumps({"uid": grant.user["oid"], "utid": grant.user["tid"]}).encode()
         body["client_info"] = base64.urlsafe_b64encode(info).rstrip(b"=").decode()

@@ -2,8 +2,10 @@
 
 Docs: https://learn.microsoft.com/rest/api/yammer/messages-json-post
       https://learn.microsoft.com/viva/engage/configure-your-viva-engage-network/rest-api-rate-limits
+      https://learn.microsoft.com/entra/identity-platform/refresh-tokens
 The token comes from msal for the scope https://www.yammer.com/.default, redeemed from the
-connected account's refresh token (delegated only: Yammer has no application permissions).
+connected account's refresh token (delegated only: Yammer has no application permissions); the
+refresh token Entra rotates in that answer goes back to the hub through `Target.rotated`.
 Graph's Viva Engage API manages communities only and cannot post. Messages have no hidden field,
 so the marker ends the body; find() reads the group's newest messages for it.
 """
@@ -91,6 +93,11 @@ class YammerPublisher(HttpPublisher):
         except ValueError as exc:
             raise Transient(self.name, "Entra answered the token request with something unreadable") from exc
         if "access_token" in result:
+            rotated = result.get("refresh_token")
+            if rotated and rotated != refresh_token:
+                # Entra replaces the refresh token on every use and never extends the old one's lifetime:
+                # keep the new one, stored before the post goes out, so the next send redeems it.
+                target.rotated({**target.tokens, "refresh_token": str(rotated)})
             return str(result["access_token"])
         error = str(result.get("error") or "unknown_error")
         if error in REAUTH_ERRORS:

@@ -63,3 +63,21 @@ def test_eleventh_message_in_30_seconds_is_rate_limited(hosts: PostingHosts) -> 
         publisher.publish(target, POST)
     assert 1 <= caught.value.retry_after <= 30
     assert len(hosts.sandboxes["microsoft"].yammer.group_messages("123456")) == 10
+
+
+def test_the_refresh_token_entra_rotates_is_handed_back(hosts: PostingHosts) -> None:
+    microsoft, reported = hosts.sandboxes["microsoft"], []
+    tokens = {**connect(hosts), "kept": "as is"}
+    target = Target("123456", tokens, on_rotated=lambda used, fresh: reported.append((used, fresh)))
+    hosts.publisher("yammer").publish(target, POST)
+    [(used, fresh)] = reported
+    assert used == tokens and fresh["kept"] == "as is"
+    assert fresh["refresh_token"] != tokens["refresh_token"] and fresh["refresh_token"] in microsoft.refresh_tokens
+    microsoft.revoke_refresh_token(tokens["refresh_token"])  # the new token works on its own
+    hosts.publisher("yammer").publish(Target("123456", fresh), Post("again", None, None, None, "hub-d4"))
+    assert len(microsoft.yammer.group_messages("123456")) == 2
+
+
+def test_a_target_without_a_connection_ignores_rotation(hosts: PostingHosts) -> None:
+    hosts.publisher("yammer").publish(Target("123456", connect(hosts)), POST)  # on_rotated unset: nothing to store
+    assert len(hosts.sandboxes["microsoft"].yammer.group_messages("123456")) == 1
