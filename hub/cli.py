@@ -665,7 +665,7 @@ def delivery_retry(delivery_id: int) -> None:
 
     with db.transaction() as session:
         outbox.retry(session, delivery_id)
-    queued = dispatch.after_commit([delivery_id])
+    queued = dispatch.dispatch(db.session(), [delivery_id])
     audit.record("delivery.retry", "success", actor="cli", detail={"delivery": delivery_id})
     click.echo(f"delivery {delivery_id} pending" + ("" if queued else " (Redis is down: the reconciler will send it)"))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from typing import Any
 
@@ -78,11 +79,39 @@ class HubWorker(Worker):
 
 
 def run_worker(app: Flask, burst: bool = False) -> None:
-    """Work the hub's queues until stopped (or until empty, with burst)."""
+    """Work the hub's queues until stopped (or until empty, with burst), with a dispatcher beside the worker.
+
+    A burst worker runs one dispatcher pass first instead, so what is committed by then is worked.
+    """
     app.config["_HUB_PID"] = os.getpid()
     connection = redis_conn.get_from(app)
     worker = HubWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     worker.app = app
-    if not burst:
+    dispatcher = None
+    if burst:
+        from hub import db
+        from hub.sharing import dispatch
+
+        with app.app_context():
+            dispatch.dispatch(db.session())
+    else:
         schedule_reconcile(RECONCILE_EVERY, connection)
-    worker.work(burst=burst, with_scheduler=True)
+        dispatcher = start_dispatcher(app)
+    try:
+        worker.work(burst=burst, with_scheduler=True)
+    finally:
+        if dispatcher is not None:
+            dispatcher.terminate()
+
+
+def start_dispatcher(app: Flask) -> multiprocessing.process.BaseProcess:
+    """The dispatcher loop in a forked child (before the worker starts threads), as RQ runs its scheduler."""
+    from hub.sharing import dispatch
+
+    def loop() -> None:
+        app.extensions["db_engine"].dispose(close=False)  # the parent's connections are not ours
+        dispatch.run(app)
+
+    process = multiprocessing.get_context("fork").Process(target=loop, name="hub-dispatcher", daemon=True)
+    process.start()
+    return process

@@ -145,7 +145,7 @@ def delivery_retry(delivery_id: int) -> Any:
         done("delivery.retry", f"Not retried: {exc}.", outcome="failure", reason="refused",
              detail={"delivery": delivery_id})
     else:
-        queued = dispatch.after_commit([delivery_id])
+        queued = dispatch.dispatch(db.session(), [delivery_id])
         done("delivery.retry", f"Delivery {delivery_id} is pending again" +
              ("." if queued else " (the queue is down: the reconciler will send it)."),
              detail={"delivery": delivery_id})

@@ -29,6 +29,7 @@ class DeliveryStatus(str, Enum):
     DEAD = "dead"  # permanent failure or attempts exhausted; an admin may retry
     UNKNOWN = "unknown"  # a crash mid-send and the post could not be found: an admin decides
     SKIPPED = "skipped"  # consent, user or connection gone at send time; nothing posted
+    HELD = "held"  # waiting for its rule's digest (next_attempt_at: when the digest is due)
     FOLDED = "folded"  # delivered inside a digest delivery (digest_id)
 
 
@@ -93,6 +94,8 @@ class Rule(Base):
     destination: Mapped[str] = mapped_column(Text)  # "slack:#wins", "yammer:123", "linkedin:me", ...
     template: Mapped[str | None] = mapped_column(Text, default=None)  # sandboxed Jinja; None: the default
     mode: Mapped[str] = mapped_column(String(20), default="immediate")  # immediate|hourly|daily|automatic
+    # automatic mode: fold into a digest once the destination's backlog would delay a post longer than this.
+    max_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -141,6 +144,8 @@ class Delivery(Base):
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), default=None)
     rule_id: Mapped[int | None] = mapped_column(ForeignKey("rules.id", ondelete="SET NULL"), default=None)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), default=None)
+    # The learner's organisation when planned: whose connection posts, and which digest a held delivery joins.
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
     destination: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value, index=True)
     text: Mapped[str | None] = mapped_column(Text, default=None)  # rendered (or learner-edited) message
@@ -148,6 +153,8 @@ class Delivery(Base):
     attempt_id: Mapped[str | None] = mapped_column(String(64), default=None)
     lease_until: Mapped[datetime | None] = mapped_column(default=None)
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    # Set when the dispatcher made its RQ job; NULL: committed, waiting for the dispatcher.
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     remote_id: Mapped[str | None] = mapped_column(String(255), default=None)
     remote_url: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,18 +1,35 @@
-"""Deliveries become RQ jobs after their rows are committed; if Redis is down the reconciler enqueues later."""
+"""Committed deliveries become RQ jobs through the dispatcher, never inside the request that stored them.
+
+The web request's only I/O is the database transaction (an RQ enqueue costs more than the rest of an intake).
+A dispatcher pass claims due pending rows that have no job yet (`enqueued_at IS NULL`) with one conditional
+UPDATE, commits, and enqueues them in one Redis pipeline. Workers run passes in a loop; the reconciler runs one
+too, and re-enqueues any claimed row whose job was lost (Redis down at the wrong moment, Redis flushed).
+"""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import os
+import threading
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any, cast
 
 import redis
+import sqlalchemy.exc
+from flask import Flask
 from rq import Queue
+from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy.orm import Session
 
 from hub import redis_conn
+from hub.models import Delivery, DeliveryStatus
+from hub.sharing.outbox import utcnow
 
 log = logging.getLogger(__name__)
 QUEUE = "default"
 JOB = "hub.jobs.deliver"  # by name: hub.jobs imports the sharing package, not the other way round
+BATCH = 500
+INTERVAL = 0.2  # seconds between passes when the last one found nothing
 
 
 def job_id(delivery_id: int) -> str:
@@ -32,17 +49,41 @@ def enqueue(delivery_id: int, at: datetime | None = None, connection: redis.Redi
         queue.enqueue_at(at, JOB, delivery_id=delivery_id, job_id=job_id(delivery_id))
 
 
-def after_commit(delivery_ids: Iterable[int]) -> int:
-    """Enqueue freshly committed deliveries; Redis being down loses nothing (the rows wait for the reconciler)."""
-    count = 0
-    for delivery_id in delivery_ids:
-        try:
-            enqueue(delivery_id)
-        except redis.RedisError as exc:
-            log.warning("delivery %s not enqueued (the reconciler will): %s", delivery_id, type(exc).__name__)
-            return count
-        count += 1
-    return count
+def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BATCH,
+             connection: redis.Redis | None = None) -> int:
+    """Claim up to `limit` due, never-enqueued pending deliveries (or just `ids`), commit, enqueue; returns how many.
+
+    If Redis fails the claim is undone, so the next pass (or the reconciler) tries again; nothing is lost.
+    """
+    now = utcnow()
+    due = select(Delivery.id).where(
+        Delivery.status == DeliveryStatus.PENDING.value, Delivery.enqueued_at.is_(None),
+        or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
+    if ids is not None:
+        if not ids:
+            return 0
+        due = due.where(Delivery.id.in_(list(ids)))
+    due = due.order_by(Delivery.id).limit(limit)
+    result = cast(CursorResult[Any], session.execute(
+        update(Delivery).where(Delivery.id.in_(due.scalar_subquery()), Delivery.enqueued_at.is_(None))
+        .values(enqueued_at=now).returning(Delivery.id).execution_options(synchronize_session=False)))
+    claimed = sorted(result.scalars().all())
+    session.commit()
+    if not claimed:
+        return 0
+    try:
+        queue = _queue(connection)
+        with queue.connection.pipeline() as pipe:
+            queue.enqueue_many([Queue.prepare_data(JOB, kwargs={"delivery_id": d}, job_id=job_id(d))
+                                for d in claimed], pipeline=pipe)
+            pipe.execute()
+    except redis.RedisError as exc:
+        log.warning("%d deliveries not enqueued (the next pass will): %s", len(claimed), type(exc).__name__)
+        session.execute(update(Delivery).where(Delivery.id.in_(claimed), Delivery.enqueued_at == now)
+                        .values(enqueued_at=None).execution_options(synchronize_session=False))
+        session.commit()
+        return 0
+    return len(claimed)
 
 
 def later(delivery_id: int, at: datetime) -> None:
@@ -51,3 +92,23 @@ def later(delivery_id: int, at: datetime) -> None:
         enqueue(delivery_id, at)
     except redis.RedisError as exc:
         log.warning("delivery %s retry not scheduled (the reconciler will): %s", delivery_id, type(exc).__name__)
+
+
+def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL) -> None:
+    """Dispatch until `stop` is set or the parent process (the worker that started us) is gone."""
+    from hub import db
+
+    parent = os.getppid()
+    stop = stop or threading.Event()
+    while not stop.is_set() and os.getppid() == parent:
+        with app.app_context():
+            session = db.session()
+            try:
+                count = dispatch(session)
+            except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
+                # The database or Redis is down: nothing was claimed for good; the next pass tries again.
+                session.rollback()
+                log.warning("dispatcher pass failed: %s", type(exc).__name__)
+                count = 0
+        if count < BATCH:
+            stop.wait(interval)

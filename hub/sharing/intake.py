@@ -2,7 +2,8 @@
 
 The (source, external id) pair is the idempotency key for as long as the row exists: an INSERT ... ON CONFLICT DO
 NOTHING makes a replay days later, or two racing deliveries of the same id, store one row. The user is resolved in
-the same statement, so a new event costs one round trip before the planner runs.
+the same statement, so a new event costs one round trip before the planner runs. Nothing here touches Redis:
+the dispatcher (hub/sharing/dispatch.py) makes the jobs once the rows are committed.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from hub.models import Event, LmsAccount, User
-from hub.sharing import dispatch, planner
+from hub.sharing import planner
 
 
 @dataclass(frozen=True)
@@ -72,16 +73,13 @@ def stage(session: Session, incoming: IncomingEvent) -> Stored:
 
 
 def accept(session: Session, events: Sequence[IncomingEvent]) -> list[Stored]:
-    """Stage every event, commit once (the 2xx may follow), then hand the new deliveries to the dispatcher."""
+    """Stage every event and commit once; the 2xx may follow. Redis is not touched: the dispatcher enqueues."""
     try:
         stored = [stage(session, incoming) for incoming in events]
         session.commit()
     except BaseException:
         session.rollback()
         raise
-    delivery_ids = [d for s in stored for d in s.delivery_ids]
-    if delivery_ids:  # Redis is touched only when there is work; if it is down the reconciler enqueues later
-        dispatch.after_commit(delivery_ids)
     return stored
 
 

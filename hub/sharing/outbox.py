@@ -140,6 +140,6 @@ def retry(session: Session, delivery_id: int) -> Delivery:
         raise HubError(f"no delivery with id {delivery_id}")
     if row.status not in RETRYABLE:
         raise HubError(f"delivery {delivery_id} is {row.status}; only {', '.join(RETRYABLE)} can be retried")
-    row.status, row.attempts, row.next_attempt_at, row.attempt_id, row.lease_until = \
-        S.PENDING.value, 0, None, None, None
+    row.status, row.attempts, row.next_attempt_at, row.attempt_id, row.lease_until, row.enqueued_at = \
+        S.PENDING.value, 0, None, None, None, None
     return row

@@ -33,7 +33,7 @@ def learner_name(session: Session, user: User, rule: Rule, own_account: bool) ->
 def plan(session: Session, event: Event) -> list[int]:
     """Create one delivery per matching (event, rule, destination); a replayed event plans nothing new.
 
-    Returns the new deliveries' ids, for dispatch.after_commit once the caller has committed.
+    Returns the new pending deliveries' ids; the dispatcher enqueues them once the caller has committed.
     """
     if event.type is None or event.user_id is None:
         return []  # stored and ignored, or a learner the hub does not know: nobody to post about
@@ -58,7 +58,7 @@ def plan(session: Session, event: Event) -> list[int]:
         except templates.InvalidTemplate as exc:
             # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
             status, error = DeliveryStatus.DEAD.value, f"rule {rule.id}: {exc}"
-        delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id,
+        delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id, org_id=user.org_id,
                             destination=rule.destination, status=status, text=text, last_error=error)
         session.add(delivery)
         created.append(delivery)

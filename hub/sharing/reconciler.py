@@ -44,12 +44,14 @@ def _live(connection: redis.Redis, delivery_id: int) -> bool:
 
 
 def reconcile(session: Session) -> Report:
-    """One pass: enqueue due pending/failed rows with no live job; look up sending rows with an expired lease."""
+    """One pass: dispatch what is new; re-enqueue due rows whose job was lost; look up expired sending leases."""
     report = Report()
-    now = utcnow()
     connection = redis_conn.get()
+    report.enqueued += dispatch.dispatch(session, connection=connection)
+    now = utcnow()
     due = session.scalars(
         select(Delivery.id).where(Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
+                                  Delivery.enqueued_at.is_not(None),  # NULL: the dispatcher's, not lost
                                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
         .order_by(Delivery.id).limit(BATCH)).all()
     for delivery_id in due:

@@ -120,7 +120,7 @@ def post(delivery_id: int) -> Any:
         won = cast(CursorResult[Any], session.execute(
             update(Delivery).where(Delivery.id == row.id, Delivery.user_id == user.id,
                                    Delivery.status.in_(POSTABLE))
-            .values(status=S.PENDING.value, text=text, last_error=None, next_attempt_at=None)
+            .values(status=S.PENDING.value, text=text, last_error=None, next_attempt_at=None, enqueued_at=None)
             .execution_options(synchronize_session=False))).rowcount == 1
         if won:
             audit.record(consent.CONFIRMED, "success", user_id=user.id, actor=user.email, provider=kind,
@@ -128,6 +128,6 @@ def post(delivery_id: int) -> Any:
     if not won:
         session.refresh(row)
         return _page(row, text, f"This post is already {row.status}; nothing was changed.", 409)
-    dispatch.after_commit([row.id])
+    dispatch.dispatch(session, [row.id])  # now rather than at the dispatcher's next pass: the learner is waiting
     flash(f"Queued for posting to {kind}. This page shows when it is out.", "success")
     return redirect(url_for("share.show", delivery_id=row.id)), 303

@@ -22,7 +22,7 @@ def rows(world: World) -> dict[str, Delivery]:
 
 def send(world: World, ids: list[int]) -> None:
     with world.app.app_context():
-        assert dispatch.after_commit(ids) == len(ids)
+        assert dispatch.dispatch(db.session(), ids) == len(ids)
     jobs.run_worker(world.app, burst=True)
 
 
@@ -178,7 +178,7 @@ def test_redis_flushed_with_pending_deliveries_reconciler_sends_each_once(world:
     world.rule("x:me")
     _, ids = world.event()
     with world.app.app_context():
-        dispatch.after_commit(ids)
+        assert dispatch.dispatch(db.session()) == 2
         redis_conn.get().flushdb()  # Redis restarted without persistence
         assert reconciler.reconcile(db.session()).enqueued == 2
         assert reconciler.reconcile(db.session()).enqueued == 0  # the jobs are live now: not twice
@@ -187,7 +187,7 @@ def test_redis_flushed_with_pending_deliveries_reconciler_sends_each_once(world:
     assert sorted(p["address"] for p in world.provider.posts()) == ["#wins", "me"]
 
 
-def test_after_commit_with_redis_down_keeps_the_rows_for_the_reconciler(world: World) -> None:
+def test_dispatch_with_redis_down_keeps_the_rows_for_the_next_pass(world: World) -> None:
     world.connect("slack", learner=False)
     world.rule("slack:#wins")
     _, ids = world.event()
@@ -195,9 +195,11 @@ def test_after_commit_with_redis_down_keeps_the_rows_for_the_reconciler(world: W
 
     with world.app.app_context():
         world.app.extensions["redis"], real = redis_lib.Redis(unix_socket_path="/nonexistent"), redis_conn.get()
-        assert dispatch.after_commit(ids) == 0
+        assert dispatch.dispatch(db.session()) == 0
         world.app.extensions["redis"] = real
+        assert db.session().get(Delivery, ids[0]).enqueued_at is None  # the claim was undone
         assert reconciler.reconcile(db.session()).enqueued == 1
+        assert reconciler.reconcile(db.session()).enqueued == 0
     jobs.run_worker(world.app, burst=True)
     assert rows(world)["slack:#wins"].status == "sent"
 
@@ -263,3 +265,29 @@ def test_name_withdrawn_after_planning_is_not_posted(world: World) -> None:
     world.consent("slack", "never", name_in_org_posts=False)
     assert run_job(world, ids[0]) == "sent"
     assert world.provider.posts()[0]["text"] == "A learner completed Security Basics! 🎉"
+
+
+def test_a_running_worker_dispatches_committed_deliveries_itself(world: World) -> None:
+    """What `hub worker` runs: the dispatcher child enqueues what the intake committed; nobody else does."""
+    import os
+    import signal
+    import time
+
+    world.connect("slack", learner=False)
+    world.rule("slack:#wins")
+    context = multiprocessing.get_context("fork")
+    worker = context.Process(target=jobs.run_worker, args=(world.app, False))
+    worker.start()
+    try:
+        _, ids = world.event()  # committed after the worker started: only its dispatcher can enqueue it
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and rows(world)["slack:#wins"].status != "sent":
+            time.sleep(0.1)
+        row = rows(world)["slack:#wins"]
+        assert row.status == "sent" and row.enqueued_at is not None and len(world.provider.posts()) == 1
+    finally:
+        os.kill(worker.pid, signal.SIGTERM)
+        worker.join(20)
+    assert worker.exitcode is not None
+    with world.app.app_context():
+        assert dispatch.dispatch(db.session()) == 0  # nothing left undispatched

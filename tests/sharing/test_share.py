@@ -19,7 +19,7 @@ from hub.models import (
     Source,
     User,
 )
-from hub.sharing import consent, dispatch, planner
+from hub.sharing import consent, planner
 from providers.posting_sandbox import issue_token
 from providers.registry import share_intent
 from tests.live import Browser, LiveHub, csrf_token
@@ -44,8 +44,6 @@ def plan_and_send(live: LiveHub, user_id: int, destination: str = "linkedin:me",
         session.flush()
         [delivery_id] = planner.plan(session, event)
         session.commit()
-    with live.app.app_context():
-        dispatch.after_commit([delivery_id])
     jobs.run_worker(live.app, burst=True)
     return delivery_id
 

@@ -424,7 +424,7 @@ def test_an_unexpected_error_is_a_json_500_and_stores_nothing(live: LiveHub, sec
 def test_the_event_and_its_deliveries_commit_together_and_are_enqueued_after(live: LiveHub, secret: str) -> None:
     from rq import Queue
 
-    from hub import redis_conn
+    from hub import db, redis_conn
     from hub.models import Delivery
     from hub.sharing import dispatch
 
@@ -436,7 +436,10 @@ def test_the_event_and_its_deliveries_commit_together_and_are_enqueued_after(liv
         assert delivery.event_id == first.json()["id"] and delivery.destination == "slack:#wins"
     with live.app.app_context():
         queue = Queue(dispatch.QUEUE, connection=redis_conn.get())
-        assert dispatch.job_id(delivery.id) in queue.job_ids
+        assert queue.job_ids == [] and delivery.enqueued_at is None  # the request does not touch Redis
+        assert dispatch.dispatch(db.session()) == 1  # the dispatcher does, after the commit
+        assert queue.job_ids == [dispatch.job_id(delivery.id)]
+        assert dispatch.dispatch(db.session()) == 0
     assert send(live, secret, COMPLETED, msg_id="msg_planned").status_code == 200
     with live.context() as session:
         assert len(session.scalars(select(Delivery)).all()) == 1

@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import sessionmaker
 from tincan import RemoteLRS, Statement, StatementList
 
-from hub import redis_conn
+from hub import db, redis_conn
 from hub.models import Delivery, Event, LmsAccount, Rule, Source, User
 from hub.sharing import dispatch
 from tests.live import LiveHub
@@ -254,7 +254,9 @@ def test_a_mapped_statement_plans_its_delivery_once(lms: Lms) -> None:
         (event,) = [e for e in lms.events() if e.type == "course.completed"]
     assert delivery.event_id == event.id and delivery.status == "pending"
     assert delivery.text is not None and "Demonstration Course" in delivery.text
-    with lms.hub.app.app_context():  # enqueued after the commit, job id = delivery id
+    with lms.hub.app.app_context():  # enqueued by the dispatcher after the commit, job id = delivery id
+        assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == []
+        assert dispatch.dispatch(db.session()) == 1
         assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == [dispatch.job_id(delivery.id)]
 
 
