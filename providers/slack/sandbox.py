@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import secrets
 import threading
 import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Response, jsonify, render_template_string, request
@@ -37,6 +39,37 @@ SLACK_ERRORS = {
     "unsupported_grant_type": "invalid_grant_type",
     "invalid_token": "invalid_auth",
 }
+
+
+@dataclass
+class ChannelLimit:
+    """Slack's per-channel limit on chat.postMessage as a token bucket: opt-in (`sandbox.channel_limit`).
+
+    https://docs.slack.dev/apis/web-api/rate-limits: chat.postMessage "generally allows an app to post 1 message
+    per second to a specific channel", with short bursts above that; beyond it Slack answers HTTP 429 with a
+    Retry-After header in whole seconds. `burst` is the bucket's size (Slack does not publish its own).
+    """
+
+    per_second: float = 1.0
+    burst: float = 1.0
+    admitted: dict[str, list[float]] = field(default_factory=dict)  # channel id -> monotonic times let through
+    refused: dict[str, int] = field(default_factory=dict)  # channel id -> 429s answered
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # channel id -> (tokens, at)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, channel: str, now: float | None = None) -> float:
+        """0.0 and a token taken if the channel may post now, else the seconds until it may."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            tokens, at = self._buckets.get(channel, (self.burst, now))
+            tokens = min(self.burst, tokens + (now - at) * self.per_second)
+            if tokens >= 1:
+                self._buckets[channel] = (tokens - 1, now)
+                self.admitted.setdefault(channel, []).append(now)
+                return 0.0
+            self._buckets[channel] = (tokens, now)
+            self.refused[channel] = self.refused.get(channel, 0) + 1
+            return (1 - tokens) / self.per_second
 
 
 def _slack_error(error: str, description: str, status: int) -> tuple[Response, int]:
@@ -67,6 +100,9 @@ class SlackSandbox(SandboxIdP):
         self.install_codes: dict[str, Grant] = {}  # app-install codes, apart from sign-in codes
         self.hooks: dict[str, tuple[str, str]] = {}  # hook path -> (team id, channel id)
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
+        # Channels per workspace: (id, name, bot is a member); add_channel makes more.
+        self.channels: dict[str, list[tuple[str, str, bool]]] = {team: list(found) for team, found in CHANNELS.items()}
+        self.channel_limit: ChannelLimit | None = None  # None: no per-channel limit (what tests expect)
         self.posting_faults = PostingFaults()
         self._ts = itertools.count(1)
         self._post_lock = threading.Lock()
@@ -142,11 +178,19 @@ class SlackSandbox(SandboxIdP):
         })
 
     # --- posting --------------------------------------------------------------------------
-    def install_bot(self, team: str = T_PARTNER) -> str:
-        """A bot token as oauth.v2.access would issue for the hub's app installed in `team`."""
-        token = "xoxb-" + secrets.token_hex(12)
+    def install_bot(self, team: str = T_PARTNER, token: str | None = None) -> str:
+        """A bot token as oauth.v2.access would issue for the hub's app installed in `team` (or this one)."""
+        token = token or "xoxb-" + secrets.token_hex(12)
         self.bots[token] = team
         return token
+
+    def add_channel(self, name: str, team: str = T_PARTNER, member: bool = True) -> str:
+        """A new channel in `team` (the bot a member unless told otherwise); returns its id."""
+        with self._post_lock:
+            found = self.channels.setdefault(team, [])
+            channel_id = f"C1{len(found):09d}"
+            found.append((channel_id, name, member))
+        return channel_id
 
     def hook_path(self, channel: str, team: str = T_PARTNER) -> str:
         """An incoming webhook for a channel; its URL is the sandbox base followed by this path."""
@@ -157,10 +201,9 @@ class SlackSandbox(SandboxIdP):
     def channel_posts(self, name: str, team: str = T_PARTNER) -> list[dict[str, Any]]:
         return list(self.messages.get(self._find_channel(team, name)[0], []))
 
-    @staticmethod
-    def _find_channel(team: str, channel: str) -> tuple[str, str, bool]:
+    def _find_channel(self, team: str, channel: str) -> tuple[str, str, bool]:
         key = channel.lstrip("#")
-        found = next((c for c in CHANNELS.get(team, []) if key in (c[0], c[1])), None)
+        found = next((c for c in self.channels.get(team, []) if key in (c[0], c[1])), None)
         if found is None:
             raise KeyError(channel)
         return found
@@ -210,6 +253,9 @@ class SlackSandbox(SandboxIdP):
             return self._fail("channel_not_found")
         if not member:
             return self._fail("not_in_channel")
+        wait = self.channel_limit.admit(channel_id) if self.channel_limit else 0.0
+        if wait > 0:
+            return jsonify({"ok": False, "error": "ratelimited"}), 429, {"Retry-After": str(max(1, math.ceil(wait)))}
         if not args.get("text") and not args.get("blocks"):
             return self._fail("no_text")
         blocks = args.get("blocks") or []
@@ -232,7 +278,7 @@ class SlackSandbox(SandboxIdP):
             return self._fail("invalid_auth")
         args = self._args()
         channel = str(args.get("channel") or "")
-        if not any(c[0] == channel for c in CHANNELS.get(team, [])):
+        if not any(c[0] == channel for c in self.channels.get(team, [])):
             return self._fail("channel_not_found")  # names are not accepted here: ids only
         limit = min(int(args.get("limit") or 100), 999)
         start = int(args.get("cursor") or 0)
@@ -249,7 +295,7 @@ class SlackSandbox(SandboxIdP):
         if team is None:
             return self._fail("invalid_auth")
         channels = [{"id": c[0], "name": c[1], "is_member": c[2], "is_channel": True}
-                    for c in CHANNELS.get(team, [])]
+                    for c in self.channels.get(team, [])]
         return jsonify({"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
 
     def get_permalink(self) -> Any:
@@ -282,7 +328,8 @@ class SlackSandbox(SandboxIdP):
 
     def posts_page(self) -> str:
         """Every channel's posts, newest last: what the demo shows after a share."""
-        channels = [(name, self.messages.get(cid, [])) for team in CHANNELS for cid, name, _ in CHANNELS[team]]
+        channels = [(name, self.messages.get(cid, [])) for team in self.channels
+                    for cid, name, _ in self.channels[team]]
         return render_template_string(POSTS_PAGE, channels=channels)
 
 
@@ -291,7 +338,8 @@ def create_sandbox() -> SlackSandbox:
 
 
 # --- posting: the workspace app's bot (chat.postMessage, conversations.*) and incoming webhooks --------------
-# Channels per workspace: (id, name, bot is a member). Slack answers not_in_channel for the last kind.
+# The channels every sandbox starts with, per workspace: (id, name, bot is a member). Slack answers
+# not_in_channel for the last kind.
 CHANNELS = {T_PARTNER: [("C0WINS00001", "wins", True), ("C0GENERAL01", "general", True),
                         ("C0RANDOM001", "random", False)],
             T_OTHER: [("C0OTHERWIN1", "wins", True)]}

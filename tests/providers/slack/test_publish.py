@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from providers.base import AuthExpired, Permanent, Post, Target
+from providers.base import AuthExpired, Permanent, Post, RateLimited, Target
+from providers.slack.sandbox import ChannelLimit
 from tests.providers.posting import PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
 
 POST = Post("Ada <finished> Security & Basics", "https://lms.example.edu/course/7", "Security Basics",
@@ -70,3 +71,25 @@ def test_incoming_webhook_errors(hosts: PostingHosts) -> None:
         publisher.publish(Target(hosts.base("slack") + "/services/T0PARTNER1/B0GONE/nope", {}), POST)
     with pytest.raises(Permanent, match="must be on hooks.slack.com"):
         publisher.publish(Target("https://evil.example/services/T/B/x", {}), POST)
+
+
+def test_channel_limit_answers_429_with_retry_after_per_channel(hosts: PostingHosts) -> None:
+    sandbox = hosts.sandboxes["slack"]
+    sandbox.channel_limit = ChannelLimit(per_second=1.0)  # opt-in: Slack's 1 message per second per channel
+    target = Target("#wins", {"access_token": sandbox.install_bot()})
+    publisher = hosts.publisher("slack")
+    publisher.publish(target, POST)
+    with pytest.raises(RateLimited) as refused:
+        publisher.publish(target, POST)
+    assert refused.value.retry_after == 1  # whole seconds, as Slack's Retry-After header
+    publisher.publish(Target("#general", target.tokens), POST)  # another channel has its own allowance
+    assert len(sandbox.channel_posts("wins")) == 1 and len(sandbox.channel_posts("general")) == 1
+    assert sandbox.channel_limit.refused == {"C0WINS00001": 1}
+
+
+def test_channel_limit_refills_at_its_rate() -> None:
+    limit = ChannelLimit(per_second=1.0, burst=2.0)
+    assert [limit.admit("C1", now=0.0), limit.admit("C1", now=0.0)] == [0.0, 0.0]  # a burst of two
+    assert limit.admit("C1", now=0.5) == pytest.approx(0.5)
+    assert limit.admit("C1", now=1.0) == 0.0
+    assert limit.admitted["C1"] == [0.0, 0.0, 1.0] and limit.refused["C1"] == 1
