@@ -17,13 +17,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from hub import db, orgs, provider_store, redis_conn, tls
-from hub.models import Connection, Organisation, Rule
-from hub.sharing import rules
+from hub import db, orgs, provider_store, redis_conn, sources, tls
+from hub.models import Connection, Organisation, Rule, Source, User
+from hub.sharing import consent, rules
 from providers import registry
 
 ADMIN_EMAIL = "admin@hub.example"
 SHARING_KIND, SHARING_CHANNEL = "slack", "#wins"  # the demo's sample sharing rule posts here
+LMS_SOURCE = "demo-lms"  # the demo LMS page (/demo/lms) signs its events with this source's secret
+# Partner Co learners the demo LMS sends events for when nobody is signed in; they let Slack posts name them.
+LEARNERS = (("Grace Hopper", "grace@partner.example"), ("Alan Turing", "alan@partner.example"))
 
 
 def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
@@ -69,6 +72,7 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
                 session.flush()
                 orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
             _seed_sharing(app, session)
+            _seed_lms(app, session)
     return names
 
 
@@ -90,6 +94,19 @@ def _seed_sharing(app: Flask, session: Session) -> None:
         session.add(row)
     tokens = {"access_token": sandbox.install_bot()}
     row.tokens_sealed = app.extensions["vault"].seal(json.dumps(tokens), row.seal_context)
+
+
+def _seed_lms(app: Flask, session: Session) -> None:
+    """The demo LMS: a source whose secret the page signs with, and Partner Co learners to send events for."""
+    if session.scalar(select(Source.id).where(Source.name == LMS_SOURCE)) is None:
+        sources.add_source(session, app.extensions["vault"], LMS_SOURCE)
+    org = orgs.find_org(session, "Partner Co")
+    for name, email in LEARNERS:
+        if session.scalar(select(User.id).where(User.email == email)) is None:
+            learner = User(email=email, email_verified=True, name=name, org_id=org.id, groups=[])
+            session.add(learner)
+            session.flush()
+            consent.save(session, learner.id, SHARING_KIND, None, name_in_org_posts=True)
 
 
 def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -143,8 +160,9 @@ Try:
      {base_url}/demo/mailbox, and nothing is created until you confirm it.
   4. Sign in as admin@hub.example (Google sandbox) for the admin console: {base_url}/admin
   5. Sharing: Partner Co has a sample rule "course.completed -> slack:#wins" and a Slack bot connection.
-     Send a signed course.completed event for ada@partner.example (docs/sharing.md) and see the post at
-     {base_url}/sandbox/slack/posts
+     Open the demo LMS at {base_url}/demo/lms and press "Send the event": the page signs a course.completed
+     event the way an LMS does and posts it to the hub; the worker posts it to {base_url}/sandbox/slack/posts
+     (the page links every sandbox's view, and the admin console's deliveries).
 Providers (each pointed at its local sandbox): {", ".join(names)}
 The Microsoft sandbox is served over HTTPS at {bases.get("microsoft", "-")} with a certificate generated for the
 demo; your browser will warn about it once.

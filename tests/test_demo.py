@@ -77,6 +77,16 @@ def test_demo_serves_every_provider_and_signs_ada_in(demo: tuple[str, Path]) -> 
     callback = browser.post(picker.url, data=fields, allow_redirects=False).headers["Location"]
     landed = browser.get(callback)
     assert landed.url == f"{base}/account" and "ada@partner.example" in landed.text and "Partner Co" in landed.text
+    # The demo LMS sends Ada's completion as an LMS would; the demo's worker posts it to the Slack sandbox's #wins.
+    assert f"{base}/demo/lms" in output
+    lms = browser.get(f"{base}/demo/lms")
+    sent = browser.post(lms.url, data={**forms(lms.text)[-1]["fields"], "title": "Demo Loop 101",
+                                       "type": "course.completed"})
+    assert "/demo/lms?sent=" in sent.url and 'data-status="202"' in sent.text, sent.text
+    deadline = time.monotonic() + 30
+    while "Demo Loop 101" not in requests.get(f"{base}/sandbox/slack/posts", timeout=5).text:
+        assert time.monotonic() < deadline, (tmp_path / "demo.log").read_text()
+        time.sleep(0.3)
     # The Microsoft sandbox answers over HTTPS with the certificate the demo generated.
     ca = tmp_path / "instance" / "tls"
     bundle = next(path for path in ca.iterdir() if "ca" in path.name and path.suffix in {".pem", ".crt"})

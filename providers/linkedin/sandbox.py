@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import jsonify, request
 
-from providers.posting_sandbox import PostingFaults
+from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant, SandboxIdP
 
 # LinkedIn member ids are opaque strings; the ID token carries the lite profile and email.
@@ -51,6 +51,7 @@ class LinkedInSandbox(SandboxIdP):
         self._ids = itertools.count(7100000000000000001)
         self._post_lock = threading.Lock()
         self.blueprint.add_url_rule("/rest/posts", "rest_posts", self.rest_posts, methods=["GET", "POST"])
+        self.blueprint.add_url_rule("/feed", "feed", self.feed_page)
 
     def discovery_document(self) -> dict[str, Any]:
         document = super().discovery_document()
@@ -114,6 +115,16 @@ class LinkedInSandbox(SandboxIdP):
         response.status_code = 201
         response.headers["x-restli-id"] = urn
         return response
+
+
+    def feed_page(self) -> str:
+        """Members' posts as a person would see them in the feed (the demo links here)."""
+        names = {f"urn:li:person:{u['sub']}": u["name"] for u in self.users}
+        posts = [(p["commentary"], " · ".join(filter(None, (
+            names.get(p["author"], p["author"]), p["visibility"].lower(),
+            ((p.get("content") or {}).get("article") or {}).get("source"), p["id"]))))
+            for p in list(self.posts)]
+        return posts_page("LinkedIn sandbox: feed", self.colour, [("Feed", posts)])
 
 
 VERSION = re.compile(r"20\d{2}(0[1-9]|1[0-2])(\.\d{2})?")

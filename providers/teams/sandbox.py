@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from providers.posting_sandbox import PostingFaults
+from providers.posting_sandbox import PostingFaults, posts_page
 
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
@@ -24,6 +24,7 @@ class TeamsSandbox:
         self.blueprint = Blueprint("sandbox_teams", __name__)
         self.blueprint.add_url_rule("/workflows/<flow>/triggers/manual/paths/invoke", "invoke", self.invoke,
                                     methods=["POST"])
+        self.blueprint.add_url_rule("/posts", "posts", self.posts_page)
 
     def workflow_path(self) -> str:
         """A new workflow's URL path and query, to append to the sandbox base."""
@@ -33,6 +34,11 @@ class TeamsSandbox:
 
     def texts(self) -> list[str]:
         return [" ".join(b.get("text", "") for b in c["body"] if b.get("type") == "TextBlock") for c in self.cards]
+
+    def posts_page(self) -> str:
+        """The cards the workflows posted, oldest first (the demo links here)."""
+        return posts_page("Teams sandbox: workflow posts", "#5b5fc7",
+                          [("Channel (Workflows webhook)", [(text, "Adaptive Card") for text in self.texts()])])
 
     def invoke(self, flow: str) -> Any:
         canned = self.posting_faults.pop()

@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from providers.posting_sandbox import PostingFaults
+from providers.posting_sandbox import PostingFaults, posts_page
 from providers.webhook.publish import secret_key, sign
 
 TOLERANCE = 300  # seconds, the spec's suggested window
@@ -23,6 +23,7 @@ class WebhookSandbox:
         self.posting_faults = PostingFaults()
         self.blueprint = Blueprint("sandbox_webhook", __name__)
         self.blueprint.add_url_rule("/hooks/<endpoint>", "receive", self.receive, methods=["POST"])
+        self.blueprint.add_url_rule("/posts", "posts", self.posts_page)
 
     def endpoint_path(self, secret: str) -> str:
         endpoint = secrets.token_hex(8)
@@ -31,6 +32,12 @@ class WebhookSandbox:
 
     def texts(self) -> list[str]:
         return [body["data"]["text"] for body in self.received.values()]
+
+    def posts_page(self) -> str:
+        """What the receiver accepted, oldest first, once per webhook-id (the demo links here)."""
+        posts = [(str((body.get("data") or {}).get("text", "")), f"{body.get('type', '')} · webhook-id {msg_id}")
+                 for msg_id, body in list(self.received.items())]
+        return posts_page("Webhook sandbox: received events", "#444444", [("Received", posts)])
 
     def receive(self, endpoint: str) -> Any:
         self.deliveries += 1

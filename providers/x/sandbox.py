@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Response, jsonify, request
 
-from providers.posting_sandbox import PostingFaults
+from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant, SandboxIdP
 
 USERS = [
@@ -86,6 +86,7 @@ class XSandbox(SandboxIdP):
         self._next_id = 1862000000000000001
         self.blueprint.add_url_rule("/2/tweets", "create_tweet", self.create_tweet, methods=["POST"])
         self.blueprint.add_url_rule("/2/users/<user_id>/tweets", "users_tweets", self.users_tweets)
+        self.blueprint.add_url_rule("/posts", "posts", self.posts_page)
 
     def authorize(self) -> Any:
         # The kit checks code_challenge_method; X also refuses a request with no code_challenge.
@@ -210,6 +211,12 @@ class XSandbox(SandboxIdP):
             self.tweets.append({"id": tweet_id, "text": text, "author_id": author,
                                 "edit_history_tweet_ids": [tweet_id]})
         return jsonify({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}), 201
+
+    def posts_page(self) -> str:
+        """Everyone's posts, oldest first (the demo links here)."""
+        handles = {u["sub"]: f"@{u['username']}" for u in self.users}
+        posts = [(t["text"], f"{handles.get(t['author_id'], t['author_id'])} · {t['id']}") for t in list(self.tweets)]
+        return posts_page("X sandbox: posts", "#000000", [("Posts", posts)])
 
     def users_tweets(self, user_id: str) -> Any:
         """GET /2/users/:id/tweets, newest first, max_results 5..100."""

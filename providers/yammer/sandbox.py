@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 
-from providers.posting_sandbox import PostingFaults
+from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant
 
 YAMMER_SCOPE = "https://www.yammer.com/.default"
@@ -46,9 +46,19 @@ class YammerApi:
     def mount(self, bp: Blueprint, prefix: str = "/yammer") -> None:
         bp.add_url_rule(f"{prefix}/api/v1/messages.json", "yammer_messages", self.post_message, methods=["POST"])
         bp.add_url_rule(f"{prefix}/api/v1/messages/in_group/<group_id>.json", "yammer_in_group", self.in_group)
+        bp.add_url_rule(f"{prefix}/groups", "yammer_groups", self.groups_page)
 
     def group_messages(self, group_id: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if str(m["group_id"]) == group_id]
+
+    def groups_page(self) -> str:
+        """Each group's messages as its members would see them (the demo links here)."""
+        senders = {grant.user["oid"]: grant.user.get("name", "") for grant in list(self.tokens.values())}
+        sections = [(f"{name} (group {group_id})",
+                     [(m["body"]["plain"], f"{senders.get(m['sender_id']) or m['sender_id']} · {m['created_at']}")
+                      for m in self.group_messages(group_id)])
+                    for group_id, (name, _tenant, _external) in GROUPS.items()]
+        return posts_page("Viva Engage (Yammer) sandbox: groups", "#0078d4", sections)
 
     def _grant(self) -> Grant | None:
         header = request.headers.get("Authorization", "")

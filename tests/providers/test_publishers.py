@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import pytest
+import requests
 
 from providers import registry
 from providers.base import AuthExpired, Permanent, Post, RateLimited, Transient
@@ -99,3 +100,18 @@ def test_unreachable_destination_is_transient(hosts: PostingHosts, kind: str) ->
         target = type(target)(dead + "/x", target.tokens, target.account_id)
     with pytest.raises(Transient):
         publisher.publish(target, post())
+
+
+# Each posting sandbox's page for people (the demo LMS links to them), under /sandbox/.
+VIEWS = {"slack": "slack/posts", "yammer": "microsoft/yammer/groups", "teams": "teams/posts",
+         "linkedin": "linkedin/feed", "x": "x/posts", "webhook": "webhook/posts"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_post_shows_on_the_sandbox_page_for_people(hosts: PostingHosts, kind: str) -> None:
+    view = f"{hosts.url}/sandbox/{VIEWS[kind]}"
+    before = requests.get(view, timeout=10)
+    assert before.status_code == 200 and "No posts yet" in before.text
+    case = hosts.case(kind)
+    case.publisher.publish(case.target, post(text="Ada completed Security Basics, at last"))
+    assert "Ada completed Security Basics, at last" in requests.get(view, timeout=10).text
