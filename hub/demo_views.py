@@ -22,7 +22,7 @@ from sqlalchemy import select
 from hub import audit, db, demo, sources
 from hub.auth.sessions import current_user
 from hub.errors import HubError
-from hub.models import Delivery, EventType, MailMessage, Source, User
+from hub.models import Delivery, Event, EventType, MailMessage, Source, User
 from providers.base import DEFAULT_TIMEOUT
 from webhooks.signature import sign
 
@@ -169,8 +169,10 @@ def _lms_page(last: dict[str, Any], form: dict[str, str], errors: dict[str, str]
     me = current_user()
     learners = [(user.email, f"{user.name} ({user.email})") for user in db.session().scalars(
         select(User).where(User.email.in_([email for _name, email in demo.LEARNERS])).order_by(User.name))]
-    deliveries = []
+    deliveries, planned = [], True
     if last.get("event_id"):
+        event = db.session().get(Event, last["event_id"])
+        planned = event is None or event.planned_at is not None  # the dispatcher plans a moment after the 2xx
         deliveries = list(db.session().scalars(select(Delivery).where(Delivery.event_id == last["event_id"])
                                                .order_by(Delivery.id)))
     mounted = {**current_app.extensions.get("sandboxes", {}), **current_app.extensions.get("posting_sandboxes", {})}
@@ -178,7 +180,7 @@ def _lms_page(last: dict[str, Any], form: dict[str, str], errors: dict[str, str]
              for kind, path, network, shows in SANDBOX_VIEWS if kind in mounted]
     return render_template("demo/lms.html", form=form, errors=errors or {}, me=me if me and me.email else None,
                            learners=learners, events=[(value, label) for value, label, _item in LMS_EVENTS],
-                           last=last, deliveries=deliveries, views=views, source=demo.LMS_SOURCE,
+                           last=last, deliveries=deliveries, planned=planned, views=views, source=demo.LMS_SOURCE,
                            rule=f"{demo.SHARING_KIND}:{demo.SHARING_CHANNEL}"), status
 
 

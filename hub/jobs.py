@@ -93,7 +93,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         from hub.sharing import dispatch
 
         with app.app_context():
-            dispatch.dispatch(db.session())
+            dispatch.run_pass(db.session())
     else:
         schedule_reconcile(RECONCILE_EVERY, connection)
         dispatcher = start_dispatcher(app)

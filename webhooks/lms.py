@@ -8,7 +8,7 @@ from typing import Any
 
 import sqlalchemy.exc
 from flask import Blueprint, current_app, jsonify, request
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from hub import audit, db, sources
 from hub.models import Source
@@ -21,6 +21,16 @@ log = logging.getLogger(__name__)
 
 # One answer for an unknown source, a disabled one and a wrong signature: the endpoint does not reveal which exist.
 _UNVERIFIED = WebhookVerificationError("invalid_signature", "no signature matches this source's secrets")
+
+
+# Built once: on this hot path, constructing the query cost more than running it.
+_SOURCE_BY_NAME = select(Source.__table__).where(Source.__table__.c.name == bindparam("name"))
+
+
+def _source(name: str) -> Source | None:
+    """The source as a detached row object (read-only here), fetched with one prepared SELECT."""
+    row = db.session().connection().execute(_SOURCE_BY_NAME, {"name": name}).one_or_none()
+    return Source(**row._mapping) if row is not None else None
 
 
 def _clock() -> Callable[[], float]:
@@ -42,7 +52,7 @@ def receive(name: str) -> Any:
     try:
         headers = {name: value for name in SIGNED_HEADERS if (value := request.headers.get(name)) is not None}
         check_headers(headers, clock=clock)  # cheap refusals before the database is asked
-        source = db.session().scalar(select(Source).where(Source.name == name))
+        source = _source(name)
         if source is None or not source.enabled:
             raise _UNVERIFIED
         vault = current_app.extensions["vault"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, utcnow
@@ -70,7 +70,12 @@ class Event(Base):
     """One LMS event, stored once per (source, external id) for as long as senders retry."""
 
     __tablename__ = "events"
-    __table_args__ = (UniqueConstraint("source_id", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source_id", "external_id"),
+        # The dispatcher's work list stays small however many planned events are kept for deduplication.
+        Index("ix_events_unplanned", "id", sqlite_where=text("planned_at IS NULL"),
+              postgresql_where=text("planned_at IS NULL")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(255))  # webhook-id, or xAPI statement id
@@ -80,6 +85,8 @@ class Event(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Set when the dispatcher turned the event into deliveries (in that same transaction); NULL: not yet.
+    planned_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Rule(Base):
@@ -138,7 +145,11 @@ class Delivery(Base):
     """The outbox: one row per (event, rule, destination) before it is ever a job (job id = delivery id)."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (UniqueConstraint("key"),)
+    __table_args__ = (
+        UniqueConstraint("key"),
+        Index("ix_deliveries_undispatched", "id", sqlite_where=text("enqueued_at IS NULL AND status = 'pending'"),
+              postgresql_where=text("enqueued_at IS NULL AND status = 'pending'")),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128))  # f"{event_id}:{rule_id}:{destination}" or a digest key
     event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), default=None)

@@ -1,9 +1,11 @@
-"""Committed deliveries become RQ jobs through the dispatcher, never inside the request that stored them.
+"""Stored events become deliveries, and deliveries RQ jobs, in the dispatcher: never in the request that stored them.
 
-The web request's only I/O is the database transaction (an RQ enqueue costs more than the rest of an intake).
-A dispatcher pass claims due pending rows that have no job yet (`enqueued_at IS NULL`) with one conditional
-UPDATE, commits, and enqueues them in one Redis pipeline. Workers run passes in a loop; the reconciler runs one
-too, and re-enqueues any claimed row whose job was lost (Redis down at the wrong moment, Redis flushed).
+The web request's only I/O is one INSERT and its commit (planning and an RQ enqueue each cost more than the rest
+of an intake). A dispatcher pass (1) claims unplanned events (`planned_at IS NULL`) and plans their deliveries in
+the same transaction, so an event is planned once whoever crashes; (2) claims due pending deliveries that have
+no job yet (`enqueued_at IS NULL`) with one conditional UPDATE, commits, and enqueues them in one Redis
+pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery whose
+job was lost (Redis down at the wrong moment, Redis flushed).
 """
 from __future__ import annotations
 
@@ -21,8 +23,9 @@ from rq import Queue
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub import redis_conn
-from hub.models import Delivery, DeliveryStatus
+from hub import audit, redis_conn
+from hub.models import Delivery, DeliveryStatus, Event
+from hub.sharing import planner
 from hub.sharing.outbox import utcnow
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,35 @@ def enqueue(delivery_id: int, at: datetime | None = None, connection: redis.Redi
         queue.enqueue_call(JOB, kwargs={"delivery_id": delivery_id}, job_id=job_id(delivery_id))
     else:
         queue.enqueue_at(at, JOB, delivery_id=delivery_id, job_id=job_id(delivery_id))
+
+
+def plan_new(session: Session, limit: int = BATCH) -> int:
+    """Claim up to `limit` unplanned events and plan them in one transaction; returns how many were claimed."""
+    now = utcnow()
+    unplanned = select(Event.id).where(Event.planned_at.is_(None)).order_by(Event.id).limit(limit)
+    result = cast(CursorResult[Any], session.execute(
+        update(Event).where(Event.id.in_(unplanned.scalar_subquery()), Event.planned_at.is_(None))
+        .values(planned_at=now).returning(Event.id).execution_options(synchronize_session=False)))
+    claimed = sorted(result.scalars().all())
+    for event_id in claimed:
+        event = session.get(Event, event_id)
+        if event is None:
+            continue
+        try:
+            with session.begin_nested():
+                planner.plan(session, event)
+        except Exception as exc:  # a planner bug must not stop every later event: record it and go on
+            log.exception("event %s could not be planned", event_id)
+            audit.record("event.plan_failed", "failure", actor="dispatcher", reason=type(exc).__name__,
+                         detail={"event_id": event_id}, commit=False)
+    session.commit()
+    return len(claimed)
+
+
+def run_pass(session: Session, connection: redis.Redis | None = None) -> int:
+    """Plan what is new, then enqueue what is due; returns how many jobs were made."""
+    plan_new(session)
+    return dispatch(session, connection=connection)
 
 
 def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BATCH,
@@ -104,7 +136,8 @@ def run(app: Flask, stop: threading.Event | None = None, interval: float = INTER
         with app.app_context():
             session = db.session()
             try:
-                count = dispatch(session)
+                planned = plan_new(session)
+                count = max(planned, dispatch(session))
             except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
                 # The database or Redis is down: nothing was claimed for good; the next pass tries again.
                 session.rollback()

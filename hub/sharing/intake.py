@@ -1,25 +1,26 @@
-"""Storing an LMS event exactly once, with its deliveries, in one transaction (webhooks and xAPI both come here).
+"""Storing an LMS event exactly once, in one statement (webhooks and xAPI both come here).
 
 The (source, external id) pair is the idempotency key for as long as the row exists: an INSERT ... ON CONFLICT DO
 NOTHING makes a replay days later, or two racing deliveries of the same id, store one row. The user is resolved in
-the same statement, so a new event costs one round trip before the planner runs. Nothing here touches Redis:
-the dispatcher (hub/sharing/dispatch.py) makes the jobs once the rows are committed.
+the same statement, so a new event costs one round trip and a commit. The event row is the durable record: the
+dispatcher (hub/sharing/dispatch.py) plans its deliveries from it (`planned_at`) and enqueues them; nothing here
+touches Redis or renders a template, which is what lets the intake keep up with an LMS's bursts.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.models import Event, LmsAccount, User
-from hub.sharing import planner
+from hub.models import Event, LmsAccount, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,6 @@ class Stored:
     duplicate: bool  # the id was already stored: nothing changed
     same_content: bool  # for a duplicate: its content hash matches the stored one (always True when new)
     user_id: int | None
-    delivery_ids: tuple[int, ...] = field(default=())
 
 
 def content_hash(payload: dict[str, Any]) -> str:
@@ -55,21 +55,23 @@ def content_hash(payload: dict[str, Any]) -> str:
 
 
 def stage(session: Session, incoming: IncomingEvent) -> Stored:
-    """Insert the event (or find the stored one) and plan its deliveries, inside the caller's transaction."""
+    """Insert the event (or find the stored one) inside the caller's transaction; the dispatcher plans it."""
     digest = incoming.content_hash or content_hash(incoming.payload)
-    insert = (postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert)(Event)
-    statement = insert.values(
-        source_id=incoming.source_id, external_id=incoming.external_id, content_hash=digest, type=incoming.type,
-        payload=incoming.payload, occurred_at=incoming.occurred_at, user_id=_user_id(incoming),
-    ).on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(Event)
-    event = session.scalars(statement).one_or_none()
-    if event is None:
+    now = utcnow()
+    row = session.connection().execute(_insert_event(session.get_bind().dialect.name), {
+        "source_id": incoming.source_id, "external_id": incoming.external_id, "content_hash": digest,
+        "type": incoming.type, "payload": incoming.payload, "occurred_at": incoming.occurred_at,
+        "home_page": incoming.home_page if incoming.lms_user_id else None, "lms_user_id": incoming.lms_user_id,
+        "email": incoming.email.lower() if incoming.email else None, "received_at": now,
+        # A planless event (no type: an xAPI statement the hub ignores) is born planned: the dispatcher skips it.
+        "planned_at": None if incoming.type else now,
+    }).one_or_none()
+    if row is None:
         existing = session.execute(select(Event.id, Event.content_hash, Event.user_id).where(
             Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one()
         return Stored(event_id=existing.id, duplicate=True, same_content=existing.content_hash == digest,
                       user_id=existing.user_id)
-    return Stored(event_id=event.id, duplicate=False, same_content=True, user_id=event.user_id,
-                  delivery_ids=tuple(planner.plan(session, event)))
+    return Stored(event_id=row.id, duplicate=False, same_content=True, user_id=row.user_id)
 
 
 def accept(session: Session, events: Sequence[IncomingEvent]) -> list[Stored]:
@@ -83,17 +85,19 @@ def accept(session: Session, events: Sequence[IncomingEvent]) -> list[Stored]:
     return stored
 
 
-def _user_id(incoming: IncomingEvent) -> Any:
-    """A scalar subquery: the LMS's own id for the user first, else a verified email; NULL when neither matches."""
-    candidates = []
-    if incoming.home_page and incoming.lms_user_id:
-        candidates.append(select(LmsAccount.user_id).where(
-            LmsAccount.home_page == incoming.home_page, LmsAccount.external_id == incoming.lms_user_id,
-        ).scalar_subquery())
-    if incoming.email:
-        candidates.append(select(User.id).where(
-            and_(func.lower(User.email) == incoming.email.lower(), User.email_verified.is_(True)),
-        ).scalar_subquery())
-    if not candidates:
-        return None
-    return candidates[0] if len(candidates) == 1 else func.coalesce(*candidates)
+@functools.cache
+def _insert_event(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per dialect: constructing it per request cost more
+    than running it. The user is the LMS's own id for them first, else a verified email; NULL when neither matches
+    (a NULL parameter matches nothing)."""
+    insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Event)
+    by_account = select(LmsAccount.user_id).where(
+        LmsAccount.home_page == bindparam("home_page"), LmsAccount.external_id == bindparam("lms_user_id"),
+    ).scalar_subquery()
+    by_email = select(User.id).where(
+        and_(func.lower(User.email) == bindparam("email"), User.email_verified.is_(True)),
+    ).limit(1).scalar_subquery()
+    columns = ("source_id", "external_id", "content_hash", "type", "payload", "occurred_at", "received_at",
+               "planned_at")
+    values: dict[str, Any] = {name: bindparam(name, type_=Event.__table__.c[name].type) for name in columns}
+    return insert.values({**values, "user_id": func.coalesce(by_account, by_email)}).on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(Event.id, Event.user_id)

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub import demo
+from hub import db, demo
+from hub.sharing import dispatch
 from tests.browser.conftest import DESKTOP, PHONE, Pages, no_horizontal_overflow, screenshot
 from tests.live import LiveHub
 
@@ -23,6 +24,10 @@ def test_demo_lms_sends_a_completion_and_links_where_it_goes(live: LiveHub, page
     page.wait_for_url(live.url + "/demo/lms?sent=*")
     assert "The hub answered 202" in page.locator(".flashes").inner_text()
     assert page.locator("#lms-status").get_attribute("data-status") == "202"
+    assert page.locator("#lms-planning").is_visible()  # the dispatcher plans a moment after the 2xx
+    with live.app.app_context():
+        dispatch.plan_new(db.session())  # what the demo worker's dispatcher does
+    page.get_by_role("link", name="reload this page").click()
     assert page.locator("#lms-deliveries li").inner_text().startswith("slack:#wins")
     assert page.get_by_label("Course title").input_value() == "Security Basics"  # ready to send another
     axe(page, "the demo LMS page with the hub's answer")

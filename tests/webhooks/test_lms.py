@@ -406,22 +406,51 @@ def test_redis_is_not_needed_to_accept_an_event(live: LiveHub, secret: str) -> N
 
 def test_an_unexpected_error_is_a_json_500_and_stores_nothing(live: LiveHub, secret: str,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    """A planner that blows up: the event is rolled back with it (one transaction) and the LMS is told to retry."""
-    from hub.sharing import planner
+    """A content hash that blows up (a stand-in bug): nothing is stored and the LMS is told to retry."""
+    from hub.sharing import intake
 
-    def broken(session, event):  # type: ignore[no-untyped-def]
-        raise RuntimeError("planner bug")
+    def broken(payload):  # type: ignore[no-untyped-def]
+        raise RuntimeError("intake bug")
 
-    monkeypatch.setattr(planner, "plan", broken)
+    monkeypatch.setattr(intake, "content_hash", broken)
     answer = send(live, secret, COMPLETED)
     assert answer.status_code == 500
-    assert answer.json()["error"] == "internal_error" and "planner bug" not in answer.text
+    assert answer.json()["error"] == "internal_error" and "intake bug" not in answer.text
     assert events(live) == []
+
+
+def test_a_planner_bug_keeps_the_event_and_does_not_stop_later_events(live: LiveHub, secret: str,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Planning runs in the dispatcher: an event it cannot plan is stored, audited, and skipped; the next is planned."""
+    from hub import db
+    from hub.models import AuditEvent, Delivery
+    from hub.sharing import dispatch, planner
+
+    _org_with_a_rule(live)
+    real = planner.plan
+
+    def broken_once(session, event):  # type: ignore[no-untyped-def]
+        if event.external_id == "msg_poison":
+            raise RuntimeError("planner bug")
+        return real(session, event)
+
+    monkeypatch.setattr(planner, "plan", broken_once)
+    assert send(live, secret, COMPLETED, msg_id="msg_poison").status_code == 202
+    assert send(live, secret, COMPLETED, msg_id="msg_fine").status_code == 202
+    with live.app.app_context():
+        assert dispatch.plan_new(db.session()) == 2
+        assert dispatch.plan_new(db.session()) == 0
+    with live.context() as session:
+        [delivery] = session.scalars(select(Delivery)).all()
+        fine = [e for e in events(live) if e.external_id == "msg_fine"][0]
+        assert delivery.event_id == fine.id and all(e.planned_at is not None for e in events(live))
+        [failure] = session.scalars(select(AuditEvent).where(AuditEvent.action == "event.plan_failed")).all()
+        assert failure.detail["event_id"] != fine.id and failure.reason == "RuntimeError"
 
 
 
 # --- deliveries ---------------------------------------------------------------------------------------------
-def test_the_event_and_its_deliveries_commit_together_and_are_enqueued_after(live: LiveHub, secret: str) -> None:
+def test_the_event_is_planned_and_enqueued_by_the_dispatcher_once(live: LiveHub, secret: str) -> None:
     from rq import Queue
 
     from hub import db, redis_conn
@@ -432,14 +461,15 @@ def test_the_event_and_its_deliveries_commit_together_and_are_enqueued_after(liv
     first = send(live, secret, COMPLETED, msg_id="msg_planned")
     assert first.status_code == 202, first.text
     with live.context() as session:
-        [delivery] = session.scalars(select(Delivery)).all()
-        assert delivery.event_id == first.json()["id"] and delivery.destination == "slack:#wins"
+        assert session.scalars(select(Delivery)).all() == []  # the request stored the event, nothing else
     with live.app.app_context():
         queue = Queue(dispatch.QUEUE, connection=redis_conn.get())
-        assert queue.job_ids == [] and delivery.enqueued_at is None  # the request does not touch Redis
-        assert dispatch.dispatch(db.session()) == 1  # the dispatcher does, after the commit
-        assert queue.job_ids == [dispatch.job_id(delivery.id)]
-        assert dispatch.dispatch(db.session()) == 0
+        assert queue.job_ids == []  # the request does not touch Redis
+        assert dispatch.run_pass(db.session()) == 1  # the dispatcher plans and enqueues, after the commit
+        [delivery] = db.session().scalars(select(Delivery)).all()
+        assert delivery.event_id == first.json()["id"] and delivery.destination == "slack:#wins"
+        assert queue.job_ids == [dispatch.job_id(delivery.id)] and delivery.enqueued_at is not None
+        assert dispatch.run_pass(db.session()) == 0
     assert send(live, secret, COMPLETED, msg_id="msg_planned").status_code == 200
     with live.context() as session:
         assert len(session.scalars(select(Delivery)).all()) == 1
@@ -458,9 +488,17 @@ def test_redis_down_the_event_and_delivery_are_still_stored_and_answered(live: L
     finally:
         live.app.extensions["redis"] = working
     assert answer.status_code == 202, answer.text
-    with live.context() as session:
-        [delivery] = session.scalars(select(Delivery)).all()
-        assert delivery.status == DeliveryStatus.PENDING.value  # the reconciler will enqueue it
+    with live.app.app_context():
+        from hub import db
+        from hub.sharing import dispatch
+
+        live.app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=1)
+        try:
+            assert dispatch.run_pass(db.session()) == 0  # planned, but Redis is still down: not enqueued
+        finally:
+            live.app.extensions["redis"] = working
+        [delivery] = db.session().scalars(select(Delivery)).all()
+        assert delivery.status == DeliveryStatus.PENDING.value and delivery.enqueued_at is None  # the next pass
 
 
 def _org_with_a_rule(live: LiveHub) -> None:

@@ -249,14 +249,16 @@ def test_a_mapped_statement_plans_its_delivery_once(lms: Lms) -> None:
     ignored = openedx("registered")  # no rule for enrolments: stored, no delivery
     ignored["actor"] = passed["actor"]
     assert lrs.save_statement(Statement(ignored)).response.status == 204
+    with lms.hub.app.app_context():  # planned and enqueued by the dispatcher after the commit, job id = delivery id
+        assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == []
+        assert dispatch.run_pass(db.session()) == 1
+        assert dispatch.run_pass(db.session()) == 0
     with lms.hub.context() as session:
         (delivery,) = session.scalars(select(Delivery)).all()
         (event,) = [e for e in lms.events() if e.type == "course.completed"]
     assert delivery.event_id == event.id and delivery.status == "pending"
     assert delivery.text is not None and "Demonstration Course" in delivery.text
-    with lms.hub.app.app_context():  # enqueued by the dispatcher after the commit, job id = delivery id
-        assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == []
-        assert dispatch.dispatch(db.session()) == 1
+    with lms.hub.app.app_context():
         assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == [dispatch.job_id(delivery.id)]
 
 

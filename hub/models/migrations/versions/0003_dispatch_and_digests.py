@@ -1,4 +1,4 @@
-"""deliveries: enqueued_at (the dispatcher's mark) and org_id (digest grouping); rules: max_delay_seconds
+"""events: planned_at; deliveries: enqueued_at (the dispatcher's marks) and org_id (digests); rules: max_delay_seconds
 
 Revision ID: 0003
 Revises: 0002
@@ -14,20 +14,38 @@ branch_labels = None
 depends_on = None
 
 
+UNPLANNED = "planned_at IS NULL"
+UNDISPATCHED = "enqueued_at IS NULL AND status = 'pending'"
+
+
 def upgrade() -> None:
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('planned_at', sa.DateTime(timezone=True), nullable=True))
+    # Events stored before this revision were planned in their own transaction.
+    op.execute("UPDATE events SET planned_at = received_at")
+    op.create_index('ix_events_unplanned', 'events', ['id'], sqlite_where=sa.text(UNPLANNED),
+                    postgresql_where=sa.text(UNPLANNED))
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.add_column(sa.Column('enqueued_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('org_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key('fk_deliveries_org_id_organisations', 'organisations', ['org_id'], ['id'],
                                     ondelete='CASCADE')
+    # Deliveries from before this revision were enqueued at once.
+    op.execute("UPDATE deliveries SET enqueued_at = created_at")
+    op.create_index('ix_deliveries_undispatched', 'deliveries', ['id'], sqlite_where=sa.text(UNDISPATCHED),
+                    postgresql_where=sa.text(UNDISPATCHED))
     with op.batch_alter_table('rules', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_delay_seconds', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_deliveries_undispatched', table_name='deliveries')
+    op.drop_index('ix_events_unplanned', table_name='events')
     with op.batch_alter_table('rules', schema=None) as batch_op:
         batch_op.drop_column('max_delay_seconds')
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_constraint('fk_deliveries_org_id_organisations', type_='foreignkey')
         batch_op.drop_column('org_id')
         batch_op.drop_column('enqueued_at')
+    with op.batch_alter_table('events', schema=None) as batch_op:
+        batch_op.drop_column('planned_at')
