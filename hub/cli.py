@@ -571,12 +571,15 @@ def rule() -> None:
 @click.option("--template", "template_file", type=click.File("r", encoding="utf-8"),
               help="A Jinja template file for the message (sandboxed); default: the built-in one.")
 @click.option("--mode", type=click.Choice(["immediate", "hourly", "daily", "automatic"]), default="immediate",
-              show_default=True)
+              show_default=True, help="immediate: one post per event; hourly/daily: one digest per period; "
+              "automatic: immediate until the channel's backlog passes --max-delay, then folded into a digest.")
+@click.option("--max-delay", "max_delay", type=int, default=None,
+              help="automatic mode: seconds a post may wait behind the destination's backlog (default 600).")
 @click.option("--course", "courses", multiple=True, help="Only these course ids (repeatable).")
 @click.option("--badge", "badges", multiple=True, help="Only these badge ids (repeatable).")
 @_admin
 def rule_add(org_name: str, event_type: str, destination: str, template_file: Any, mode: str,
-             courses: tuple[str, ...], badges: tuple[str, ...]) -> None:
+             max_delay: int | None, courses: tuple[str, ...], badges: tuple[str, ...]) -> None:
     """Add a sharing rule."""
     from hub import audit, db, orgs
     from hub.sharing import rules
@@ -585,7 +588,7 @@ def rule_add(org_name: str, event_type: str, destination: str, template_file: An
         org_id = None if org_name == "*" else orgs.find_org(session, org_name).id
         added = rules.add_rule(session, org_id=org_id, event_type=event_type, destination=destination,
                                template=template_file.read() if template_file else None, mode=mode,
-                               courses=courses, badges=badges)
+                               courses=courses, badges=badges, max_delay_seconds=max_delay)
     audit.record("rule.add", "success", actor="cli",
                  detail={"rule": added.id, "org": org_name, "on": event_type, "to": added.destination})
     if added.destination.startswith("x:"):
@@ -603,8 +606,8 @@ def rule_list(as_json: bool) -> None:
 
     names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
     rows = [{"id": r.id, "org": names.get(r.org_id, "*") if r.org_id else "*", "on": r.event_type,
-             "to": r.destination, "mode": r.mode, "enabled": r.enabled, "filters": r.filters,
-             "template": r.template}
+             "to": r.destination, "mode": r.mode, "max_delay": r.max_delay_seconds, "enabled": r.enabled,
+             "filters": r.filters, "template": r.template}
             for r in db.session().scalars(select(Rule).order_by(Rule.id))]
     _emit(rows, as_json, ["id", "org", "on", "to", "mode", "enabled", "filters"])
 
@@ -633,13 +636,13 @@ def delivery() -> None:
 def _delivery_row(d: Any) -> dict[str, Any]:
     return {"id": d.id, "event": d.event_id, "rule": d.rule_id, "destination": d.destination, "status": d.status,
             "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
-            "last_error": d.last_error, "remote_url": d.remote_url}
+            "last_error": d.last_error, "remote_url": d.remote_url, "digest": d.digest_id}
 
 
 @delivery.command("list")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--status", type=click.Choice(["pending", "sending", "sent", "failed", "dead", "unknown", "skipped",
-                                             "folded"]))
+                                             "held", "folded"]))
 @click.option("--limit", default=200, show_default=True, type=int)
 @_admin
 def delivery_list(as_json: bool, status: str | None, limit: int) -> None:
@@ -652,7 +655,7 @@ def delivery_list(as_json: bool, status: str | None, limit: int) -> None:
         query = query.where(Delivery.status == status)
     rows = [_delivery_row(d) for d in db.session().scalars(query)]
     _emit(rows, as_json, ["id", "event", "rule", "destination", "status", "attempts", "next_attempt_at",
-                          "last_error", "remote_url"])
+                          "last_error", "remote_url", "digest"])
 
 
 @delivery.command("retry")

@@ -13,13 +13,15 @@ from hub.admin.common import done, paginate
 from hub.auth.sessions import admin_required
 from hub.errors import HubError
 from hub.models import Delivery, DeliveryStatus, EventType, Organisation, Rule
-from hub.sharing import dispatch, outbox, rules, templates
+from hub.sharing import digests, dispatch, outbox, rules, templates
 
 DELIVERIES_PAGE_SIZE = 50
 # add_rule and templates speak the CLI's language ("--to ... must look like"); these map a message to its field.
 FIELD_OF_MESSAGE = (("--on", "event_type"), ("--to", "destination"), ("--mode", "mode"),
-                    ("--template", "template"), ("template", "template"))
-FIELDS = ("org", "event_type", "destination", "template", "courses", "badges")
+                    ("--max-delay", "max_delay"), ("--template", "template"), ("template", "template"))
+FIELDS = ("org", "event_type", "destination", "mode", "max_delay", "template", "courses", "badges")
+MODE_CHOICES = (("immediate", "Immediate: one post per event"), ("hourly", "Hourly digest"),
+                ("daily", "Daily digest"), ("automatic", "Automatic: immediate, folded into a digest in a burst"))
 
 
 def field_error(message: str) -> tuple[str, str]:
@@ -47,7 +49,8 @@ def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | Non
     rows = list(db.session().scalars(select(Rule).order_by(Rule.id)))
     return render_template("admin/rules.html", rows=rows, org_names=names, orgs=_orgs(),
                            event_types=[(t.value, t.value) for t in EventType],
-                           form=form or {"org": "*", "event_type": EventType.COURSE_COMPLETED.value},
+                           form=form or {"org": "*", "event_type": EventType.COURSE_COMPLETED.value,
+                                         "mode": "immediate"}, modes=MODE_CHOICES,
                            errors=errors or {}, preview=preview, kinds=rules.destination_kinds()), status
 
 
@@ -81,6 +84,12 @@ def rule_add() -> Any:
         org_id = _org_id(form["org"])
     except rules.InvalidRule as exc:
         errors["org"], org_id = str(exc)[:1].upper() + str(exc)[1:], None
+    max_delay = None
+    if form["max_delay"]:
+        if form["max_delay"].isdigit():
+            max_delay = int(form["max_delay"])
+        else:
+            errors["max_delay"] = "Max delay is a whole number of seconds, e.g. 600"
     if request.form.get("action") == "preview":
         return _preview(form, template, errors)
     if not errors:
@@ -88,6 +97,7 @@ def rule_add() -> Any:
             with db.transaction() as session:
                 added = rules.add_rule(session, org_id=org_id, event_type=form["event_type"],
                                        destination=form["destination"], template=template,
+                                       mode=form["mode"] or "immediate", max_delay_seconds=max_delay,
                                        courses=ids(form["courses"]), badges=ids(form["badges"]))
         except HubError as exc:
             field, text = field_error(str(exc))
@@ -115,6 +125,8 @@ def _preview(form: dict[str, str], template: str | None, errors: dict[str, str])
     else:
         try:
             text = templates.preview(template, form["event_type"], own_account=own)
+            if form["mode"] in rules.DIGEST_MODES and not own:  # what the channel sees: the digest
+                text = f"{digests.sample(form['mode'], form['event_type'])} (a digest; one event alone: {text})"
         except templates.InvalidTemplate as exc:
             errors["template"] = field_error(str(exc))[1]
     return _rules_page(form, errors, preview=text, status=200 if text is not None else 400)

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit, redis_conn
 from hub.models import Delivery, DeliveryStatus, Event
-from hub.sharing import planner
+from hub.sharing import digests, planner
 from hub.sharing.outbox import utcnow
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,22 @@ def plan_new(session: Session, limit: int = BATCH) -> int:
     return len(claimed)
 
 
-def run_pass(session: Session, connection: redis.Redis | None = None) -> int:
-    """Plan what is new, then enqueue what is due; returns how many jobs were made."""
-    plan_new(session)
-    return dispatch(session, connection=connection)
+@dataclass(frozen=True)
+class Pass:
+    planned: int  # events claimed and planned
+    enqueued: int  # jobs made
+
+    @property
+    def full(self) -> bool:
+        """A batch was full: more is waiting, so the loop goes again at once."""
+        return max(self.planned, self.enqueued) >= BATCH
+
+
+def run_pass(session: Session, connection: redis.Redis | None = None) -> Pass:
+    """Plan what is new, fold the digests that are due, then enqueue what is due."""
+    planned = plan_new(session)
+    digests.fold_due(session)
+    return Pass(planned=planned, enqueued=dispatch(session, connection=connection))
 
 
 def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BATCH,
@@ -136,12 +149,11 @@ def run(app: Flask, stop: threading.Event | None = None, interval: float = INTER
         with app.app_context():
             session = db.session()
             try:
-                planned = plan_new(session)
-                count = max(planned, dispatch(session))
+                full = run_pass(session).full
             except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
                 # The database or Redis is down: nothing was claimed for good; the next pass tries again.
                 session.rollback()
                 log.warning("dispatcher pass failed: %s", type(exc).__name__)
-                count = 0
-        if count < BATCH:
+                full = False
+        if not full:
             stop.wait(interval)

@@ -15,6 +15,10 @@ class Limit:
     capacity: float
     per_seconds: float
 
+    @property
+    def per_second(self) -> float:
+        return self.capacity / self.per_seconds
+
 
 DEFAULT = Limit(1, 1)
 
@@ -55,7 +59,7 @@ def limit_for(kind: str) -> Limit:
 
 def take(connection: redis.Redis, key: str, limit: Limit) -> float:
     """Take a token: 0.0 if granted, otherwise the seconds until the bucket has one."""
-    wait_ms = connection.eval(_TAKE, 2, key, key + ":blocked", limit.capacity, limit.capacity / limit.per_seconds)
+    wait_ms = connection.eval(_TAKE, 2, key, key + ":blocked", limit.capacity, limit.per_second)
     return int(wait_ms) / 1000.0
 
 

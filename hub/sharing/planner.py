@@ -7,7 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.models import Delivery, DeliveryStatus, Event, Rule, User
-from hub.sharing import consent, templates
+from hub.sharing import consent, digests, limits, templates
+from hub.sharing.outbox import utcnow
 from hub.sharing.rules import parse_destination, rules_for
 
 KEY_LIMIT = 128  # deliveries.key length
@@ -50,16 +51,22 @@ def plan(session: Session, event: Event) -> list[int]:
     for rule in matched:
         if keys[rule.id] in existing:
             continue
-        own = parse_destination(rule.destination).on_learner_account
-        status, error, text = DeliveryStatus.PENDING.value, None, None
-        try:
-            text = templates.render(rule.template, event.type, event.payload or {},
-                                    learner_name(session, user, rule, own), own_account=own)
-        except templates.InvalidTemplate as exc:
-            # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
-            status, error = DeliveryStatus.DEAD.value, f"rule {rule.id}: {exc}"
-        delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id, org_id=user.org_id,
-                            destination=rule.destination, status=status, text=text, last_error=error)
+        destination = parse_destination(rule.destination)
+        own = destination.on_learner_account
+        status, error, text, due = DeliveryStatus.PENDING.value, None, None, None
+        if not own and digests.should_hold(session, rule, user.org_id, limits.limit_for(destination.kind).per_second):
+            # Folded into the rule's digest when it is due (hub/sharing/digests.py); its text is the digest's.
+            status, due = DeliveryStatus.HELD.value, digests.due_at(rule.mode, utcnow(), rule.max_delay_seconds)
+        else:
+            try:
+                text = templates.render(rule.template, event.type, event.payload or {},
+                                        learner_name(session, user, rule, own), own_account=own)
+            except templates.InvalidTemplate as exc:
+                # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
+                status, error = DeliveryStatus.DEAD.value, f"rule {rule.id}: {exc}"
+        delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id,
+                            org_id=user.org_id, destination=rule.destination, status=status, text=text,
+                            last_error=error, next_attempt_at=due)
         session.add(delivery)
         created.append(delivery)
     if created:

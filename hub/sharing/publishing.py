@@ -84,13 +84,16 @@ def _borrowed_settings(session: Session, kind: str) -> ProviderSettings | None:
     return dataclasses.replace(settings, name=kind, api_base=api_base)
 
 
-def connection_for(session: Session, destination: Destination, user: User) -> Connection | None:
+def connection_for(session: Session, destination: Destination, user_id: int | None,
+                   org_id: int | None) -> Connection | None:
     """The learner's own connection for their accounts, the organisation's (Slack bot) for channels."""
     query = select(Connection).where(Connection.kind == destination.kind).order_by(Connection.updated_at.desc())
     if destination.on_learner_account:
-        query = query.where(Connection.user_id == user.id)
+        if user_id is None:
+            return None
+        query = query.where(Connection.user_id == user_id)
     else:
-        query = query.where(Connection.user_id.is_(None), Connection.org_id == user.org_id)
+        query = query.where(Connection.user_id.is_(None), Connection.org_id == org_id)
     return session.scalars(query).first()
 
 

@@ -47,7 +47,7 @@ def reconcile(session: Session) -> Report:
     """One pass: dispatch what is new; re-enqueue due rows whose job was lost; look up expired sending leases."""
     report = Report()
     connection = redis_conn.get()
-    report.enqueued += dispatch.run_pass(session, connection=connection)
+    report.enqueued += dispatch.run_pass(session, connection=connection).enqueued
     now = utcnow()
     due = session.scalars(
         select(Delivery.id).where(Delivery.status.in_([S.PENDING.value, S.FAILED.value]),

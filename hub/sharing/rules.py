@@ -14,8 +14,8 @@ from hub.models import Event, EventType, Rule
 from providers import registry
 
 MODES = ("immediate", "hourly", "daily", "automatic")
-# Digest modes (hourly, daily, automatic) are designed in docs/sharing.md but not built yet.
-SUPPORTED_MODES = ("immediate",)
+DIGEST_MODES = ("hourly", "daily", "automatic")
+MAX_DELAY_RANGE = (30, 7 * 24 * 3600)  # automatic mode's --max-delay, seconds
 
 
 class InvalidRule(HubError):
@@ -71,7 +71,7 @@ def parse_destination(text: str) -> Destination:
 
 def add_rule(session: Session, *, org_id: int | None, event_type: str, destination: str,
              template: str | None = None, mode: str = "immediate", courses: Sequence[str] = (),
-             badges: Sequence[str] = ()) -> Rule:
+             badges: Sequence[str] = (), max_delay_seconds: int | None = None) -> Rule:
     """Validate and store a rule (the template is compiled and test-rendered first)."""
     from hub.sharing import templates
 
@@ -81,8 +81,15 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
     parsed = parse_destination(destination)
     if mode not in MODES:
         raise InvalidRule(f"--mode {mode!r} must be one of {', '.join(MODES)}")
-    if mode not in SUPPORTED_MODES:
-        raise InvalidRule(f"--mode {mode}: digest modes are not available yet; use --mode immediate")
+    if mode in DIGEST_MODES and parsed.on_learner_account:
+        raise InvalidRule(f"--mode {mode}: digests go to channels; {parsed} posts on each learner's own account, "
+                          "one post per event (use --mode immediate)")
+    if max_delay_seconds is not None:
+        low, high = MAX_DELAY_RANGE
+        if mode != "automatic":
+            raise InvalidRule("--max-delay applies to --mode automatic only")
+        if not low <= max_delay_seconds <= high:
+            raise InvalidRule(f"--max-delay must be between {low} and {high} seconds, not {max_delay_seconds}")
     if template is not None:
         templates.check(template, event_type)
     filters: dict[str, Any] = {}
@@ -90,8 +97,12 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
         filters["courses"] = [str(c) for c in courses]
     if badges:
         filters["badges"] = [str(b) for b in badges]
+    if mode == "automatic" and max_delay_seconds is None:
+        from hub.sharing.digests import DEFAULT_MAX_DELAY
+
+        max_delay_seconds = DEFAULT_MAX_DELAY
     rule = Rule(org_id=org_id, event_type=event_type, destination=str(parsed), template=template, mode=mode,
-                filters=filters, enabled=True)
+                filters=filters, enabled=True, max_delay_seconds=max_delay_seconds)
     session.add(rule)
     session.flush()
     return rule

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from hub import redis_conn
 from hub.crypto import DecryptionFailed
 from hub.models import Delivery, DeliveryStatus, Event, Rule, User, UserStatus
-from hub.sharing import consent, dispatch, limits, outbox, publishing, templates
+from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
 from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, Transient
@@ -69,12 +69,17 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
 def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
     destination = parse_destination(row.destination)
     user = session.get(User, row.user_id) if row.user_id else None
-    reason = _refusal(session, row, destination, user)
-    if reason:
-        outbox.skipped(session, row.id, attempt, reason)
+    if digests.is_digest(row):
+        post = _digest_post(session, row)
+        reason = None if post else "nobody left in this digest"
+    else:
+        reason = _refusal(session, row, destination, user)
+        post = _post(session, row, destination, user) if reason is None and user is not None else None
+    if reason or post is None:
+        outbox.skipped(session, row.id, attempt, reason or "nothing to post")
         return Outcome.SKIPPED
-    assert user is not None
-    connection = publishing.connection_for(session, destination, user) if not destination.is_url else None
+    connection = publishing.connection_for(session, destination, row.user_id, _org_of(row, user)) \
+        if not destination.is_url else None
     if connection is None and not destination.is_url:
         owner = "the learner's" if destination.on_learner_account else "the organisation's"
         outbox.skipped(session, row.id, attempt, f"no {destination.kind} connection ({owner}) to post with")
@@ -87,7 +92,6 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
     try:
         publisher = publishing.publisher_for(session, destination.kind)
         target = publishing.target_for(destination, connection)
-        post = _post(session, row, destination, user)
         try:
             published = publisher.publish(target, post)
         except AuthExpired:
@@ -150,6 +154,20 @@ def _post(session: Session, row: Delivery, destination: Destination, user: User)
                            image_url=subject.get("image_url"), marker=marker(row))
 
 
+def _org_of(row: Delivery, user: User | None) -> int | None:
+    """The organisation whose connection posts: the one planned with the delivery (older rows: the learner's)."""
+    return row.org_id if row.org_id is not None or user is None else user.org_id
+
+
+def _digest_post(session: Session, row: Delivery) -> publishing.Post | None:
+    """A digest rendered again from its members as they are now; None when none is left to mention."""
+    text = digests.render(session, row, digests.mode_of(session, row))
+    if text is None:
+        return None
+    link, title, image_url = digests.link_of(session, row)
+    return publishing.Post(text=text, link=link, title=title, image_url=image_url, marker=marker(row))
+
+
 def _postpone(session: Session, row: Delivery, attempt: str, seconds: float, reason: str) -> Outcome:
     when = utcnow() + timedelta(seconds=max(seconds, 0.001))
     outbox.postpone(session, row.id, attempt, when, reason)
@@ -166,8 +184,8 @@ def recover(session: Session, row: Delivery) -> Outcome:
     destination = parse_destination(row.destination)
     user = session.get(User, row.user_id) if row.user_id else None
     try:
-        connection = publishing.connection_for(session, destination, user) if user and not destination.is_url \
-            else None
+        connection = publishing.connection_for(session, destination, row.user_id, _org_of(row, user)) \
+            if not destination.is_url else None
         publisher = publishing.publisher_for(session, destination.kind)
         found = publisher.find(publishing.target_for(destination, connection), marker(row))
     except (Transient, RateLimited) as exc:

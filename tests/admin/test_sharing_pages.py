@@ -115,6 +115,25 @@ def test_preview_renders_the_template_on_a_sample_event_and_stores_nothing(hub: 
     assert _rule_list(hub) == []
 
 
+def test_digest_modes_from_the_form_preview_the_digest_and_refuse_what_cannot_work(hub: LiveHub,
+                                                                                    admin: Browser) -> None:
+    token = csrf_token(admin.get("/admin/rules").text)
+    base = {"csrf_token": token, "org": "*", "event_type": "course.completed", "destination": "slack:#wins",
+            "template": ""}
+    preview = admin.post("/admin/rules", data={**base, "mode": "daily", "action": "preview"})
+    assert "12 learners completed Security Basics today: Ada Lovelace, Alan Turing and 10 others." in preview.text
+    refused = admin.post("/admin/rules", data={**base, "destination": "linkedin:me", "mode": "hourly", "action": "add"})
+    assert refused.status_code == 400 and 'id="rule-mode-error">Mode hourly: digests go to channels' in refused.text
+    bad_delay = admin.post("/admin/rules", data={**base, "mode": "automatic", "max_delay": "soon", "action": "add"})
+    assert bad_delay.status_code == 400 and 'id="rule-max_delay-error">Max delay is a whole number' in bad_delay.text
+    assert _rule_list(hub) == []
+    added = admin.post("/admin/rules", data={**base, "mode": "automatic", "max_delay": "120", "action": "add"})
+    assert added.status_code == 303
+    [listed] = _rule_list(hub)
+    assert (listed["mode"], listed["max_delay"]) == ("automatic", 120)
+    assert "(max delay 120 s)" in admin.get("/admin/rules").text
+
+
 def test_deliveries_show_a_planned_dead_delivery_and_retry_makes_it_pending(hub: LiveHub, admin: Browser) -> None:
     delivery_id = _dead_delivery(hub)
     page = admin.get("/admin/deliveries?status=dead")

@@ -26,11 +26,19 @@ def test_rule_add_list_preview(world: World, hub_env: dict[str, str], tmp_path: 
     rule_id = int(result.output.split()[1].rstrip(":"))
     listed = json.loads(run(hub_env, "rule", "list", "--json").output)
     assert listed == [{"id": rule_id, "org": "Partners Inc", "on": "course.completed", "to": "slack:#wins",
-                       "mode": "immediate", "enabled": True, "filters": {"courses": ["101"]},
+                       "mode": "immediate", "max_delay": None, "enabled": True, "filters": {"courses": ["101"]},
                        "template": template.read_text()}]
     preview = run(hub_env, "rule", "preview", str(rule_id))
     assert preview.output.strip() == \
         "🏆 Ada Lovelace finished Security Basics: https://lms.example.edu/course/101"
+
+
+def test_rule_add_with_a_digest_mode(world: World, hub_env: dict[str, str]) -> None:
+    result = run(hub_env, "rule", "add", "--org", "Partners Inc", "--on", "course.completed", "--to", "slack:#wins",
+                 "--mode", "automatic", "--max-delay", "300")
+    assert result.exit_code == 0 and "(automatic)" in result.output, result.output
+    [listed] = json.loads(run(hub_env, "rule", "list", "--json").output)
+    assert (listed["mode"], listed["max_delay"]) == ("automatic", 300)
 
 
 def test_rule_add_refuses_bad_input_with_the_field(world: World, hub_env: dict[str, str], tmp_path: Path) -> None:
@@ -39,7 +47,9 @@ def test_rule_add_refuses_bad_input_with_the_field(world: World, hub_env: dict[s
     cases = [
         (["--on", "course.done", "--to", "slack:#x"], "--on 'course.done' is not an event type"),
         (["--on", "course.completed", "--to", "fax:123"], "unknown kind 'fax'"),
-        (["--on", "course.completed", "--to", "slack:#x", "--mode", "daily"], "digest modes are not available"),
+        (["--on", "course.completed", "--to", "linkedin:me", "--mode", "daily"], "digests go to channels"),
+        (["--on", "course.completed", "--to", "slack:#x", "--mode", "daily", "--max-delay", "60"],
+         "--max-delay applies to --mode automatic only"),
         (["--on", "course.completed", "--to", "slack:#x", "--template", str(bad)], "template line 1"),
     ]
     for args, message in cases:
@@ -59,7 +69,7 @@ def test_delivery_list_retry_and_reconcile(world: World, hub_env: dict[str, str]
     [row] = json.loads(run(hub_env, "delivery", "list", "--json", "--status", "dead").output)
     assert row == {"id": ids[0], "event": event_id, "rule": row["rule"], "destination": "slack:#gone",
                    "status": "dead", "attempts": 1, "next_attempt_at": None, "last_error": "channel_not_found",
-                   "remote_url": None}
+                   "remote_url": None, "digest": None}
     assert json.loads(run(hub_env, "delivery", "list", "--json", "--status", "sent").output) == []
     # The admin fixed the channel; retry sends it.
     with world.app.app_context(), db.transaction() as session:

@@ -88,7 +88,7 @@ def test_linkedin_connect_asks_sharing_scopes_stores_sealed_tokens_the_sender_ca
     with hub.context() as session:  # what the sender does for linkedin:me
         user = session.scalars(select(User)).one()
         destination = parse_destination("linkedin:me")
-        connection = publishing.connection_for(session, destination, user)
+        connection = publishing.connection_for(session, destination, user.id, user.org_id)
         assert connection is not None
         target = publishing.target_for(destination, connection)
         published = publishing.publisher_for(session, "linkedin").publish(
@@ -121,7 +121,7 @@ def test_admin_installs_slack_app_for_org_and_bot_token_posts(hub: LiveHub) -> N
     with hub.context() as session:
         user = session.scalars(select(User)).one()
         destination = parse_destination("slack:#wins")
-        target = publishing.target_for(destination, publishing.connection_for(session, destination, user))
+        target = publishing.target_for(destination, publishing.connection_for(session, destination, user.id, user.org_id))
         assert str(target.tokens["access_token"]).startswith("xoxb-")
         publishing.publisher_for(session, "slack").publish(
             target, Post(text="Ada completed Security Basics", link=None, title=None, image_url=None,

@@ -465,11 +465,11 @@ def test_the_event_is_planned_and_enqueued_by_the_dispatcher_once(live: LiveHub,
     with live.app.app_context():
         queue = Queue(dispatch.QUEUE, connection=redis_conn.get())
         assert queue.job_ids == []  # the request does not touch Redis
-        assert dispatch.run_pass(db.session()) == 1  # the dispatcher plans and enqueues, after the commit
+        assert dispatch.run_pass(db.session()).enqueued == 1  # the dispatcher plans and enqueues, after the commit
         [delivery] = db.session().scalars(select(Delivery)).all()
         assert delivery.event_id == first.json()["id"] and delivery.destination == "slack:#wins"
         assert queue.job_ids == [dispatch.job_id(delivery.id)] and delivery.enqueued_at is not None
-        assert dispatch.run_pass(db.session()) == 0
+        assert dispatch.run_pass(db.session()).enqueued == 0
     assert send(live, secret, COMPLETED, msg_id="msg_planned").status_code == 200
     with live.context() as session:
         assert len(session.scalars(select(Delivery)).all()) == 1
@@ -494,7 +494,7 @@ def test_redis_down_the_event_and_delivery_are_still_stored_and_answered(live: L
 
         live.app.extensions["redis"] = redis.Redis(host="127.0.0.1", port=_closed_port(), socket_connect_timeout=1)
         try:
-            assert dispatch.run_pass(db.session()) == 0  # planned, but Redis is still down: not enqueued
+            assert dispatch.run_pass(db.session()).enqueued == 0  # planned, but Redis is still down: not enqueued
         finally:
             live.app.extensions["redis"] = working
         [delivery] = db.session().scalars(select(Delivery)).all()

@@ -251,8 +251,8 @@ def test_a_mapped_statement_plans_its_delivery_once(lms: Lms) -> None:
     assert lrs.save_statement(Statement(ignored)).response.status == 204
     with lms.hub.app.app_context():  # planned and enqueued by the dispatcher after the commit, job id = delivery id
         assert Queue(dispatch.QUEUE, connection=redis_conn.get()).job_ids == []
-        assert dispatch.run_pass(db.session()) == 1
-        assert dispatch.run_pass(db.session()) == 0
+        assert dispatch.run_pass(db.session()).enqueued == 1
+        assert dispatch.run_pass(db.session()).enqueued == 0
     with lms.hub.context() as session:
         (delivery,) = session.scalars(select(Delivery)).all()
         (event,) = [e for e in lms.events() if e.type == "course.completed"]
