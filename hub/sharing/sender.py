@@ -1,6 +1,7 @@
 """Sending one delivery: claim it, re-check who and what at send time, publish, record. Never sleeps."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from datetime import timedelta
@@ -98,7 +99,7 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
             if connection is None:
                 raise Permanent(destination.kind, "the destination refused its credentials") from None
             tokens = publishing.refresh(session, connection, publisher)
-            target = publishing.Target(address=target.address, tokens=tokens, account_id=target.account_id)
+            target = dataclasses.replace(target, tokens=tokens)  # keeps the rotation hook
             published = publisher.publish(target, post)  # once: a second AuthExpired is permanent below
     except RateLimited as exc:
         limits.block(redis_conn.get(), bucket, exc.retry_after)
