@@ -296,27 +296,35 @@ def statuses(app: Any, ids: Sequence[int]) -> dict[str, int]:
 
 
 # --- part 1 ---------------------------------------------------------------------------------------------------
-def drain(env: dict[str, str], work: Path, name: str, preload: bool) -> float:
-    """One burst worker in a child process (its logs to a file); returns the seconds run_worker took."""
+def drain(env: dict[str, str], work: Path, name: str, preload: bool, connection: Any, job_ids: Sequence[str]) -> float:
+    """One burst worker in a child process (its logs to a file); returns the seconds from calling run_worker to the
+    end of the last job. Not to run_worker's return: a burst worker's teardown joins RQ's pub/sub thread, which
+    polls once a second, so the return comes 0 to 1 s after the work is done, whatever the jobs were."""
+    from rq.utils import utcparse
+
     with open(work / f"{name}.log", "w") as log:
         answer = subprocess.run([sys.executable, __file__, "drain"] + (["--preload"] if preload else []), env=env,
                                 stdout=subprocess.PIPE, stderr=log, text=True, check=False)
     if answer.returncode != 0:
         raise SystemExit(f"the worker failed: see {work / f'{name}.log'}")
-    return float(json.loads(answer.stdout.strip().splitlines()[-1])["seconds"])
+    started = float(json.loads(answer.stdout.strip().splitlines()[-1])["started"])
+    ends = [connection.hget(f"rq:job:{job_id}", "ended_at") for job_id in job_ids]
+    if not all(ends):
+        raise SystemExit(f"{name}: not every job ran; see {work / f'{name}.log'}")
+    return max(utcparse(end.decode()).timestamp() for end in ends) - started
 
 
 def drain_here(preload: bool) -> None:
-    """The `drain` child: create the app as `hub worker` does, then time run_worker(app, burst=True)."""
+    """The `drain` child: create the app as `hub worker` does, then run_worker(app, burst=True); prints its start."""
     from hub import jobs
     from hub.app import create_app
 
     app = create_app()
     if preload:
         preload_job_modules()
-    started = time.perf_counter()
+    started = time.time()  # the clock RQ's started_at/ended_at come from
     jobs.run_worker(app, burst=True)
-    print(json.dumps({"seconds": time.perf_counter() - started}))
+    print(json.dumps({"started": started}))
 
 
 def preload_job_modules() -> None:
@@ -340,15 +348,15 @@ def throughput(app: Any, env: dict[str, str], work: Path, world: World,
     from rq import Queue
 
     from hub import redis_conn
+    from hub.sharing import dispatch
 
     connection = redis_conn.get_from(app)
     queue = Queue("default", connection=connection)
     empty: list[Drained] = []
     deliver: list[Drained] = []
     for round_ in range(args.rounds):
-        for _ in range(args.jobs):
-            queue.enqueue_call(noop)
-        seconds = drain(env, work, f"empty-{round_}", args.preload)
+        noops = [queue.enqueue_call(noop).id for _ in range(args.jobs)]
+        seconds = drain(env, work, f"empty-{round_}", args.preload, connection, noops)
         assert queue.count == 0, "the empty jobs were not all worked"
         empty.append(Drained(args.jobs / seconds, time_in_jobs(connection, args.jobs)))
 
@@ -358,7 +366,7 @@ def throughput(app: Any, env: dict[str, str], work: Path, world: World,
         ids = plan(app, world, channels, courses, events)
         assert len(ids) == args.jobs, (len(ids), args.jobs)
         enqueue(app, ids)
-        seconds = drain(env, work, f"deliver-{round_}", args.preload)
+        seconds = drain(env, work, f"deliver-{round_}", args.preload, connection, [dispatch.job_id(d) for d in ids])
         done = statuses(app, ids)
         if done.get("sent") != args.jobs:
             raise SystemExit(f"round {round_}: deliveries ended {done}; see {work}/deliver-{round_}.log")
@@ -599,8 +607,8 @@ def report_limits(result: LimitsResult, limit: float, args: argparse.Namespace) 
           f"longest {result.longest_job * 1000:.0f} ms; workers in jobs {result.busy:.1f} s of "
           f"{args.workers} x {result.wall:.1f} s = {result.busy / (args.workers * result.wall):.0%}")
     if result.horse_cpu:
-        print(f"work horses' CPU: {result.horse_cpu:.1f} s = {result.horse_cpu / result.busy:.0%} of their time in jobs "
-              f"(a job that slept for a limit would show far less; the rest is I/O and waiting for a core)")
+        print(f"work horses' CPU: {result.horse_cpu:.1f} s = {result.horse_cpu / result.busy:.0%} of their time in "
+              "jobs (the rest: database, Redis and Slack round trips, and waiting for a core; no job sleeps)")
 
 
 if __name__ == "__main__":
