@@ -7,7 +7,17 @@ from __future__ import annotations
 from datetime import datetime
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, utcnow
@@ -31,6 +41,9 @@ class DeliveryStatus(str, Enum):
     SKIPPED = "skipped"  # consent, user or connection gone at send time; nothing posted
     HELD = "held"  # waiting for its rule's digest (next_attempt_at: when the digest is due)
     FOLDED = "folded"  # delivered inside a digest delivery (digest_id)
+
+
+DIGEST_KEY_PREFIX = "digest:"
 
 
 class Source(Base):
@@ -172,3 +185,8 @@ class Delivery(Base):
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    @property
+    def is_digest(self) -> bool:
+        """A digest's own delivery (hub/sharing/digests.py): no event, no learner, its members point at it."""
+        return self.key.startswith(DIGEST_KEY_PREFIX)

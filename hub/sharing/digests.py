@@ -15,16 +15,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, CursorResult, and_, func, select, update
 from sqlalchemy.orm import Session
 
 from hub.models import Delivery, DeliveryStatus, Event, Rule, User, UserStatus
+from hub.models.sharing import DIGEST_KEY_PREFIX
 from hub.sharing import consent, templates
 from hub.sharing.outbox import utcnow
 from hub.sharing.rules import parse_destination
 
 S = DeliveryStatus
-KEY_PREFIX = "digest:"
 DEFAULT_MAX_DELAY = 600  # automatic mode: seconds a post may wait behind a destination's backlog
 NAMES_SHOWN = 3
 SUBJECTS_SHOWN = 10
@@ -38,7 +38,7 @@ BACKLOG = (S.PENDING.value, S.SENDING.value, S.FAILED.value)
 
 
 def is_digest(delivery: Delivery) -> bool:
-    return delivery.key.startswith(KEY_PREFIX)
+    return delivery.is_digest
 
 
 def due_at(mode: str, now: datetime, max_delay: int | None) -> datetime:
@@ -91,7 +91,7 @@ def fold(session: Session, rule_id: int | None, org_id: int | None, destination:
     session.execute(update(Delivery).where(*group, Delivery.user_id.in_(disabled))
                     .values(status=S.SKIPPED.value, last_error="the learner's account is disabled",
                             next_attempt_at=None, updated_at=now).execution_options(synchronize_session=False))
-    digest = Delivery(key=f"{KEY_PREFIX}{rule_id}:{org_id}:{uuid.uuid4().hex[:20]}", event_id=None,
+    digest = Delivery(key=f"{DIGEST_KEY_PREFIX}{rule_id}:{org_id}:{uuid.uuid4().hex[:20]}", event_id=None,
                       rule_id=rule_id, user_id=None, org_id=org_id, destination=destination,
                       status=S.PENDING.value)
     session.add(digest)
