@@ -608,7 +608,7 @@ def report_limits(result: LimitsResult, limit: float, args: argparse.Namespace) 
           f"{args.workers} x {result.wall:.1f} s = {result.busy / (args.workers * result.wall):.0%}")
     if result.horse_cpu:
         print(f"work horses' CPU: {result.horse_cpu:.1f} s = {result.horse_cpu / result.busy:.0%} of their time in "
-              "jobs (the rest: database, Redis and Slack round trips, and waiting for a core; no job sleeps)")
+              "jobs (the rest: database, Redis and Slack round trips, and waiting for a core)")
 
 
 if __name__ == "__main__":
