@@ -44,6 +44,7 @@ class DeliveryStatus(str, Enum):
 
 
 DIGEST_KEY_PREFIX = "digest:"
+UNDISPATCHED = "enqueued_at IS NULL AND status IN ('pending', 'failed')"  # the dispatcher's work list
 
 
 class Source(Base):
@@ -160,8 +161,8 @@ class Delivery(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("key"),
-        Index("ix_deliveries_undispatched", "id", sqlite_where=text("enqueued_at IS NULL AND status = 'pending'"),
-              postgresql_where=text("enqueued_at IS NULL AND status = 'pending'")),
+        Index("ix_deliveries_undispatched", "id", sqlite_where=text(UNDISPATCHED),
+              postgresql_where=text(UNDISPATCHED)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128))  # f"{event_id}:{rule_id}:{destination}" or a digest key

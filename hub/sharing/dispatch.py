@@ -3,8 +3,8 @@
 The web request's only I/O is one INSERT and its commit (planning and an RQ enqueue each cost more than the rest
 of an intake). A dispatcher pass (1) claims unplanned events (`planned_at IS NULL`) and plans their deliveries in
 the same transaction, so an event is planned once whoever crashes; (2) claims due pending deliveries that have
-no job yet (`enqueued_at IS NULL`) with one conditional UPDATE, commits, and enqueues them in one Redis
-pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery whose
+no job yet (`enqueued_at IS NULL`, retries included) with one conditional UPDATE, commits, and enqueues them in
+one Redis pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery whose
 job was lost (Redis down at the wrong moment, Redis flushed).
 """
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import redis
@@ -33,6 +32,7 @@ log = logging.getLogger(__name__)
 QUEUE = "default"
 JOB = "hub.jobs.deliver"  # by name: hub.jobs imports the sharing package, not the other way round
 BATCH = 500
+DISPATCHABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 INTERVAL = 0.2  # seconds between passes when the last one found nothing
 
 
@@ -44,13 +44,9 @@ def _queue(connection: redis.Redis | None = None) -> Queue:
     return Queue(QUEUE, connection=connection or redis_conn.get())
 
 
-def enqueue(delivery_id: int, at: datetime | None = None, connection: redis.Redis | None = None) -> None:
-    """One job per delivery (job id = "delivery-<id>"), now or at `at`; raises redis errors."""
-    queue = _queue(connection)
-    if at is None:
-        queue.enqueue_call(JOB, kwargs={"delivery_id": delivery_id}, job_id=job_id(delivery_id))
-    else:
-        queue.enqueue_at(at, JOB, delivery_id=delivery_id, job_id=job_id(delivery_id))
+def enqueue(delivery_id: int, connection: redis.Redis | None = None) -> None:
+    """One job per delivery (job id = "delivery-<id>"); raises redis errors."""
+    _queue(connection).enqueue_call(JOB, kwargs={"delivery_id": delivery_id}, job_id=job_id(delivery_id))
 
 
 def plan_new(session: Session, limit: int = BATCH) -> int:
@@ -96,13 +92,17 @@ def run_pass(session: Session, connection: redis.Redis | None = None) -> Pass:
 
 def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BATCH,
              connection: redis.Redis | None = None) -> int:
-    """Claim up to `limit` due, never-enqueued pending deliveries (or just `ids`), commit, enqueue; returns how many.
+    """Claim up to `limit` due pending/failed deliveries with no job (or just `ids`), commit, enqueue; returns how many.
+
+    Retries come this way too: a postponed or failed attempt hands its row back (`enqueued_at` NULL) with its
+    `next_attempt_at`, and the first pass after that moment enqueues it. No job is scheduled ahead in RQ, whose
+    scheduler rounds to whole seconds and ticks once a second.
 
     If Redis fails the claim is undone, so the next pass (or the reconciler) tries again; nothing is lost.
     """
     now = utcnow()
     due = select(Delivery.id).where(
-        Delivery.status == DeliveryStatus.PENDING.value, Delivery.enqueued_at.is_(None),
+        Delivery.status.in_(DISPATCHABLE), Delivery.enqueued_at.is_(None),
         or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
     if ids is not None:
         if not ids:
@@ -129,14 +129,6 @@ def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BA
         session.commit()
         return 0
     return len(claimed)
-
-
-def later(delivery_id: int, at: datetime) -> None:
-    """Schedule a retry; if Redis is down the row's next_attempt_at still says when, for the reconciler."""
-    try:
-        enqueue(delivery_id, at)
-    except redis.RedisError as exc:
-        log.warning("delivery %s retry not scheduled (the reconciler will): %s", delivery_id, type(exc).__name__)
 
 
 def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL) -> None:

@@ -95,9 +95,11 @@ def sent(session: Session, delivery_id: int, attempt_id: str, remote_id: str | N
 
 
 def postpone(session: Session, delivery_id: int, attempt_id: str, until: datetime, reason: str) -> bool:
-    """Back to pending until `until` (rate limit): not a failed attempt, so it does not count."""
+    """Back to pending until `until` (rate limit): not a failed attempt, so it does not count.
+
+    The row goes back to the dispatcher (`enqueued_at` NULL), which enqueues it once `until` has passed."""
     return finish(session, delivery_id, attempt_id, S.PENDING, next_attempt_at=until, last_error=reason,
-                  attempts=Delivery.attempts - 1)
+                  attempts=Delivery.attempts - 1, enqueued_at=None)
 
 
 def failed(session: Session, delivery_id: int, attempt_id: str, attempts: int, reason: str, policy: Policy,
@@ -108,8 +110,9 @@ def failed(session: Session, delivery_id: int, attempt_id: str, attempts: int, r
                last_error=f"gave up after {attempts} attempts: {reason}")
         return None
     when = (now or utcnow()) + backoff(attempts, policy)
-    return when if finish(session, delivery_id, attempt_id, S.FAILED, next_attempt_at=when, last_error=reason) \
-        else None
+    won = finish(session, delivery_id, attempt_id, S.FAILED, next_attempt_at=when, last_error=reason,
+                 enqueued_at=None)  # the dispatcher enqueues the retry when it is due
+    return when if won else None
 
 
 def dead(session: Session, delivery_id: int, attempt_id: str, reason: str) -> bool:

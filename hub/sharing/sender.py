@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from hub import redis_conn
 from hub.crypto import DecryptionFailed
 from hub.models import Delivery, DeliveryStatus, Event, Rule, User, UserStatus
-from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
+from hub.sharing import consent, digests, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
 from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, Transient
@@ -26,7 +26,7 @@ class Outcome(str, Enum):
     GONE = "gone"  # the row no longer exists (its event or user was erased)
     DONE = "done"  # already in a final state: a replayed or duplicate job
     BUSY = "busy"  # another attempt holds a live lease
-    NOT_DUE = "not_due"  # next_attempt_at is later: its scheduled job will come
+    NOT_DUE = "not_due"  # next_attempt_at is later: the dispatcher enqueues it then (a stale or early job)
     LOST_RACE = "lost_race"  # another worker claimed it first
     SENT = "sent"
     POSTPONED = "postponed"  # rate limit: pending again at next_attempt_at
@@ -106,10 +106,7 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
         return _postpone(session, row, attempt, exc.retry_after, f"rate limited: {exc.message}")
     except Transient as exc:
         when = outbox.failed(session, row.id, attempt, row.attempts, exc.message, policy())
-        if when is None:
-            return Outcome.DEAD
-        dispatch.later(row.id, when)
-        return Outcome.FAILED
+        return Outcome.DEAD if when is None else Outcome.FAILED
     except AuthExpired as exc:
         outbox.dead(session, row.id, attempt, f"token refused after a refresh: {exc.message}")
         return Outcome.DEAD
@@ -172,7 +169,6 @@ def _digest_post(session: Session, row: Delivery) -> publishing.Post | None:
 def _postpone(session: Session, row: Delivery, attempt: str, seconds: float, reason: str) -> Outcome:
     when = utcnow() + timedelta(seconds=max(seconds, 0.001))
     outbox.postpone(session, row.id, attempt, when, reason)
-    dispatch.later(row.id, when)
     return Outcome.POSTPONED
 
 

@@ -5,7 +5,6 @@ import multiprocessing
 from datetime import timedelta
 
 from rq import Queue
-from rq.registry import ScheduledJobRegistry
 from sqlalchemy import delete, select, update
 
 from hub import db, jobs, redis_conn
@@ -108,9 +107,16 @@ def test_rate_limited_destination_is_rescheduled_and_others_go_out(world: World)
     assert wins.status == "sent"
     assert busy.status == "pending" and busy.attempts == 0 and "rate limited" in busy.last_error
     assert aware(busy.next_attempt_at) >= before + timedelta(seconds=119)
+    assert busy.enqueued_at is None  # handed back to the dispatcher, which enqueues it once it is due
     with world.app.app_context():
-        scheduled = ScheduledJobRegistry("default", connection=redis_conn.get())
-        assert dispatch.job_id(busy.id) in scheduled.get_job_ids()
+        assert dispatch.dispatch(db.session()) == 0  # not before next_attempt_at
+        db.session().execute(update(Delivery).where(Delivery.id == busy.id)
+                             .values(next_attempt_at=utcnow() - timedelta(seconds=1)))
+        db.session().commit()
+        assert dispatch.dispatch(db.session()) == 1  # due: one job again
+        db.session().execute(update(Delivery).where(Delivery.id == busy.id)
+                             .values(next_attempt_at=busy.next_attempt_at))
+        db.session().commit()
     # Another delivery to the same channel waits for Retry-After too, without calling the provider.
     _, more = world.event("evt-2")
     with world.app.app_context():

@@ -15,7 +15,7 @@ depends_on = None
 
 
 UNPLANNED = "planned_at IS NULL"
-UNDISPATCHED = "enqueued_at IS NULL AND status = 'pending'"
+UNDISPATCHED = "enqueued_at IS NULL AND status IN ('pending', 'failed')"
 
 
 def upgrade() -> None:
