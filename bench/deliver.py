@@ -24,11 +24,8 @@ part 2, through its opt-in ChannelLimit. Each delivery makes two calls, chat.pos
 as the publisher does. The sandbox's bucket holds one post (--slack-burst 1): two posts less than a second apart
 at the sandbox get a 429. Worker and sandbox logs go to the run's temporary directory, named on the first line.
 
---preload imports the delivery job's modules in each worker before it forks (a proposed fix, for comparison);
-without it the bench measures hub.jobs.run_worker exactly as it is.
-
 Usage: .venv/bin/python bench/deliver.py [--jobs 150] [--rounds 2] [--workers 3] [--channels 20]
-       [--per-channel 6] [--slack-burst 1] [--preload] [--skip throughput|limits]
+       [--per-channel 6] [--slack-burst 1] [--skip throughput|limits]
        [--database-url postgresql://postgres@127.0.0.1:5432/postgres] [--redis-url redis://127.0.0.1:6379/15]
 """
 from __future__ import annotations
@@ -296,14 +293,14 @@ def statuses(app: Any, ids: Sequence[int]) -> dict[str, int]:
 
 
 # --- part 1 ---------------------------------------------------------------------------------------------------
-def drain(env: dict[str, str], work: Path, name: str, preload: bool, connection: Any, job_ids: Sequence[str]) -> float:
+def drain(env: dict[str, str], work: Path, name: str, connection: Any, job_ids: Sequence[str]) -> float:
     """One burst worker in a child process (its logs to a file); returns the seconds from calling run_worker to the
     end of the last job. Not to run_worker's return: a burst worker's teardown joins RQ's pub/sub thread, which
     polls once a second, so the return comes 0 to 1 s after the work is done, whatever the jobs were."""
     from rq.utils import utcparse
 
     with open(work / f"{name}.log", "w") as log:
-        answer = subprocess.run([sys.executable, __file__, "drain"] + (["--preload"] if preload else []), env=env,
+        answer = subprocess.run([sys.executable, __file__, "drain"], env=env,
                                 stdout=subprocess.PIPE, stderr=log, text=True, check=False)
     if answer.returncode != 0:
         raise SystemExit(f"the worker failed: see {work / f'{name}.log'}")
@@ -314,26 +311,15 @@ def drain(env: dict[str, str], work: Path, name: str, preload: bool, connection:
     return max(utcparse(end.decode()).timestamp() for end in ends) - started
 
 
-def drain_here(preload: bool) -> None:
+def drain_here() -> None:
     """The `drain` child: create the app as `hub worker` does, then run_worker(app, burst=True); prints its start."""
     from hub import jobs
     from hub.app import create_app
 
     app = create_app()
-    if preload:
-        preload_job_modules()
     started = time.time()  # the clock RQ's started_at/ended_at come from
     jobs.run_worker(app, burst=True)
     print(json.dumps({"started": started}))
-
-
-def preload_job_modules() -> None:
-    """What a worker could import before forking, so no work horse imports it again (see --preload)."""
-    import hub.sharing.sender  # noqa: F401
-    from providers import registry
-
-    for kind in registry.PUBLISHERS:
-        registry.publisher_class(kind)
 
 
 @dataclass
@@ -356,7 +342,7 @@ def throughput(app: Any, env: dict[str, str], work: Path, world: World,
     deliver: list[Drained] = []
     for round_ in range(args.rounds):
         noops = [queue.enqueue_call(noop).id for _ in range(args.jobs)]
-        seconds = drain(env, work, f"empty-{round_}", args.preload, connection, noops)
+        seconds = drain(env, work, f"empty-{round_}", connection, noops)
         assert queue.count == 0, "the empty jobs were not all worked"
         empty.append(Drained(args.jobs / seconds, time_in_jobs(connection, args.jobs)))
 
@@ -366,7 +352,7 @@ def throughput(app: Any, env: dict[str, str], work: Path, world: World,
         ids = plan(app, world, channels, courses, events)
         assert len(ids) == args.jobs, (len(ids), args.jobs)
         enqueue(app, ids)
-        seconds = drain(env, work, f"deliver-{round_}", args.preload, connection, [dispatch.job_id(d) for d in ids])
+        seconds = drain(env, work, f"deliver-{round_}", connection, [dispatch.job_id(d) for d in ids])
         done = statuses(app, ids)
         if done.get("sent") != args.jobs:
             raise SystemExit(f"round {round_}: deliveries ended {done}; see {work}/deliver-{round_}.log")
@@ -392,14 +378,12 @@ def part1_channels(round_: int, jobs: int) -> list[str]:
 
 
 # --- part 2 ---------------------------------------------------------------------------------------------------
-def work_here(preload: bool) -> None:
+def work_here() -> None:
     """The `work` child: a long-running worker, as `hub worker` runs it, until SIGTERM."""
     from hub import jobs
     from hub.app import create_app
 
     app = create_app()
-    if preload:
-        preload_job_modules()
     jobs.run_worker(app)
 
 
@@ -429,7 +413,7 @@ def limits_run(app: Any, env: dict[str, str], work: Path, world: World, api_base
     channels = [f"lim-{c:02d}" for c in range(args.channels)]
     ids = plan(app, world, channels, ["lim"] * len(channels), [f"lim/{e}" for e in range(args.per_channel)])
     with ExitStack() as stack:
-        children = [stack.enter_context(child_process(["work"] + (["--preload"] if args.preload else []), env,
+        children = [stack.enter_context(child_process(["work"], env,
                                                       work / f"worker-{index}.log")) for index in range(args.workers)]
         deadline = time.monotonic() + 60
         while len(Worker.all(connection=connection)) < args.workers:
@@ -531,8 +515,6 @@ def main() -> None:
     parser.add_argument("--slack-burst", type=float, default=1.0,
                         help="part 2: the sandbox's bucket size per channel (1: no burst above 1 per second)")
     parser.add_argument("--timeout", type=float, default=30.0, help="part 2: give up after this many seconds")
-    parser.add_argument("--preload", action="store_true",
-                        help="import the delivery job's modules in the worker before it forks (a proposed fix)")
     parser.add_argument("--skip", choices=["throughput", "limits"], help="run only the other part")
     parser.add_argument("--database-url", help="a PostgreSQL server to create a scratch database on")
     parser.add_argument("--redis-url", default=os.environ.get("HUB_REDIS_URL"), help="an empty Redis database")
@@ -559,8 +541,7 @@ def main() -> None:
             channels = [c for r in range(args.rounds) for c in part1_channels(r, args.jobs)]
             with sandbox_process(env, work, token, channels) as api_base:
                 world = seed(app, api_base, token)
-                print(f"part 1: {args.jobs} jobs per round, one worker (HubWorker, burst)"
-                      + (", job modules preloaded" if args.preload else ""), flush=True)
+                print(f"part 1: {args.jobs} jobs per round, one worker (HubWorker, burst)", flush=True)
                 empty, deliver = throughput(app, env, work, world, args)
             ratio = deliver.rate / empty.rate
             print(f"empty jobs:    {empty.rate:7.1f} jobs/s")
@@ -616,8 +597,8 @@ if __name__ == "__main__":
         serve_sandbox(int(sys.argv[2]), sys.argv[3], json.loads(Path(sys.argv[4]).read_text()), float(sys.argv[5]),
                       float(sys.argv[6]))
     elif len(sys.argv) > 1 and sys.argv[1] == "drain":
-        drain_here("--preload" in sys.argv[2:])
+        drain_here()
     elif len(sys.argv) > 1 and sys.argv[1] == "work":
-        work_here("--preload" in sys.argv[2:])
+        work_here()
     else:
         main()

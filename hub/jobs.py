@@ -84,7 +84,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     A burst worker runs one dispatcher pass first instead, so what is committed by then is worked.
     """
     app.config["_HUB_PID"] = os.getpid()
-    _preload()
+    _preload(app)
     connection = redis_conn.get_from(app)
     worker = HubWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     worker.app = app
@@ -105,14 +105,17 @@ def run_worker(app: Flask, burst: bool = False) -> None:
             dispatcher.terminate()
 
 
-def _preload() -> None:
-    """Import what a delivery job runs (the sender, every publisher and its SDK) once, before the worker forks a
-    work horse per job: otherwise each job pays for the imports again (slack_sdk alone is ~55 ms)."""
+def _preload(app: Flask) -> None:
+    """Do once, before the worker forks a work horse per job, what every delivery job would otherwise repeat:
+    import the sender, every publisher and its SDK (slack_sdk alone is ~55 ms), and start the crypto backend
+    (the first Fernet use in a process costs more than a whole warm delivery)."""
     from hub.sharing import sender  # noqa: F401
     from providers import registry
 
     for kind in registry.PUBLISHERS:
         registry.publisher_class(kind)
+    vault = app.extensions["vault"]
+    vault.open(vault.seal("warm", "preload"), "preload")
 
 
 def start_dispatcher(app: Flask) -> multiprocessing.process.BaseProcess:
