@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
 import requests
+from authlib.integrations.base_client import OAuthError
+from authlib.integrations.requests_client import OAuth2Session
 
 from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
                             check_url, http_session, raise_for_status)
@@ -62,6 +65,56 @@ class HttpPublisher:
             raise Permanent(self.name, f"{self.name} refused the post ({response.status_code}): "
                                        f"{error_text(response)}")
         raise_for_status(self.name, response)
+        return response
+
+    def redeem_refresh_token(self, token_url: str, auth_method: str, tokens: Mapping[str, Any],
+                             label: str) -> dict[str, Any]:
+        """The refresh-token grant (RFC 6749 section 6) through authlib: the provider's new token set.
+
+        Keeps the refresh token redeemed when the answer carries none (providers that do not rotate). A refusal
+        is Permanent (the learner must connect again; a rotating provider refuses a token already redeemed),
+        429 RateLimited, 5xx or no answer Transient. Tokens never reach a message or a log.
+        """
+        refresh_token = tokens.get("refresh_token")
+        if not refresh_token:
+            raise Permanent(self.name, f"the {label} token expired and the connection has no refresh token: "
+                                       "reconnect the account")
+        if not self.settings.client_id:
+            raise Permanent(self.name, f"the {label} token expired and no {label} app is configured to refresh it")
+        client = OAuth2Session(client_id=self.settings.client_id, client_secret=self.settings.client_secret,
+                               token_endpoint_auth_method=auth_method)
+        client.trust_env = self.http.trust_env
+        # authlib parses any JSON body as a token: statuses that are not refusals are mapped before it looks.
+        client.register_compliance_hook("refresh_token_response", self._refresh_status)
+        try:
+            fresh = client.refresh_token(self.url(token_url), refresh_token=str(refresh_token),
+                                         timeout=DEFAULT_TIMEOUT, verify=self.http.verify)
+        except OAuthError as exc:  # an RFC 6749 error body
+            if exc.error in ("invalid_client", "unauthorized_client"):
+                raise Permanent(self.name, f"{label} refused the hub's client credentials ({exc.error}) when "
+                                           "refreshing a token: check the provider's client id and secret") from exc
+            raise Permanent(self.name, f"{label} refused the refresh token ({exc.error}): "
+                                       "reconnect the account") from exc
+        except requests.HTTPError as exc:  # an error status without an error body
+            raise Permanent(self.name, f"{label} refused the refresh token "
+                                       f"({exc.response.status_code if exc.response is not None else 'no status'}): "
+                                       "reconnect the account") from exc
+        except requests.RequestException as exc:
+            raise Transient(self.name, f"{label} did not answer the token refresh: {type(exc).__name__}") from exc
+        except ValueError as exc:  # a 2xx that is not a JSON object
+            raise Transient(self.name, f"{label} answered the token refresh with something that is not JSON") from exc
+        finally:
+            client.close()
+        if not fresh.get("access_token"):
+            raise Permanent(self.name, f"{label} answered the token refresh without an access token")
+        return dict(fresh)
+
+    def _refresh_status(self, response: requests.Response) -> requests.Response:
+        if response.status_code == 429:
+            raise RateLimited(self.name, f"{self.name} rate limit on the token endpoint",
+                              retry_after=retry_after(response.headers))
+        if response.status_code >= 500:
+            raise Transient(self.name, f"{self.name} failed to refresh the token ({response.status_code})")
         return response
 
 

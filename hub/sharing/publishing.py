@@ -4,13 +4,18 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
+import redis
 from flask import Flask, current_app
+from redis.exceptions import LockError
+from redis.lock import Lock
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
+from hub import redis_conn
 from hub.models import Connection, ProviderConfig, User
 from hub.sharing import outbox
 from hub.sharing.rules import Destination
@@ -22,8 +27,10 @@ from providers.base import (  # noqa: F401  (Post, Published: used through this 
     Published,
     Publisher,
     Target,
+    Transient,
 )
 
+log = logging.getLogger(__name__)
 OVERRIDES = "sharing.publishers"
 
 
@@ -58,7 +65,7 @@ def _settings(session: Session, kind: str) -> ProviderSettings:
             overrides = {"api_base": f"{settings.base_url}/sandbox/{kind}"}
     return ProviderSettings(name=kind, client_id="", client_secret="", insecure_loopback=settings.insecure_loopback,
                             ca_bundle=settings.ca_bundle, api_base=overrides.get("api_base"),
-                            auth_base=overrides.get("auth_base"))
+                            auth_base=overrides.get("auth_base"), issuer=overrides.get("issuer"))
 
 
 def _config(session: Session, kind: str) -> ProviderConfig | None:
@@ -147,18 +154,56 @@ def _swap(session: Session, connection: Connection, seen: str, fresh: dict[str, 
     return swapped
 
 
-def refresh(session: Session, connection: Connection, publisher: Publisher) -> dict[str, Any]:
-    """Refresh a connection's tokens once; a concurrent refresh wins by compare-and-swap and its tokens are used.
+REFRESH_LOCK_SECONDS = 60  # outlives one token request (DEFAULT_TIMEOUT) with room; frees a crashed holder's lock
+REFRESH_WAIT_SECONDS = 5.0  # a racing worker waits this long for the holder's new tokens, then retries later
 
-    Raises Permanent when the provider cannot refresh (the learner must connect the account again).
+
+def refresh(session: Session, connection: Connection, publisher: Publisher) -> dict[str, Any]:
+    """Refresh a connection's tokens once: one refresh per connection at a time, and racing workers use its result.
+
+    The tokens the failed publish used are the connection's sealed value as this job read it. Under a short Redis
+    lock per connection the row is read again: if another worker stored newer tokens meanwhile they are used as
+    they are (a rotating provider such as X would refuse the old refresh token a second time); otherwise the
+    publisher redeems the refresh token and the answer is stored with a compare-and-swap before the lock is
+    released. A lock held too long (another worker's refresh is slow) raises Transient: the delivery retries
+    later, nothing sleeps. Raises Permanent when the provider cannot refresh (connect the account again).
     """
     seen = connection.tokens_sealed
     refresher = getattr(publisher, "refresh", None)
     if refresher is None:
         raise Permanent(connection.kind, f"the {connection.kind} token expired and cannot be refreshed: "
                                          "connect the account again")
-    session.refresh(connection)
-    if connection.tokens_sealed != seen:
-        return tokens_of(connection)  # another worker refreshed while we were failing
-    fresh = refresher(tokens_of(connection))
-    return fresh if _swap(session, connection, seen, fresh) else tokens_of(connection)
+    lock = redis_conn.get().lock(f"hub:refresh:connection:{connection.id}", timeout=REFRESH_LOCK_SECONDS,
+                                 blocking_timeout=REFRESH_WAIT_SECONDS)
+    try:
+        acquired = lock.acquire()
+    except redis.RedisError as exc:
+        raise Transient(connection.kind, f"cannot take the token refresh lock: {type(exc).__name__}") from exc
+    if not acquired:
+        raise Transient(connection.kind, f"another worker is still refreshing this {connection.kind} token")
+    try:
+        session.commit()  # end the job's read transaction, so the re-read sees what other workers committed
+        session.refresh(connection)
+        if connection.tokens_sealed != seen:
+            return tokens_of(connection)  # another worker refreshed while we were failing
+        try:
+            fresh = refresher(tokens_of(connection))
+        except Permanent:
+            session.commit()
+            session.refresh(connection)
+            if connection.tokens_sealed != seen:  # refused because a worker past an expired lock rotated it
+                return tokens_of(connection)
+            raise
+        return fresh if _swap(session, connection, seen, fresh) else tokens_of(connection)
+    finally:
+        _release(lock, connection)
+
+
+def _release(lock: Lock, connection: Connection) -> None:
+    try:
+        lock.release()
+    except LockError:  # held past its timeout: the new tokens are stored by compare-and-swap all the same
+        log.warning("the token refresh lock of connection %s expired before its refresh finished", connection.id)
+    except redis.RedisError as exc:  # it expires on its own
+        log.warning("could not release the token refresh lock of connection %s: %s", connection.id,
+                    type(exc).__name__)

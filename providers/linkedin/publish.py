@@ -7,14 +7,19 @@ Needs the member's token with `w_member_social`; the author is `urn:li:person:{s
 URN comes back in the `x-restli-id` header. Posts have no hidden field, so the marker ends the
 commentary. Reading posts back (find) needs `r_member_social`, which LinkedIn grants only to
 approved partners: without it LinkedIn answers 403 and find() says it cannot know.
+Access tokens last 60 days. Refresh tokens, too, come only to approved partners
+(https://learn.microsoft.com/linkedin/shared/authentication/programmatic-refresh-tokens): with one
+stored, refresh() redeems it at the sign-in app's token endpoint; without one the learner reconnects.
 """
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
 from providers.base import AuthExpired, Permanent, Post, Published, Target
+from providers.linkedin import OLD_ISSUER_SUFFIX, LinkedIn
 from providers.publishing import HttpPublisher, with_marker
 
 DEFAULT_API_BASE = "https://api.linkedin.com"
@@ -24,6 +29,7 @@ COMMENTARY_LIMIT = 3000
 # "little text": these characters are markup in commentary and must be escaped to show as themselves.
 RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 FIND_COUNT = 20
+TOKEN_PATH = "/oauth/v2/accessToken"  # under the issuer's host, as discovery says: https://www.linkedin.com/oauth/...
 
 
 class LinkedInPublisher(HttpPublisher):
@@ -64,6 +70,19 @@ class LinkedInPublisher(HttpPublisher):
                 urn = str(element["id"])
                 return Published(remote_id=urn, url=post_url(urn))
         return None
+
+    def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """A new access token from the connection's refresh token (approved partners only); the same refresh
+        token comes back, with what is left of its fixed year."""
+        if not tokens.get("refresh_token"):
+            raise Permanent(self.name, "the LinkedIn token expired (they last 60 days) and LinkedIn gives refresh "
+                                       "tokens only to approved partners: reconnect the account")
+        return self.redeem_refresh_token(self.token_url(), LinkedIn.token_auth_method, tokens, "LinkedIn")
+
+    def token_url(self) -> str:
+        """The sign-in app's token endpoint, on the configured issuer's host (either issuer spelling)."""
+        root = (self.settings.issuer or LinkedIn.issuer_url).rstrip("/").removesuffix(OLD_ISSUER_SUFFIX)
+        return root + TOKEN_PATH
 
     def _base(self) -> str:
         return (self.settings.api_base or DEFAULT_API_BASE).rstrip("/")

@@ -3,12 +3,19 @@
 Faithful to what strict clients trip over: discovery names no token endpoint auth
 method yet only client_secret_post works, a code_challenge is refused (PKCE is not
 enabled for web apps), and some ID tokens carry the pre-2024 issuer without `/oauth`.
+Access tokens last 60 days (`expire` ages one past that: /rest/posts answers 401). Refresh
+tokens come only to apps approved for them (`approve_refresh_tokens`, as LinkedIn's MDP
+partners): they live a fixed year, are not rotated, and each redemption gives a new access token
+and the same refresh token with what is left of its year. `refresh_hits` counts redemptions.
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import re
+import secrets
 import threading
+import time
 from typing import Any
 
 from flask import jsonify, request
@@ -46,6 +53,9 @@ class LinkedInSandbox(SandboxIdP):
             token_lifetime=5184000,  # 60 days
         )
         self.client_auth_seen: list[str] = []
+        self.refresh_clients: set[str] = set()  # apps approved for programmatic refresh tokens
+        self.refresh_tokens: dict[str, tuple[Grant, float]] = {}  # token -> (grant, expires at)
+        self.refresh_hits = 0
         self.posts: list[dict[str, Any]] = []
         self.posting_faults = PostingFaults()
         self._ids = itertools.count(7100000000000000001)
@@ -65,6 +75,61 @@ class LinkedInSandbox(SandboxIdP):
                                      "client_secret_post" if "client_secret" in request.form else "none")
         return super().authenticate_client()
 
+    # --- programmatic refresh tokens (approved partners only) ----------------------------------
+    def approve_refresh_tokens(self, client_id: str) -> None:
+        """Let this app receive refresh tokens, as LinkedIn does for approved partners (tests)."""
+        self.refresh_clients.add(client_id)
+
+    def token(self) -> Any:
+        if request.form.get("grant_type") == "refresh_token":
+            return self.refresh()
+        return super().token()
+
+    def token_response(self, grant: Grant, access_token: str) -> dict[str, Any]:
+        return super().token_response(grant, access_token) | self._refresh_part(grant)
+
+    def _refresh_part(self, grant: Grant) -> dict[str, Any]:
+        """A new refresh token for an approved app; nothing for the others."""
+        if grant.client_id not in self.refresh_clients:
+            return {}
+        refresh_token = secrets.token_urlsafe(48)
+        self.refresh_tokens[refresh_token] = (grant, time.time() + REFRESH_LIFETIME)
+        return {"refresh_token": refresh_token, "refresh_token_expires_in": REFRESH_LIFETIME}
+
+    def refresh(self) -> Any:
+        """A new 60-day access token; the refresh token stays the same and keeps its fixed expiry. No ID token."""
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return self.error_body("invalid_client", "Client authentication failed", 401)
+        refresh_token = request.form.get("refresh_token", "")
+        grant, expires_at = self.refresh_tokens.get(refresh_token, (None, 0.0))
+        if grant is None or grant.client_id != client_id or expires_at <= time.time():
+            return self.error_body("invalid_grant", "The provided authorization grant or refresh token is invalid, "
+                                                    "expired or revoked.", 400)
+        with self._lock:
+            self.refresh_hits += 1
+        return jsonify(self._access(grant) | {"refresh_token": refresh_token,
+                                               "refresh_token_expires_in": int(expires_at - time.time())})
+
+    def _access(self, grant: Grant) -> dict[str, Any]:
+        """A fresh access token for the grant's member and scopes."""
+        fresh = Grant(grant.client_id, None, grant.user, grant.scope, None, None)
+        access_token = secrets.token_urlsafe(32)
+        self.tokens[access_token] = fresh
+        return {"access_token": access_token, "expires_in": self.token_lifetime, "scope": grant.scope}
+
+    def issue_tokens(self, client_id: str, sub: str, scope: str = "openid profile w_member_social") -> dict[str, Any]:
+        """A token answer for a member as if they had connected the account (a refresh token if the app is approved)."""
+        user = next(u for u in self.users if u["sub"] == sub)
+        grant = Grant(client_id, None, user, scope, None, None)
+        return self._access(grant) | self._refresh_part(grant)
+
+    def expire(self, access_token: str) -> None:
+        """Age one access token past its 60 days."""
+        with self._lock:
+            grant = self.tokens[access_token]
+            self.tokens[access_token] = dataclasses.replace(grant, issued_at=time.time() - self.token_lifetime - 1)
+
     def id_claims(self, grant: Grant) -> dict[str, Any]:
         claims = super().id_claims(grant)
         if grant.user["sub"] in OLD_ISSUER_SUBS:
@@ -80,6 +145,8 @@ class LinkedInSandbox(SandboxIdP):
         grant = self.bearer_grant()
         if grant is None:
             return _rest_error(401, "Invalid access token", "INVALID_ACCESS_TOKEN", 65600)
+        if time.time() - grant.issued_at > self.token_lifetime:
+            return _rest_error(401, "The token used in the request has expired", "EXPIRED_ACCESS_TOKEN", 65601)
         version = request.headers.get("LinkedIn-Version", "")
         if not VERSION.fullmatch(version):
             return _rest_error(426, f"Requested version {version or '(none)'} is not active", "NONEXISTENT_VERSION")
@@ -127,6 +194,7 @@ class LinkedInSandbox(SandboxIdP):
         return posts_page("LinkedIn sandbox: feed", self.colour, [("Feed", posts)])
 
 
+REFRESH_LIFETIME = 365 * 24 * 3600  # programmatic refresh tokens: one year from the member's consent
 VERSION = re.compile(r"20\d{2}(0[1-9]|1[0-2])(\.\d{2})?")
 
 

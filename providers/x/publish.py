@@ -6,10 +6,12 @@ Docs: https://docs.x.com/x-api/posts/create-post
 X bills posts with a URL far higher than posts without one (pay per use): admins are warned
 where rules are made. Posts have no hidden field, so the marker ends the text; find() reads the
 member's recent posts for it. tweepy never waits on a rate limit here (wait_on_rate_limit=False).
+Access tokens last 2 hours: refresh() redeems the connection's refresh token (offline.access) at X's
+token endpoint, https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import requests
@@ -17,7 +19,7 @@ import tweepy
 
 from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient
 from providers.publishing import HttpPublisher, retry_after, with_marker
-from providers.x import api
+from providers.x import X, api
 
 TEXT_LIMIT = 280
 URL_WEIGHT = 23  # every link counts as 23 characters (t.co)
@@ -41,6 +43,15 @@ class XPublisher(HttpPublisher):
         if not data.get("id"):
             raise Permanent(self.name, "X accepted the post but sent no id")
         return Published(remote_id=str(data["id"]), url=post_url(str(data["id"])))
+
+    def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """New tokens for an expired set: X's refresh-token grant, with the sign-in app's credentials (Basic).
+
+        X rotates refresh tokens: each works once and the answer carries its successor, so the caller must
+        store the result before anything else redeems the old one (the hub serialises refreshes per connection).
+        """
+        token_url = X(self.settings).endpoints()["token_endpoint"]  # the sign-in's endpoint, overrides applied
+        return self.redeem_refresh_token(token_url, X.token_auth_method, tokens, "X")
 
     def find(self, target: Target, marker: str) -> Published | None:
         """The member's newest posts (GET /2/users/:id/tweets), scanned for the marker."""

@@ -1,12 +1,17 @@
 """A local X: OAuth 2.0 authorize and token (PKCE required, Basic client auth) and GET /2/users/me.
 
-Shapes follow X's docs: tokens with lowercase `bearer` and a 2-hour life, a refresh token only
-with offline.access, the v2 `{"data": {...}}` envelope, problem-JSON errors, and the
+Shapes follow X's docs: tokens with lowercase `bearer` and a 2-hour life (`token_lifetime`, settable),
+a refresh token only with offline.access, single use: each redemption answers a new one and the old one is
+refused after. Every API route answers 401 for an unknown or expired access token, as X does; `expire`
+ages one token past its life. The v2 `{"data": {...}}` envelope, problem-JSON errors, and the
 x-rate-limit-* headers. `me_hits` counts /2/users/me calls and `me_agents` keeps their User-Agent,
-so tests can see tweepy itself reached the sandbox.
+so tests can see tweepy itself reached the sandbox. `refresh_hits` counts the refresh tokens redeemed,
+`refresh_refused` the refused ones and `expired_hits` the 401s for expired access tokens;
+`refresh_faults` answers the next refresh requests with canned failures (429, 5xx).
 """
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
 import time
@@ -78,6 +83,10 @@ class XSandbox(SandboxIdP):
         self.me_agents: list[str] = []
         self.me_limit = ME_LIMIT
         self.refresh_tokens: dict[str, Grant] = {}
+        self.refresh_hits = 0
+        self.refresh_refused = 0
+        self.refresh_faults = PostingFaults()
+        self.expired_hits = 0  # API calls answered 401 because the access token had expired
         self._windows: dict[str, tuple[float, int]] = {}  # user id -> (window start, requests)
         self._me_lock = threading.Lock()
         self.blueprint.add_url_rule("/2/users/me", "users_me", self.users_me)
@@ -112,25 +121,60 @@ class XSandbox(SandboxIdP):
         return body
 
     def refresh(self) -> Any:
-        """Refresh tokens rotate: each one works once."""
+        """Refresh tokens rotate: each one works once, and the answer carries the next one."""
+        canned = self.refresh_faults.pop()
+        if canned:
+            return canned
+        if self.faults.token_delay:  # a slow token endpoint: racing workers overlap
+            time.sleep(self.faults.token_delay)
         client_id = self.authenticate_client()
         if client_id is None:
             return _token_error("invalid_client", "", 401)
         with self._lock:
             grant = self.refresh_tokens.pop(request.form.get("refresh_token", ""), None)
-        if grant is None or grant.client_id != client_id:
+            if grant is not None and grant.client_id == client_id:
+                self.refresh_hits += 1
+            else:
+                self.refresh_refused, grant = self.refresh_refused + 1, None
+        if grant is None:
+            # X's words for a refresh token that is unknown, already used or another app's.
             return jsonify({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}), 400
         fresh = Grant(grant.client_id, grant.redirect_uri, grant.user, grant.scope, None, None)
         access_token = secrets.token_urlsafe(32)
         self.tokens[access_token] = fresh
         return jsonify(self.token_response(fresh, access_token))
 
+    # --- set-up for tests and the demo ------------------------------------------------------
+    def issue_tokens(self, client_id: str, sub: str,
+                     scope: str = "tweet.read tweet.write users.read offline.access") -> dict[str, Any]:
+        """The token answer of a sandbox user who connected the account (a refresh token with offline.access)."""
+        user = next(u for u in self.users if u["sub"] == sub)
+        grant = Grant(client_id, None, user, scope, None, None)
+        access_token = secrets.token_urlsafe(32)
+        self.tokens[access_token] = grant
+        return self.token_response(grant, access_token)
+
+    def expire(self, access_token: str) -> None:
+        """Age one access token past its lifetime: from now on X answers 401 to it."""
+        with self._lock:
+            grant = self.tokens[access_token]
+            self.tokens[access_token] = dataclasses.replace(grant, issued_at=time.time() - self.token_lifetime - 1)
+
+    def live_grant(self) -> Grant | None:
+        """The bearer token's grant, or None when it is unknown or expired (X answers 401 to both)."""
+        grant = self.bearer_grant()
+        if grant is not None and time.time() - grant.issued_at > self.token_lifetime:
+            with self._lock:
+                self.expired_hits += 1
+            return None
+        return grant
+
     def users_me(self) -> Any:
         """GET /2/users/me: the token's user in the v2 envelope, only the fields asked for and granted."""
         self.me_hits += 1
         self.me_agents.append(request.headers.get("User-Agent", ""))
-        grant = self.bearer_grant()
-        if grant is None or time.time() - grant.issued_at > self.token_lifetime:
+        grant = self.live_grant()
+        if grant is None:
             return problem(401, "Unauthorized")
         scopes = set(grant.scope.split())
         if not {"users.read", "tweet.read"} <= scopes:
@@ -187,8 +231,8 @@ class XSandbox(SandboxIdP):
         canned = self.posting_faults.pop()
         if canned:
             return canned
-        grant = self.bearer_grant()
-        if grant is None or time.time() - grant.issued_at > self.token_lifetime:
+        grant = self.live_grant()
+        if grant is None:
             return problem(401, "Unauthorized")
         if not {"tweet.write", "tweet.read", "users.read"} <= set(grant.scope.split()):
             return problem(403, "Forbidden", "You are not permitted to perform this action.",
@@ -223,7 +267,7 @@ class XSandbox(SandboxIdP):
         canned = self.posting_faults.pop()
         if canned:
             return canned
-        grant = self.bearer_grant()
+        grant = self.live_grant()
         if grant is None:
             return problem(401, "Unauthorized")
         limit = int(request.args.get("max_results") or 10)
