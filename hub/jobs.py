@@ -93,6 +93,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         from hub import db
         from hub.sharing import dispatch
 
+        app.extensions["db_engine"].dispose(close=False)  # maybe a forked child: the parent's connections are not ours
         with app.app_context():
             dispatch.run_pass(db.session())
     else:

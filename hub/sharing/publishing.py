@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, object_session
 
 from hub import redis_conn
-from hub.models import Connection, ProviderConfig, User
+from hub.models import Connection, ProviderConfig
 from hub.sharing import outbox
 from hub.sharing.rules import Destination
 from providers import registry

@@ -5,14 +5,16 @@ import dataclasses
 import hashlib
 import logging
 from datetime import timedelta
+from collections.abc import Callable
 from enum import Enum
+from typing import TypeVar
 
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from hub import redis_conn
 from hub.crypto import DecryptionFailed
-from hub.models import Delivery, DeliveryStatus, Event, Rule, User, UserStatus
+from hub.models import Connection, Delivery, DeliveryStatus, Event, Rule, User, UserStatus
 from hub.sharing import consent, digests, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
@@ -20,6 +22,7 @@ from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, T
 
 log = logging.getLogger(__name__)
 S = DeliveryStatus
+T = TypeVar("T")
 
 
 class Outcome(str, Enum):
@@ -93,14 +96,7 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
     try:
         publisher = publishing.publisher_for(session, destination.kind)
         target = publishing.target_for(destination, connection)
-        try:
-            published = publisher.publish(target, post)
-        except AuthExpired:
-            if connection is None:
-                raise Permanent(destination.kind, "the destination refused its credentials") from None
-            tokens = publishing.refresh(session, connection, publisher)
-            target = dataclasses.replace(target, tokens=tokens)  # keeps the rotation hook
-            published = publisher.publish(target, post)  # once: a second AuthExpired is permanent below
+        published = _refreshing_once(session, connection, publisher, target, lambda t: publisher.publish(t, post))
     except RateLimited as exc:
         limits.block(redis_conn.get(), bucket, exc.retry_after)
         return _postpone(session, row, attempt, exc.retry_after, f"rate limited: {exc.message}")
@@ -152,6 +148,21 @@ def _post(session: Session, row: Delivery, destination: Destination, user: User)
                            image_url=subject.get("image_url"), marker=marker(row))
 
 
+def _refreshing_once(session: Session, connection: Connection | None, publisher: publishing.Publisher,
+                     target: publishing.Target, call: Callable[[publishing.Target], T]) -> T:
+    """Call the provider; if it says the token expired, refresh the connection once and call again.
+
+    A second AuthExpired goes to the caller (the token is refused even fresh); a URL destination has no token to
+    refresh, so its AuthExpired is Permanent."""
+    try:
+        return call(target)
+    except AuthExpired:
+        if connection is None:
+            raise Permanent(publisher.kind, "the destination refused its credentials") from None
+        tokens = publishing.refresh(session, connection, publisher)
+        return call(dataclasses.replace(target, tokens=tokens))  # replace keeps the rotation hook
+
+
 def _org_of(row: Delivery, user: User | None) -> int | None:
     """The organisation whose connection posts: the one planned with the delivery (older rows: the learner's)."""
     return row.org_id if row.org_id is not None or user is None else user.org_id
@@ -184,7 +195,8 @@ def recover(session: Session, row: Delivery) -> Outcome:
         connection = publishing.connection_for(session, destination, row.user_id, _org_of(row, user)) \
             if not destination.is_url else None
         publisher = publishing.publisher_for(session, destination.kind)
-        found = publisher.find(publishing.target_for(destination, connection), marker(row))
+        found = _refreshing_once(session, connection, publisher, publishing.target_for(destination, connection),
+                                 lambda t: publisher.find(t, marker(row)))
     except (Transient, RateLimited) as exc:
         # Try the lookup again when this recovery lease lapses (the reconciler comes back).
         outbox.release(session, row.id, attempt, utcnow() + timedelta(seconds=60), f"lookup failed: {exc.message}")

@@ -187,3 +187,35 @@ def test_linkedin_without_a_refresh_token_is_dead_with_reconnect(live: LiveHub) 
     [row] = deliveries(live)
     assert row.status == "dead" and "approved partners: reconnect the account" in (row.last_error or "")
     assert live.sandboxes["linkedin"].posts == []
+
+
+def test_a_crash_lookup_with_an_expired_token_refreshes_once_and_finds_the_post(live: LiveHub) -> None:
+    """The work horse died after X stored the post, and the token expired before the lookup: refresh, find, record."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from hub import db
+    from hub.sharing import reconciler
+    from hub.sharing.outbox import utcnow
+
+    x = live.sandboxes["x"]
+    client_id = live.add_provider("x")
+    org_id, user_id = _org_and_learner(live)
+    tokens = x.issue_tokens(client_id, X_USER)
+    _connect(live, "x", X_USER, tokens, user_id=user_id)
+    add_rule(live, org_id, "x:me")
+    send_events(live, range(1))
+    jobs.run_worker(live.app, burst=True)
+    [posted] = deliveries(live)
+    assert posted.status == "sent" and len(x.tweets) == 1
+    with live.context() as session:  # as if the worker died right after X answered: sending, lease lapsed
+        session.execute(update(Delivery).values(status="sending", attempt_id="lost", remote_id=None,
+                                                lease_until=utcnow() - timedelta(seconds=5)))
+        session.commit()
+    x.expire(tokens["access_token"])
+    with live.app.app_context():
+        assert reconciler.reconcile(db.session()).recovered == 1
+    [row] = deliveries(live)
+    assert row.status == "sent" and row.remote_id == posted.remote_id, (row.status, row.last_error)
+    assert len(x.tweets) == 1 and x.refresh_hits == 1  # found, not posted again
