@@ -591,8 +591,9 @@ def rule_add(org_name: str, event_type: str, destination: str, template_file: An
                                courses=courses, badges=badges, max_delay_seconds=max_delay)
     audit.record("rule.add", "success", actor="cli",
                  detail={"rule": added.id, "org": org_name, "on": event_type, "to": added.destination})
-    if added.destination.startswith("x:"):
-        click.echo("note: X bills posts that contain a link far more than plain posts", err=True)
+    note = rules.admin_note(added.destination)
+    if note:
+        click.echo(f"note: {note}", err=True)
     click.echo(f"rule {added.id}: {event_type} -> {added.destination} ({mode})")
 
 

@@ -106,7 +106,9 @@ def rule_add() -> Any:
         done("rule.add", "The rule was not saved: correct the fields marked below.", outcome="failure",
              reason="invalid", detail={"errors": errors})
         return _rules_page(form, errors, status=400)
-    done("rule.add", f"Rule {added.id} saved: {added.event_type} → {added.destination}.",
+    note = rules.admin_note(added.destination)
+    done("rule.add", f"Rule {added.id} saved: {added.event_type} → {added.destination}." + (f" Note: {note}." if note
+                                                                                             else ""),
          detail={"rule": added.id, "org": form["org"], "on": added.event_type, "to": added.destination})
     return redirect(url_for("admin.rules_page"), 303)
 

@@ -53,6 +53,11 @@ def posts_as_learner(kind: str) -> bool:
     return kind in registry.PUBLISHERS and registry.publisher_class(kind).posts_as_learner
 
 
+def admin_note(destination: str) -> str | None:
+    """What an admin should know before posting to this kind of destination (its publisher says), or None."""
+    return getattr(registry.publisher_class(parse_destination(destination).kind), "admin_note", None)
+
+
 def parse_destination(text: str) -> Destination:
     """The one place a destination string is parsed; raises InvalidRule naming what is wrong."""
     kind, sep, address = (text or "").strip().partition(":")

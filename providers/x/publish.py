@@ -31,6 +31,8 @@ class XPublisher(HttpPublisher):
     rate_limit = (100, 900)  # POST /2/tweets: 100 per 15 minutes per user
     posts_as_learner = True
     address = "me"
+    # Shown to admins who add a rule to X: pay-per-use pricing charges far more for a post with a URL.
+    admin_note = "X bills posts that contain a link far more than plain posts"
 
     def publish(self, target: Target, post: Post) -> Published:
         """One post; the link rides at the end of the text, where X makes its card."""

@@ -82,3 +82,12 @@ def test_delivery_list_retry_and_reconcile(world: World, hub_env: dict[str, str]
     refused = run(hub_env, "delivery", "retry", str(ids[0]))
     assert refused.exit_code == 1 and "is sent" in refused.output
     assert run(hub_env, "reconcile").output.strip() == "enqueued 0, recovered 0"
+
+
+def test_adding_an_x_rule_warns_that_x_bills_links(world: World, hub_env: dict[str, str]) -> None:
+    result = CliRunner().invoke(main, ["rule", "add", "--org", "Partners Inc", "--on", "course.completed", "--to",
+                                       "x:me"], env=hub_env)
+    assert result.exit_code == 0 and "note: X bills posts that contain a link" in result.stderr
+    quiet = CliRunner().invoke(main, ["rule", "add", "--org", "Partners Inc", "--on", "course.completed", "--to",
+                                      "slack:#wins"], env=hub_env)
+    assert quiet.exit_code == 0 and "note:" not in quiet.stderr
