@@ -45,6 +45,7 @@ class DeliveryStatus(str, Enum):
 
 DIGEST_KEY_PREFIX = "digest:"
 UNDISPATCHED = "enqueued_at IS NULL AND status IN ('pending', 'failed')"  # the dispatcher's work list
+HELD = "status = 'held'"  # waiting for a digest
 
 
 class Source(Base):
@@ -163,6 +164,9 @@ class Delivery(Base):
         UniqueConstraint("key"),
         Index("ix_deliveries_undispatched", "id", sqlite_where=text(UNDISPATCHED),
               postgresql_where=text(UNDISPATCHED)),
+        # Every dispatcher pass asks which digests are due; a daily digest may hold thousands of rows meanwhile.
+        Index("ix_deliveries_held_due", "next_attempt_at", sqlite_where=text(HELD),
+              postgresql_where=text(HELD)),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128))  # f"{event_id}:{rule_id}:{destination}" or a digest key

@@ -16,6 +16,7 @@ depends_on = None
 
 UNPLANNED = "planned_at IS NULL"
 UNDISPATCHED = "enqueued_at IS NULL AND status IN ('pending', 'failed')"
+HELD = "status = 'held'"
 
 
 def upgrade() -> None:
@@ -34,11 +35,14 @@ def upgrade() -> None:
     op.execute("UPDATE deliveries SET enqueued_at = created_at")
     op.create_index('ix_deliveries_undispatched', 'deliveries', ['id'], sqlite_where=sa.text(UNDISPATCHED),
                     postgresql_where=sa.text(UNDISPATCHED))
+    op.create_index('ix_deliveries_held_due', 'deliveries', ['next_attempt_at'], sqlite_where=sa.text(HELD),
+                    postgresql_where=sa.text(HELD))
     with op.batch_alter_table('rules', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_delay_seconds', sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_index('ix_deliveries_held_due', table_name='deliveries')
     op.drop_index('ix_deliveries_undispatched', table_name='deliveries')
     op.drop_index('ix_events_unplanned', table_name='events')
     with op.batch_alter_table('rules', schema=None) as batch_op:
