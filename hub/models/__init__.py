@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from enum import Enum
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -65,6 +65,8 @@ class ClaimMapping(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # Emails are matched case-insensitively (sign-in linking, LMS events naming the learner by email).
+    __table_args__ = (Index("ix_users_email_lower", func.lower(text("email"))),)
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(320), unique=True, default=None)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,4 +1,5 @@
-"""events: planned_at; deliveries: enqueued_at (the dispatcher's marks) and org_id (digests); rules: max_delay_seconds
+"""events: planned_at; deliveries: enqueued_at (the dispatcher's marks) and org_id (digests); rules: max_delay_seconds;
+an index on lower(users.email)
 
 Revision ID: 0003
 Revises: 0002
@@ -39,9 +40,12 @@ def upgrade() -> None:
                     postgresql_where=sa.text(HELD))
     with op.batch_alter_table('rules', schema=None) as batch_op:
         batch_op.add_column(sa.Column('max_delay_seconds', sa.Integer(), nullable=True))
+    # The intake resolves a learner by lower(email) inside its INSERT: without this, a scan of users per event.
+    op.create_index('ix_users_email_lower', 'users', [sa.text('lower(email)')])
 
 
 def downgrade() -> None:
+    op.drop_index('ix_users_email_lower', table_name='users')
     op.drop_index('ix_deliveries_held_due', table_name='deliveries')
     op.drop_index('ix_deliveries_undispatched', table_name='deliveries')
     op.drop_index('ix_events_unplanned', table_name='events')
