@@ -108,15 +108,22 @@ def run_worker(app: Flask, burst: bool = False) -> None:
 
 def _preload(app: Flask) -> None:
     """Do once, before the worker forks a work horse per job, what every delivery job would otherwise repeat:
-    import the sender, every publisher and its SDK (slack_sdk alone is ~55 ms), and start the crypto backend
-    (the first Fernet use in a process costs more than a whole warm delivery)."""
-    from hub.sharing import sender  # noqa: F401
+    import the sender, every publisher and its SDK (slack_sdk alone is ~55 ms), start the crypto backend, and
+    compile the statements a delivery runs (sender.warm_up)."""
+    from hub.sharing import sender
     from providers import registry
 
     for kind in registry.PUBLISHERS:
         registry.publisher_class(kind)
     vault = app.extensions["vault"]
     vault.open(vault.seal("warm", "preload"), "preload")
+    from hub import db
+
+    with app.app_context():
+        try:
+            sender.warm_up(db.session())
+        except Exception as exc:  # only speed is at stake: a worker must start even if warming fails
+            log.warning("delivery warm-up skipped: %s", type(exc).__name__)
 
 
 def start_dispatcher(app: Flask) -> multiprocessing.process.BaseProcess:

@@ -297,3 +297,20 @@ def test_a_running_worker_dispatches_committed_deliveries_itself(world: World) -
     assert worker.exitcode is not None
     with world.app.app_context():
         assert dispatch.dispatch(db.session()) == 0  # nothing left undispatched
+
+
+def test_the_workers_warm_up_changes_nothing(world: World) -> None:
+    """sender.warm_up runs a delivery's statements against no row before the worker forks: nothing may move."""
+    from hub.sharing import sender
+
+    world.connect("slack", learner=False)
+    world.rule("slack:#wins")
+    _, ids = world.event()
+    before = rows(world)["slack:#wins"]
+    with world.app.app_context():
+        sender.warm_up(db.session())
+    after = rows(world)["slack:#wins"]
+    assert (after.status, after.attempts, after.attempt_id, after.updated_at) == \
+        (before.status, before.attempts, before.attempt_id, before.updated_at)
+    send(world, ids)
+    assert rows(world)["slack:#wins"].status == "sent" and len(world.provider.posts()) == 1
