@@ -84,6 +84,8 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     A burst worker runs one dispatcher pass first instead, so what is committed by then is worked.
     """
     app.config["_HUB_PID"] = os.getpid()
+    # This may be a forked child (tests, a supervisor): the parent's pooled connections are not ours to use.
+    app.extensions["db_engine"].dispose(close=False)
     _preload(app)
     connection = redis_conn.get_from(app)
     worker = HubWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
@@ -93,7 +95,6 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         from hub import db
         from hub.sharing import dispatch
 
-        app.extensions["db_engine"].dispose(close=False)  # maybe a forked child: the parent's connections are not ours
         with app.app_context():
             dispatch.run_pass(db.session())
     else:
