@@ -35,13 +35,6 @@ LMS_EVENTS = ((EventType.COURSE_COMPLETED.value, "Completed the course", None),
               (EventType.BADGE_AWARDED.value, "Earned the course's badge", "badge"),
               (EventType.CERTIFICATE_ISSUED.value, "Received the course's certificate", "certificate"))
 TITLE_LIMIT = 300  # an event item's title (docs/events.md)
-# Each sandbox's own view of what was posted to it: (kind, path under /sandbox/<kind>, network, what it shows).
-SANDBOX_VIEWS = (("slack", "/posts", "Slack", "#wins and the workspace's other channels"),
-                 ("linkedin", "/feed", "LinkedIn", "The members' feed"),
-                 ("microsoft", "/yammer/groups", "Viva Engage (Yammer)", "The communities' messages"),
-                 ("x", "/posts", "X", "Everyone's posts"),
-                 ("teams", "/posts", "Microsoft Teams", "Cards posted by Workflows webhooks"),
-                 ("webhook", "/posts", "Webhook receiver", "Signed events received"))
 
 
 @bp.get("/mailbox")
@@ -176,8 +169,10 @@ def _lms_page(last: dict[str, Any], form: dict[str, str], errors: dict[str, str]
         deliveries = list(db.session().scalars(select(Delivery).where(Delivery.event_id == last["event_id"])
                                                .order_by(Delivery.id)))
     mounted = {**current_app.extensions.get("sandboxes", {}), **current_app.extensions.get("posting_sandboxes", {})}
+    # Each sandbox declares its own page of posts (providers/<kind>/sandbox.py `posts_view`).
     views = [{"network": network, "shows": shows, "url": f"/sandbox/{kind}{path}"}
-             for kind, path, network, shows in SANDBOX_VIEWS if kind in mounted]
+             for kind, sandbox in mounted.items() if (view := getattr(sandbox, "posts_view", None))
+             for path, network, shows in [view]]
     return render_template("demo/lms.html", form=form, errors=errors or {}, me=me if me and me.email else None,
                            learners=learners, events=[(value, label) for value, label, _item in LMS_EVENTS],
                            last=last, deliveries=deliveries, planned=planned, views=views, source=demo.LMS_SOURCE,

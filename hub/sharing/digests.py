@@ -37,10 +37,6 @@ VERBS = {
 BACKLOG = (S.PENDING.value, S.SENDING.value, S.FAILED.value)
 
 
-def is_digest(delivery: Delivery) -> bool:
-    return delivery.is_digest
-
-
 def due_at(mode: str, now: datetime, max_delay: int | None) -> datetime:
     """When a member held now is due: the end of its hour or UTC day; automatic: after the rule's max delay."""
     if mode == "hourly":
@@ -138,11 +134,11 @@ def subjects(session: Session, digest: Delivery) -> list[_Subject]:
     return sorted(grouped.values(), key=lambda s: -len(s.learners))
 
 
-def render(session: Session, digest: Delivery, mode: str) -> str | None:
+def render(session: Session, digest: Delivery, mode: str, found: list[_Subject] | None = None) -> str | None:
     """'12 learners completed Security Basics today: Ada Lovelace, Alan Turing and 10 others.' per subject."""
     kind = parse_destination(digest.destination).kind
     lines = []
-    found = subjects(session, digest)
+    found = subjects(session, digest) if found is None else found
     for subject in found[:SUBJECTS_SHOWN]:
         named = [name for user_id in subject.learners
                  if consent.names_allowed(session, user_id, kind) and (name := _name(session, user_id))]
@@ -170,17 +166,17 @@ def sample(mode: str, event_type: str) -> str:
     return line(12, event_type, title, ["Ada Lovelace", "Alan Turing"], mode)
 
 
-def mode_of(session: Session, digest: Delivery) -> str:
-    rule = session.get(Rule, digest.rule_id) if digest.rule_id is not None else None
-    return rule.mode if rule else "hourly"
+def post_of(session: Session, digest: Delivery) -> tuple[str, str | None, str | None, str | None] | None:
+    """(text, link, title, image) of the digest as it goes out now, from the members still here; None if none is.
 
-
-def link_of(session: Session, digest: Delivery) -> tuple[str | None, str | None, str | None]:
-    """(link, title, image) when the digest is about one thing; a digest of several links to none."""
+    A digest about one course or badge links to it; one about several links to none."""
     found = subjects(session, digest)
-    if len(found) != 1:
-        return None, None, None
-    return found[0].link, found[0].title, found[0].image_url
+    rule = session.get(Rule, digest.rule_id) if digest.rule_id is not None else None
+    text = render(session, digest, rule.mode if rule else "hourly", found)
+    if text is None:
+        return None
+    one = found[0] if len(found) == 1 else None
+    return text, one.link if one else None, one.title if one else None, one.image_url if one else None
 
 
 def _name(session: Session, user_id: int) -> str | None:

@@ -74,7 +74,7 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
 def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
     destination = parse_destination(row.destination)
     user = session.get(User, row.user_id) if row.user_id else None
-    if digests.is_digest(row):
+    if row.is_digest:
         post = _digest_post(session, row)
         reason = None if post else "nobody left in this digest"
     else:
@@ -171,10 +171,10 @@ def _org_of(row: Delivery, user: User | None) -> int | None:
 
 def _digest_post(session: Session, row: Delivery) -> publishing.Post | None:
     """A digest rendered again from its members as they are now; None when none is left to mention."""
-    text = digests.render(session, row, digests.mode_of(session, row))
-    if text is None:
+    parts = digests.post_of(session, row)
+    if parts is None:
         return None
-    link, title, image_url = digests.link_of(session, row)
+    text, link, title, image_url = parts
     return publishing.Post(text=text, link=link, title=title, image_url=image_url, marker=marker(row))
 
 

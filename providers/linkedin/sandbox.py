@@ -38,6 +38,8 @@ OLD_ISSUER_SUBS = frozenset({"Qx9Lm2Pe"})
 
 class LinkedInSandbox(SandboxIdP):
     """The kit, with LinkedIn's discovery gaps and both issuer values."""
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/feed", "LinkedIn", "The members' feed")
 
     def __init__(self) -> None:
         super().__init__(

@@ -85,6 +85,8 @@ def entra_error(error: str, description: str, status: int, code: int | None = No
 
 class MicrosoftSandbox(SandboxIdP):
     """The kit's authorization server with Entra's per-tenant paths and multi-tenant issuer."""
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/yammer/groups", "Viva Engage (Yammer)", "The communities' messages")
 
     def __init__(self) -> None:
         super().__init__(

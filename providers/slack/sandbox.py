@@ -85,6 +85,8 @@ def _slack_error(error: str, description: str, status: int) -> tuple[Response, i
 
 class SlackSandbox(SandboxIdP):
     """The kit, wrapped in Slack's `ok` envelopes and without PKCE in discovery."""
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/posts", "Slack", "#wins and the workspace's other channels")
 
     def __init__(self) -> None:
         super().__init__(

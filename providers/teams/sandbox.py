@@ -17,6 +17,8 @@ CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
 class TeamsSandbox:
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/posts", "Microsoft Teams", "Cards posted by Workflows webhooks")
     def __init__(self) -> None:
         self.flows: dict[str, str] = {}  # workflow id -> sig
         self.cards: list[dict[str, Any]] = []

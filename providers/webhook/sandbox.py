@@ -16,6 +16,8 @@ TOLERANCE = 300  # seconds, the spec's suggested window
 
 
 class WebhookSandbox:
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/posts", "Webhook receiver", "Signed events received")
     def __init__(self) -> None:
         self.endpoints: dict[str, bytes] = {}  # endpoint id -> key
         self.received: dict[str, dict[str, Any]] = {}  # webhook-id -> body, first delivery only

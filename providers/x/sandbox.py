@@ -67,6 +67,8 @@ def problem(status: int, title: str, detail: str | None = None, type_: str = "ab
 
 class XSandbox(SandboxIdP):
     """SandboxIdP plus X's v2 user lookup, rate limits and refresh tokens."""
+    # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
+    posts_view = ("/posts", "X", "Everyone's posts")
 
     def __init__(self) -> None:
         super().__init__(

@@ -51,7 +51,7 @@ def statuses(world: World) -> dict[str, int]:
 
 def digest_rows(world: World) -> list[Delivery]:
     with world.app.app_context():
-        return [d for d in db.session().scalars(select(Delivery).order_by(Delivery.id)) if digests.is_digest(d)]
+        return [d for d in db.session().scalars(select(Delivery).order_by(Delivery.id)) if d.is_digest]
 
 
 def fold_at(world: World, moment: datetime) -> list[int]:
