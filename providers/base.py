@@ -9,6 +9,7 @@ import ipaddress
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar, Protocol
 from urllib.parse import urlsplit
 
@@ -172,6 +173,57 @@ class Publisher(Protocol):
     def publish(self, target: Target, post: Post) -> Published: ...
 
     def find(self, target: Target, marker: str) -> Published | None: ...
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    """One item of a tile's feed as the source gives it; the hub sanitizes `html` before storing or serving it."""
+
+    remote_id: str  # stable within the source: tweet id, message id, Slack ts, feed entry id/guid
+    text: str  # plain text (no markup)
+    html: str | None = None  # the source's markup, untrusted
+    author: str | None = None
+    avatar_url: str | None = None
+    link: str | None = None
+    published_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FeedSource:
+    """What a tile reads: the part after the kind (query, feed URL, channel, group, site) and the tokens to use."""
+
+    address: str
+    tokens: Mapping[str, Any] = field(default_factory=dict)
+    max_items: int = 20
+    on_rotated: TokensRotated | None = field(default=None, repr=False, compare=False)
+
+    def rotated(self, tokens: Mapping[str, Any]) -> None:
+        """As Target.rotated: hand back a provider's replacement tokens so the hub stores them."""
+        if self.on_rotated is not None and dict(tokens) != dict(self.tokens):
+            self.on_rotated(self.tokens, tokens)
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """The result of one incremental fetch.
+
+    `items` are the new ones, newest first (at most `max_items`); `cursor` is opaque to the hub and handed back on
+    the next fetch (since_id, newer_than, Slack oldest ts, or a feed's ETag/Last-Modified); `not_modified` means
+    the source answered 304 or had nothing new, and the tile keeps what it has.
+    """
+
+    items: tuple[FeedItem, ...]
+    cursor: str | None
+    not_modified: bool = False
+
+
+class FeedReader(Protocol):
+    """A tile kind: fetches a source's new items since a cursor. Never sleeps or retries: errors as for publishers
+    (RateLimited with the reset it names, Transient, Permanent, AuthExpired)."""
+
+    kind: ClassVar[str]  # "rss", "x:search", "x:user", "yammer:group", "slack:channel", "sharepoint:news"
+
+    def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage: ...
 
 
 def check_url(url: str, insecure_loopback: bool) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, TYPE_CHECKING
 
-from providers.base import Brand, Provider, ProviderSettings, Publisher
+from providers.base import Brand, FeedReader, Provider, ProviderSettings, Publisher
 
 if TYPE_CHECKING:
     from providers.sandbox_kit import SandboxIdP
@@ -31,6 +31,10 @@ PUBLISHERS: dict[str, str] = {
     "linkedin": "providers.linkedin.publish:LinkedInPublisher",
     "x": "providers.x.publish:XPublisher",
     "webhook": "providers.webhook.publish:WebhookPublisher",
+}
+
+# tile kind -> "module:Class": the reader behind `hub tile add --kind KIND`.
+READERS: dict[str, str] = {
 }
 
 
@@ -63,6 +67,11 @@ def publisher_class(kind: str) -> type[Publisher]:
 def publisher(kind: str, settings: ProviderSettings) -> Publisher:
     """The publisher for a destination kind (the part before the colon of `slack:#wins`)."""
     return publisher_class(kind)(settings)  # type: ignore[call-arg]
+
+
+def reader(kind: str, settings: ProviderSettings) -> FeedReader:
+    """The reader for a tile kind (`rss`, `x:search`, ...), configured like that provider (sandbox in the demo)."""
+    return _load(READERS, kind, "tile")(settings)  # type: ignore[no-any-return]
 
 
 def brands() -> dict[str, Brand]:
