@@ -196,3 +196,4 @@ class AuditEvent(Base):
 from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadata for Alembic)
     Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source,
 )
+from hub.models.tiles import Tile, TileAudience, TileItem  # noqa: E402,F401  (registered on Base.metadata)
