@@ -32,7 +32,7 @@ _SPACE = re.compile(r"\s+")
 _html_cleaner = nh3.Cleaner(
     tags=set(TAGS),
     clean_content_tags=set(DROPPED_WITH_CONTENT),
-    attributes={"a": {"href"}},
+    attributes={"a": {"href"}, "*": set()},  # "*" empty: ammonia otherwise keeps title and lang everywhere
     url_schemes=set(LINK_SCHEMES),
     url_relative="deny",  # relative to the hub's page they would point into the hub; feeds give absolute links
     link_rel=LINK_REL,
@@ -42,7 +42,7 @@ _html_cleaner = nh3.Cleaner(
 _text_cleaner = nh3.Cleaner(
     tags={"p", "br", "li", "div", "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "td", "th"},
     clean_content_tags=set(DROPPED_WITH_CONTENT),
-    attributes={},
+    attributes={"*": set()},  # bare tags, so _TAG never meets an attribute value holding ">"
     link_rel=None,
     strip_comments=True,
 )
