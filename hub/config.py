@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ class Settings:
     mail_from: str = "hub@localhost"
     admin_emails: tuple[str, ...] = ()
     ca_bundle: str | None = None
+    # Hosts the SSRF-safe feed fetcher may reach on loopback/private addresses (the demo's and tests' feed servers).
+    feed_allow_hosts: frozenset[str] = frozenset()
 
     @property
     def secure_cookies(self) -> bool:
@@ -169,7 +172,23 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         mail_from=_email(env.get("HUB_MAIL_FROM") or "hub@localhost", "HUB_MAIL_FROM"),
         admin_emails=tuple(_email(e, "HUB_ADMIN_EMAILS").lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
         ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
+        feed_allow_hosts=frozenset(_host(h, "HUB_FEED_ALLOW_HOSTS") for h in _list(env, "HUB_FEED_ALLOW_HOSTS")),
     )
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$")
+
+
+def _host(value: str, name: str) -> str:
+    """A bare host name or IP literal (no scheme, port or path): what a feed URL's host is compared with."""
+    host = value.strip().lower()
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(host):
+        raise ConfigError(f"{name} must hold host names like feeds.example.com or 127.0.0.1, not {value!r}")
+    return host
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> str | None:

@@ -69,6 +69,11 @@ def publisher(kind: str, settings: ProviderSettings) -> Publisher:
     return publisher_class(kind)(settings)  # type: ignore[call-arg]
 
 
+def reader_class(kind: str) -> type[FeedReader]:
+    """The reader class of a tile kind: its class attributes (address_label, check_address, ...) validate tiles."""
+    return _load(READERS, kind, "tile")  # type: ignore[no-any-return]
+
+
 def reader(kind: str, settings: ProviderSettings) -> FeedReader:
     """The reader for a tile kind (`rss`, `x:search`, ...), configured like that provider (sandbox in the demo)."""
     return _load(READERS, kind, "tile")(settings)  # type: ignore[no-any-return]
