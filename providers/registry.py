@@ -35,6 +35,8 @@ PUBLISHERS: dict[str, str] = {
 
 # tile kind -> "module:Class": the reader behind `hub tile add --kind KIND`.
 READERS: dict[str, str] = {
+    "x:search": "providers.x.feed:XSearchReader",
+    "x:user": "providers.x.feed:XUserReader",
 }
 
 

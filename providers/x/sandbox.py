@@ -5,9 +5,12 @@ a refresh token only with offline.access, single use: each redemption answers a 
 refused after. Every API route answers 401 for an unknown or expired access token, as X does; `expire`
 ages one token past its life. The v2 `{"data": {...}}` envelope, problem-JSON errors, and the
 x-rate-limit-* headers. `me_hits` counts /2/users/me calls and `me_agents` keeps their User-Agent,
-so tests can see tweepy itself reached the sandbox. `refresh_hits` counts the refresh tokens redeemed,
-`refresh_refused` the refused ones and `expired_hits` the 401s for expired access tokens;
-`refresh_faults` answers the next refresh requests with canned failures (429, 5xx).
+so tests can see tweepy itself reached the sandbox. Reading (tiles): GET /2/tweets/search/recent,
+GET /2/users/by/username/:username and GET /2/users/:id/tweets with since_id, max_results, expansions=author_id
+and tweet.fields/user.fields; `timeline` holds other accounts' public posts (seeded for the demo, `add_tweet` for
+tests), `reads` records each read's path and query, `read_faults` answers the next reads with canned failures.
+`refresh_hits` counts the refresh tokens redeemed, `refresh_refused` the refused ones and `expired_hits`
+the 401s for expired access tokens; `refresh_faults` answers the next refresh requests with canned failures (429, 5xx).
 """
 from __future__ import annotations
 
@@ -42,6 +45,23 @@ USER_FIELDS = frozenset({
     "subscription", "subscription_type", "url", "username", "verified", "verified_followers_count",
     "verified_type", "withheld",
 })
+# Public accounts whose posts the reading endpoints serve beside the users' own (not sign-in users).
+ACCOUNTS = [
+    {"sub": "1500000000000000001", "username": "openedx", "name": "Open edX",
+     "profile_image_url": "https://pbs.twimg.com/profile_images/1500000000000000001/openedx_normal.png"},
+    {"sub": "1500000000000000002", "username": "moodle", "name": "Moodle",
+     "profile_image_url": "https://pbs.twimg.com/profile_images/1500000000000000002/moodle_normal.png"},
+]
+# (author username, text, created_at): what the demo's X tiles show before anyone posts.
+SAMPLE_TWEETS = [
+    ("moodle", "Moodle 5.1 is out: a new course index and faster quizzes #learning", "2026-09-01T09:00:00.000Z"),
+    ("openedx", "The Open edX conference call for talks closes Friday #learning #edtech", "2026-09-02T10:30:00.000Z"),
+    ("openedx", "New in the Open edX catalog: accessible course design, free #learning", "2026-09-03T14:15:00.000Z"),
+]
+# The tweet.fields and user.fields the reading endpoints accept (a subset of X's lists; others are a 400).
+TWEET_FIELDS = frozenset({"attachments", "author_id", "conversation_id", "created_at", "edit_history_tweet_ids",
+                          "entities", "id", "lang", "public_metrics", "possibly_sensitive", "referenced_tweets",
+                          "reply_settings", "source", "text", "withheld"})
 ME_LIMIT = 75  # requests per 15-minute window per user, as X documents for GET /2/users/me
 WINDOW = 15 * 60
 INVALID_CODE = "Value passed for the authorization code was invalid."
@@ -98,6 +118,16 @@ class XSandbox(SandboxIdP):
         self.blueprint.add_url_rule("/2/tweets", "create_tweet", self.create_tweet, methods=["POST"])
         self.blueprint.add_url_rule("/2/users/<user_id>/tweets", "users_tweets", self.users_tweets)
         self.blueprint.add_url_rule("/posts", "posts", self.posts_page)
+        # Reading, for tiles: other accounts' posts, the search, the username lookup; what each read asked for.
+        self.accounts = [*USERS, *ACCOUNTS]
+        self.timeline: list[dict[str, Any]] = []
+        self.reads: list[tuple[str, dict[str, str]]] = []
+        self.read_faults = PostingFaults()
+        self._timeline_id = 1861000000000000001  # below posted ids: the seeded posts are older
+        for username, text, created_at in SAMPLE_TWEETS:
+            self.add_tweet(username, text, created_at)
+        self.blueprint.add_url_rule("/2/tweets/search/recent", "search_recent", self.search_recent)
+        self.blueprint.add_url_rule("/2/users/by/username/<username>", "user_by_username", self.user_by_username)
 
     def authorize(self) -> Any:
         # The kit checks code_challenge_method; X also refuses a request with no code_challenge.
@@ -255,7 +285,7 @@ class XSandbox(SandboxIdP):
             tweet_id = str(self._next_id)
             self._next_id += 1
             self.tweets.append({"id": tweet_id, "text": text, "author_id": author,
-                                "edit_history_tweet_ids": [tweet_id]})
+                                "edit_history_tweet_ids": [tweet_id], "created_at": _now_iso()})
         return jsonify({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}), 201
 
     def posts_page(self) -> str:
@@ -265,22 +295,108 @@ class XSandbox(SandboxIdP):
         return posts_page("X sandbox: posts", "#000000", [("Posts", posts)])
 
     def users_tweets(self, user_id: str) -> Any:
-        """GET /2/users/:id/tweets, newest first, max_results 5..100."""
-        canned = self.posting_faults.pop()
+        """GET /2/users/:id/tweets, newest first, max_results 5..100, since_id exclusive."""
+        canned = self.posting_faults.pop() or self.read_faults.pop()
         if canned:
             return canned
+        return self._read(5, lambda tweet: tweet["author_id"] == user_id)
+
+    # --- reading (tiles) ----------------------------------------------------------------------
+    def add_tweet(self, username: str, text: str, created_at: str | None = None) -> str:
+        """A public post by one of the sandbox's accounts (not through the API); returns its id."""
+        author = next(a for a in self.accounts if a["username"].lower() == username.lower())
+        with self._me_lock:
+            tweet_id = str(self._timeline_id)
+            self._timeline_id += 1
+            self.timeline.append({"id": tweet_id, "text": text, "author_id": author["sub"],
+                                  "edit_history_tweet_ids": [tweet_id], "created_at": created_at or _now_iso()})
+        return tweet_id
+
+    def search_recent(self) -> Any:
+        """GET /2/tweets/search/recent: every word of `query` (from:name, -word, #tag), max_results 10..100."""
+        canned = self.read_faults.pop()
+        if canned:
+            return canned
+        query = request.args.get("query", "")
+        if not query.strip() or len(query) > 512:
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.",
+                           type_="https://api.twitter.com/2/problems/invalid-request",
+                           errors=[{"parameters": {"query": [query]}, "message": "Invalid query"}])
+        return self._read(10, _matcher(query, self.accounts))
+
+    def user_by_username(self, username: str) -> Any:
+        """GET /2/users/by/username/:username: 200 with `errors` (no `data`) for an unknown name, as X answers."""
+        canned = self.read_faults.pop()
+        if canned:
+            return canned
+        self.reads.append((request.path, request.args.to_dict()))
         grant = self.live_grant()
         if grant is None:
             return problem(401, "Unauthorized")
+        found = next((a for a in self.accounts if a["username"].lower() == username.lower()), None)
+        if found is None:
+            return jsonify({"errors": [{
+                "value": username, "detail": f"Could not find user with username: [{username}].",
+                "title": "Not Found Error", "resource_type": "user", "parameter": "username", "resource_id": username,
+                "type": "https://api.twitter.com/2/problems/resource-not-found"}]})
+        fields = [f for f in request.args.get("user.fields", "").split(",") if f]
+        return jsonify({"data": self.user_data(found, fields, set())})
+
+    def _read(self, minimum: int, wanted: Any) -> Any:
+        """The reading endpoints' shared part: token, max_results, since_id, fields, expansions, meta."""
+        self.reads.append((request.path, request.args.to_dict()))
+        grant = self.live_grant()
+        if grant is None:
+            return problem(401, "Unauthorized")
+        if not {"tweet.read", "users.read"} <= set(grant.scope.split()):
+            return problem(403, "Forbidden", "You are not permitted to perform this action.",
+                           type_="https://api.twitter.com/2/problems/not-authorized-for-resource")
         limit = int(request.args.get("max_results") or 10)
-        if not 5 <= limit <= 100:
-            return problem(400, "Invalid Request", "The `max_results` query parameter value is not between 5 and 100")
-        mine = [{k: t[k] for k in ("id", "text", "edit_history_tweet_ids")}
-                for t in reversed(self.tweets) if t["author_id"] == user_id][:limit]
-        if not mine:
+        if not minimum <= limit <= 100:
+            return problem(400, "Invalid Request",
+                           f"The `max_results` query parameter value [{limit}] is not between {minimum} and 100")
+        fields = [f for f in request.args.get("tweet.fields", "").split(",") if f]
+        if any(f not in TWEET_FIELDS for f in fields):
+            return problem(400, "Invalid Request", "One or more parameters to your request was invalid.")
+        since = int(request.args.get("since_id") or 0)
+        every = sorted([*self.timeline, *self.tweets], key=lambda t: int(t["id"]), reverse=True)
+        found = [t for t in every if int(t["id"]) > since and wanted(t)][:limit]
+        if not found:
             return jsonify({"meta": {"result_count": 0}})
-        return jsonify({"data": mine, "meta": {"result_count": len(mine), "newest_id": mine[0]["id"],
-                                               "oldest_id": mine[-1]["id"]}})
+        shown = {"id", "text", "edit_history_tweet_ids", *fields}
+        body: dict[str, Any] = {"data": [{k: v for k, v in t.items() if k in shown} for t in found],
+                                "meta": {"result_count": len(found), "newest_id": found[0]["id"],
+                                         "oldest_id": found[-1]["id"]}}
+        if "author_id" in request.args.get("expansions", "").split(","):
+            user_fields = [f for f in request.args.get("user.fields", "").split(",") if f]
+            authors = {t["author_id"] for t in found}
+            body["includes"] = {"users": [self.user_data(a, user_fields, set())
+                                          for a in self.accounts if a["sub"] in authors]}
+        return jsonify(body)
+
+
+def _now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def _matcher(query: str, accounts: list[dict[str, Any]]) -> Any:
+    """A small slice of X's query language: words (all must appear), from:username, -word."""
+    names = {a["sub"]: a["username"].lower() for a in accounts}
+    terms = query.lower().split()
+
+    def wanted(tweet: dict[str, Any]) -> bool:
+        text = tweet["text"].lower()
+        for term in terms:
+            if term.startswith("from:"):
+                if names.get(tweet["author_id"]) != term[5:]:
+                    return False
+            elif term.startswith("-") and len(term) > 1:
+                if term[1:] in text:
+                    return False
+            elif term not in text:
+                return False
+        return True
+    return wanted
 
 
 def create_sandbox() -> XSandbox:
