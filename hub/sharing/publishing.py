@@ -48,13 +48,29 @@ def publisher_for(session: Session, kind: str) -> Publisher:
 
 
 def _settings(session: Session, kind: str) -> ProviderSettings:
+    return settings_for(session, kind, _publisher_class(kind))
+
+
+def _publisher_class(kind: str) -> type | None:
+    try:
+        return registry.publisher_class(kind)
+    except registry.UnknownKind:
+        return None
+
+
+def settings_for(session: Session, kind: str, declared_by: type | None) -> ProviderSettings:
+    """How the hub reaches provider `kind`: its configured provider, one it borrows, or its sandbox in the demo.
+
+    `declared_by` is the publisher or tile reader class, whose `credentials_from` / `api_under_auth_base` name
+    the provider it borrows credentials from (Yammer uses the Microsoft app). Shared by publishers and readers.
+    """
     from hub.provider_store import ProviderCache
 
     settings = current_app.extensions["settings"]
     row = _config(session, kind)
     if row is not None:
         return ProviderCache.settings_for(row)
-    borrowed = _borrowed_settings(session, kind)
+    borrowed = _borrowed_settings(session, kind, declared_by)
     if borrowed is not None:
         return borrowed
     overrides: dict[str, str] = {}
@@ -73,20 +89,16 @@ def _config(session: Session, kind: str) -> ProviderConfig | None:
                           .order_by(ProviderConfig.id))
 
 
-def _borrowed_settings(session: Session, kind: str) -> ProviderSettings | None:
-    """A publisher without a provider of its own (Yammer) uses the one it declares (`credentials_from`)."""
+def _borrowed_settings(session: Session, kind: str, declared_by: type | None) -> ProviderSettings | None:
+    """A publisher or reader without a provider of its own (Yammer) uses the one it declares (`credentials_from`)."""
     from hub.provider_store import ProviderCache
 
-    try:
-        publisher_class = registry.publisher_class(kind)
-    except registry.UnknownKind:
-        return None
-    lender = getattr(publisher_class, "credentials_from", None)
+    lender = getattr(declared_by, "credentials_from", None)
     row = _config(session, lender) if lender else None
     if row is None:
         return None
     settings = ProviderCache.settings_for(row)
-    under = getattr(publisher_class, "api_under_auth_base", None)
+    under = getattr(declared_by, "api_under_auth_base", None)
     api_base = f"{settings.auth_base.rstrip('/')}{under}" if under and settings.auth_base else None
     return dataclasses.replace(settings, name=kind, api_base=api_base)
 

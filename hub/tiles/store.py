@@ -1,0 +1,190 @@
+"""Tile configuration: admin input checked against the tile kind's reader, then stored; listing and audiences.
+
+Every check runs before anything is added to the session, so bad input changes nothing. Messages name the field
+as the CLI spells it (`--refresh`), and InvalidTile.field names it as the admin form does (`refresh_seconds`).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, exists, or_, select
+from sqlalchemy.orm import Session
+
+from hub.errors import HubError
+from hub.models import Organisation, Tile, TileAudience
+from providers import registry
+
+MAX_ITEMS_RANGE = (1, 100)
+MAX_REFRESH_SECONDS = 24 * 3600  # a tile refreshed less than daily is not a feed any more
+DEFAULT_REFRESH_SECONDS = 300
+DEFAULT_MIN_REFRESH_SECONDS = 60  # for a reader that declares no floor of its own
+TITLE_LIMIT = 200
+ADDRESS_LIMIT = 2000
+
+
+class InvalidTile(HubError):
+    """Admin input for a tile is wrong; the message names the field, `field` is its form name."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def tile_kinds() -> tuple[str, ...]:
+    """Every tile kind a reader in providers/ serves."""
+    return tuple(sorted(registry.READERS))
+
+
+def reader_class(kind: str) -> type:
+    """The reader class of a tile kind; InvalidTile naming --kind when there is none."""
+    try:
+        return registry.reader_class(kind)
+    except registry.UnknownKind:
+        raise InvalidTile("kind", f"--kind {kind!r} is not a tile kind; known: {', '.join(tile_kinds())}") from None
+
+
+def address_label(kind: str) -> str:
+    """What a kind's address is ("query", "url", "channel", "group", "site", "user"), as its reader declares."""
+    return str(getattr(reader_class(kind), "address_label", "query"))
+
+
+def min_refresh_seconds(kind: str) -> int:
+    """The shortest refresh interval the kind's provider tolerates (Yammer: once a minute)."""
+    return int(getattr(reader_class(kind), "min_refresh_seconds", DEFAULT_MIN_REFRESH_SECONDS))
+
+
+def check_address(kind: str, address: str) -> str:
+    """The reader's normalised address, or InvalidTile naming the address field with the reader's reason."""
+    cls = reader_class(kind)
+    label = address_label(kind)
+    address = (address or "").strip()
+    if not address:
+        raise InvalidTile("address", f"--{label} must not be empty for kind {kind}")
+    try:
+        normalised = str(cls.check_address(address)) if hasattr(cls, "check_address") else address
+    except ValueError as exc:
+        raise InvalidTile("address", f"--{label} {address!r}: {exc}") from None
+    if len(normalised) > ADDRESS_LIMIT:
+        raise InvalidTile("address", f"--{label} must be at most {ADDRESS_LIMIT} characters")
+    return normalised
+
+
+def create_tile(session: Session, *, kind: str, title: str, address: str, org_id: int | None = None,
+                audience: Sequence[int] = (), refresh_seconds: int | None = None, max_items: int = 10,
+                enabled: bool = True) -> Tile:
+    """Validate and store a tile with its audience (no audience: all users); due for its first refresh now."""
+    kind = (kind or "").strip().lower()
+    reader = reader_class(kind)
+    title = (title or "").strip()
+    if not title:
+        raise InvalidTile("title", "--title must not be empty")
+    if len(title) > TITLE_LIMIT:
+        raise InvalidTile("title", f"--title must be at most {TITLE_LIMIT} characters")
+    normalised = check_address(kind, address)
+    floor = min_refresh_seconds(kind)
+    refresh = max(DEFAULT_REFRESH_SECONDS, floor) if refresh_seconds is None else refresh_seconds
+    if not floor <= refresh <= MAX_REFRESH_SECONDS:
+        raise InvalidTile("refresh_seconds", f"--refresh must be between {floor} and {MAX_REFRESH_SECONDS} "
+                                             f"seconds for kind {kind}, not {refresh}")
+    low, high = MAX_ITEMS_RANGE
+    if not low <= max_items <= high:
+        raise InvalidTile("max_items", f"--max-items must be between {low} and {high}, not {max_items}")
+    connection_kind = getattr(reader, "connection_kind", None)
+    if org_id is None and connection_kind:
+        raise InvalidTile("org_id", f"--org is required for kind {kind}: it reads through the organisation's "
+                                    f"{connection_kind} connection")
+    if org_id is not None:
+        _check_orgs(session, [org_id], "org_id", "--org")
+    audience_ids = sorted(set(audience))
+    _check_orgs(session, audience_ids, "audience", "--audience")
+    tile = Tile(kind=kind, title=title, address=normalised, org_id=org_id, refresh_seconds=refresh,
+                max_items=max_items, enabled=enabled, version=0, next_refresh_at=None)
+    session.add(tile)
+    session.flush()
+    session.add_all(TileAudience(tile_id=tile.id, org_id=org) for org in audience_ids)
+    session.flush()
+    return tile
+
+
+def _check_orgs(session: Session, org_ids: Iterable[int], field: str, flag: str) -> None:
+    wanted = set(org_ids)
+    if not wanted:
+        return
+    found = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(wanted))))
+    missing = sorted(wanted - found)
+    if missing:
+        raise InvalidTile(field, f"{flag}: no organisation with id {', '.join(map(str, missing))}")
+
+
+def get_tile(session: Session, tile_id: int) -> Tile:
+    """The tile with this id, or InvalidTile."""
+    tile = session.get(Tile, tile_id)
+    if tile is None:
+        raise InvalidTile("id", f"no tile with id {tile_id}")
+    return tile
+
+
+def list_tiles(session: Session) -> list[Tile]:
+    """Every tile, oldest first."""
+    return list(session.scalars(select(Tile).order_by(Tile.id)))
+
+
+def delete_tile(session: Session, tile_id: int) -> None:
+    """Remove a tile; its items and audience go with it (ON DELETE CASCADE, and explicitly for the ORM)."""
+    tile = get_tile(session, tile_id)
+    session.execute(delete(TileAudience).where(TileAudience.tile_id == tile.id))
+    session.delete(tile)
+    session.flush()
+
+
+def audience_of(session: Session, tile_id: int) -> list[int]:
+    """The organisations a tile is for; empty: all users."""
+    return list(session.scalars(select(TileAudience.org_id).where(TileAudience.tile_id == tile_id)
+                                .order_by(TileAudience.org_id)))
+
+
+def set_audience(session: Session, tile_id: int, org_ids: Sequence[int]) -> list[int]:
+    """Replace a tile's audience (empty: all users); bumps its version, since who sees it changed."""
+    tile = get_tile(session, tile_id)
+    wanted = sorted(set(org_ids))
+    _check_orgs(session, wanted, "audience", "--audience")
+    session.execute(delete(TileAudience).where(TileAudience.tile_id == tile.id))
+    session.add_all(TileAudience(tile_id=tile.id, org_id=org) for org in wanted)
+    tile.version = Tile.version + 1
+    session.flush()
+    return wanted
+
+
+def set_enabled(session: Session, tile_id: int, enabled: bool) -> Tile:
+    """Show a tile again (due at once) or stop showing and refreshing it."""
+    tile = get_tile(session, tile_id)
+    tile.enabled = enabled
+    if enabled:
+        tile.next_refresh_at = None
+    tile.version = Tile.version + 1
+    session.flush()
+    return tile
+
+
+def visible_to(session: Session, org_id: int | None) -> list[Tile]:
+    """The enabled tiles a user of this organisation sees: those for all users, and those naming the org."""
+    for_all = ~exists().where(TileAudience.tile_id == Tile.id)
+    scope = for_all if org_id is None else or_(
+        for_all, exists().where(TileAudience.tile_id == Tile.id, TileAudience.org_id == org_id))
+    return list(session.scalars(select(Tile).where(Tile.enabled.is_(True), scope).order_by(Tile.id)))
+
+
+def describe(tile: Tile, audience: Sequence[int], org_names: dict[int, str]) -> dict[str, object]:
+    """A tile as `hub tile list --json` and the admin API show it (no tokens: a tile holds none)."""
+    return {"id": tile.id, "kind": tile.kind, "title": tile.title, "address": tile.address,
+            "org": org_names.get(tile.org_id) if tile.org_id else None,
+            "audience": [org_names.get(o, str(o)) for o in audience] or "*",
+            "refresh_seconds": tile.refresh_seconds, "max_items": tile.max_items, "enabled": tile.enabled,
+            "version": tile.version, "stale": tile.stale, "last_error": tile.last_error,
+            "fetched_at": _iso(tile.fetched_at), "error_at": _iso(tile.error_at),
+            "next_refresh_at": _iso(tile.next_refresh_at)}
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
