@@ -2,6 +2,9 @@
 
 Slack's Web API methods (openid.connect.token, openid.connect.userInfo) answer errors
 with HTTP 200 and {"ok": false, "error": "invalid_code"}; the authorize page is HTML.
+Reading (tiles): conversations.history with oldest/latest/inclusive, conversations.info (is_private,
+is_archived), users.info and auth.test; #learning starts with a few sample messages, `post_as` adds a
+person's message for tests, `reads` records each read method and its arguments.
 """
 from __future__ import annotations
 
@@ -104,11 +107,17 @@ class SlackSandbox(SandboxIdP):
         self.messages: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages, oldest first
         # Channels per workspace: (id, name, bot is a member); add_channel makes more.
         self.channels: dict[str, list[tuple[str, str, bool]]] = {team: list(found) for team, found in CHANNELS.items()}
+        self.private: set[str] = set(PRIVATE)  # channel ids that are private channels
+        self.archived: set[str] = set()
+        self.reads: list[tuple[str, dict[str, Any]]] = []  # (method, arguments) of every read, for tests
         self.channel_limit: ChannelLimit | None = None  # None: no per-channel limit (what tests expect)
         self.posting_faults = PostingFaults()
         self._ts = itertools.count(1)
         self._post_lock = threading.Lock()
         _slack_posting_routes(self)
+        for channel, user, text, ts in SAMPLE_MESSAGES:
+            self.messages.setdefault(channel, []).append({"type": "message", "ts": ts, "user": user, "text": text,
+                                                          "team": T_PARTNER})
 
     def discovery_document(self) -> dict[str, Any]:
         document = super().discovery_document()
@@ -186,13 +195,24 @@ class SlackSandbox(SandboxIdP):
         self.bots[token] = team
         return token
 
-    def add_channel(self, name: str, team: str = T_PARTNER, member: bool = True) -> str:
+    def add_channel(self, name: str, team: str = T_PARTNER, member: bool = True, private: bool = False) -> str:
         """A new channel in `team` (the bot a member unless told otherwise); returns its id."""
         with self._post_lock:
             found = self.channels.setdefault(team, [])
             channel_id = f"C1{len(found):09d}"
             found.append((channel_id, name, member))
+            if private:
+                self.private.add(channel_id)
         return channel_id
+
+    def post_as(self, channel: str, text: str, user: str = "U0PARTNER01", team: str = T_PARTNER) -> str:
+        """A message a person wrote in a channel (not through the API); returns its ts."""
+        channel_id = self._find_channel(team, channel)[0]
+        with self._post_lock:
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            self.messages.setdefault(channel_id, []).append({"type": "message", "ts": ts, "user": user,
+                                                             "text": text, "team": team})
+        return ts
 
     def hook_path(self, channel: str, team: str = T_PARTNER) -> str:
         """An incoming webhook for a channel; its URL is the sandbox base followed by this path."""
@@ -279,12 +299,16 @@ class SlackSandbox(SandboxIdP):
         if team is None:
             return self._fail("invalid_auth")
         args = self._args()
+        self.reads.append(("conversations.history", args))
         channel = str(args.get("channel") or "")
-        if not any(c[0] == channel for c in self.channels.get(team, [])):
+        found = next((c for c in self.channels.get(team, []) if c[0] == channel), None)
+        if found is None:
             return self._fail("channel_not_found")  # names are not accepted here: ids only
+        if not found[2]:
+            return self._fail("not_in_channel")
         limit = min(int(args.get("limit") or 100), 999)
         start = int(args.get("cursor") or 0)
-        newest_first = list(reversed(self.messages.get(channel, [])))
+        newest_first = [m for m in reversed(self.messages.get(channel, [])) if _in_range(m["ts"], args)]
         page = newest_first[start:start + limit]
         with_metadata = str(args.get("include_all_metadata")).lower() in {"1", "true"}
         messages = [m if with_metadata else {k: v for k, v in m.items() if k != "metadata"} for m in page]
@@ -296,9 +320,61 @@ class SlackSandbox(SandboxIdP):
         team = self._bot_team()
         if team is None:
             return self._fail("invalid_auth")
-        channels = [{"id": c[0], "name": c[1], "is_member": c[2], "is_channel": True}
-                    for c in self.channels.get(team, [])]
+        self.reads.append(("conversations.list", self._args()))
+        types = set(str(self._args().get("types") or "public_channel").split(","))
+        channels = [self._channel_object(c) for c in self.channels.get(team, [])]
+        channels = [c for c in channels if ("private_channel" if c["is_private"] else "public_channel") in types]
+        if str(self._args().get("exclude_archived")).lower() in {"1", "true"}:
+            channels = [c for c in channels if not c["is_archived"]]
         return jsonify({"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}})
+
+    def _channel_object(self, channel: tuple[str, str, bool]) -> dict[str, Any]:
+        channel_id, name, member = channel
+        private = channel_id in self.private
+        return {"id": channel_id, "name": name, "is_member": member, "is_channel": not private,
+                "is_group": private, "is_private": private, "is_archived": channel_id in self.archived,
+                "created": 1700000000}
+
+    def conversations_info(self) -> Any:
+        """conversations.info: a channel the bot can see (a private one only if it is a member)."""
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        args = self._args()
+        self.reads.append(("conversations.info", args))
+        found = next((c for c in self.channels.get(team, []) if c[0] == str(args.get("channel") or "")), None)
+        if found is None or (found[0] in self.private and not found[2]):
+            return self._fail("channel_not_found")
+        return jsonify({"ok": True, "channel": self._channel_object(found)})
+
+    def users_info(self) -> Any:
+        """users.info: a member of the bot's workspace, with the profile images Slack serves."""
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        args = self._args()
+        self.reads.append(("users.info", args))
+        user = next((u for u in USERS if u["sub"] == args.get("user") and u["https://slack.com/team_id"] == team),
+                    None)
+        if user is None:
+            return self._fail("user_not_found")
+        picture = user.get("picture")
+        return jsonify({"ok": True, "user": {
+            "id": user["sub"], "team_id": team, "name": str(user["email"]).split("@")[0], "deleted": False,
+            "real_name": user["name"], "is_bot": False,
+            "profile": {"real_name": user["name"], "display_name": user.get("given_name", ""),
+                        "image_48": picture, "image_72": picture, "image_192": picture}}})
+
+    def auth_test(self) -> Any:
+        """auth.test: who the token is and the workspace URL (permalinks are built on it)."""
+        team = self._bot_team()
+        if team is None:
+            return self._fail("invalid_auth")
+        self.reads.append(("auth.test", {}))
+        user = next(u for u in USERS if u["https://slack.com/team_id"] == team)
+        return jsonify({"ok": True, "url": f"https://{user['https://slack.com/team_domain']}.slack.com/",
+                        "team": user["https://slack.com/team_name"], "user": "hub", "team_id": team,
+                        "user_id": "U0HUBBOT001", "bot_id": "B0HUBBOT001", "is_enterprise_install": False})
 
     def get_permalink(self) -> Any:
         team = self._bot_team()
@@ -343,8 +419,18 @@ def create_sandbox() -> SlackSandbox:
 # The channels every sandbox starts with, per workspace: (id, name, bot is a member). Slack answers
 # not_in_channel for the last kind.
 CHANNELS = {T_PARTNER: [("C0WINS00001", "wins", True), ("C0GENERAL01", "general", True),
-                        ("C0RANDOM001", "random", False)],
+                        ("C0RANDOM001", "random", False), ("C0LEARNING1", "learning", True),
+                        ("C0LEADERS01", "leadership", True)],
             T_OTHER: [("C0OTHERWIN1", "wins", True)]}
+PRIVATE = frozenset({"C0LEADERS01"})  # a private channel the bot was invited to: tiles must refuse it
+# (channel id, user, mrkdwn text, ts): what the demo's Slack tile shows before anyone posts.
+SAMPLE_MESSAGES = [
+    ("C0LEARNING1", "U0PARTNER01", "Lunch and learn on Thursday: <https://lms.example.edu/course/12|Intro to SQL>",
+     "1756720800.000100"),
+    ("C0LEARNING1", "U0PARTNER01", "Who else is taking *Security Basics* this month? &lt;3 the labs",
+     "1756807200.000200"),
+    ("C0LEADERS01", "U0PARTNER01", "Budget review notes (private)", "1756807300.000300"),
+]
 POSTS_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Slack sandbox: posts</title>
 <style>body{font-family:system-ui,sans-serif;max-width:48rem;margin:2rem auto;color:#1d1c1d}
@@ -356,12 +442,27 @@ marker {{ m.metadata.event_payload.marker }}{% endif %}</small></article>
 {% else %}<p>No posts yet.</p>{% endfor %}</section>{% endfor %}</body></html>"""
 
 
+def _in_range(ts: str, args: dict[str, Any]) -> bool:
+    """conversations.history's window: after `oldest`, before `latest`, both ends excluded unless inclusive."""
+    inclusive = str(args.get("inclusive")).lower() in {"1", "true"}
+    at = float(ts)
+    oldest, latest = args.get("oldest"), args.get("latest")
+    if oldest and (at < float(oldest) or (at == float(oldest) and not inclusive)):
+        return False
+    if latest and (at > float(latest) or (at == float(latest) and not inclusive)):
+        return False
+    return True
+
+
 def _slack_posting_routes(sandbox: SlackSandbox) -> None:
     bp = sandbox.blueprint
     for method, view, verbs in (("chat.postMessage", sandbox.post_message, ["POST"]),
                                 ("conversations.history", sandbox.conversations_history, ["GET", "POST"]),
                                 ("conversations.list", sandbox.conversations_list, ["GET", "POST"]),
-                                ("chat.getPermalink", sandbox.get_permalink, ["GET", "POST"])):
+                                ("chat.getPermalink", sandbox.get_permalink, ["GET", "POST"]),
+                                ("conversations.info", sandbox.conversations_info, ["GET", "POST"]),
+                                ("users.info", sandbox.users_info, ["GET", "POST"]),
+                                ("auth.test", sandbox.auth_test, ["GET", "POST"])):
         bp.add_url_rule(f"/api/{method}", method.replace(".", "_"), view, methods=verbs)
     bp.add_url_rule("/services/<team>/<bot>/<secret>", "incoming_webhook", sandbox.incoming_webhook,
                     methods=["POST"])

@@ -1,0 +1,193 @@
+"""Slack tiles (`slack:channel`): a public channel's newest messages, read as the workspace app's bot.
+
+Docs: https://docs.slack.dev/reference/methods/conversations.history
+      https://docs.slack.dev/reference/methods/conversations.info
+      https://docs.slack.dev/reference/methods/users.info
+      https://docs.slack.dev/reference/methods/auth.test
+      https://docs.slack.dev/messaging/formatting-message-text
+Only public, unarchived channels the organisation named: conversations.info is asked on every fetch, so a
+channel made private later stops showing at once. `oldest` (exclusive) is the newest ts already seen, so each
+fetch returns only new messages. Authors come from users.info, once per person per fetch; permalinks are built
+on the workspace URL auth.test names (one call, kept in the cursor) instead of a chat.getPermalink per message.
+Internal apps are exempt from the 2025 conversations.history limits for distributed apps (1 request a minute):
+the hub's Slack app is installed per workspace by its admin, but a tile still refreshes at most once a minute.
+"""
+from __future__ import annotations
+
+import html
+import json
+import re
+import ssl
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, RateLimited,
+                            Transient, check_url, http_session)
+from providers.publishing import retry_after
+from providers.slack.publish import AUTH_ERRORS, CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, TRANSIENT_ERRORS
+
+CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
+# Messages people wrote (plain, shared files, thread replies sent to the channel, bots): not joins, topics, pins.
+SHOWN_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast", "me_message"})
+# Slack's own markup in message text: <@U123>, <#C123|name>, <!here>, <https://url|label>.
+MARKUP = re.compile(r"<([^<>]+)>")
+LIST_PAGES = 10  # conversations.list pages to look through for a channel name (200 a page)
+
+
+class SlackChannelReader:
+    kind: ClassVar[str] = "slack:channel"
+    connection_kind: ClassVar[str | None] = "slack"  # the organisation's installed Slack app (bot token)
+    credentials_from: ClassVar[str] = "slack"
+    min_refresh_seconds: ClassVar[int] = 60
+    address_label: ClassVar[str] = "channel"
+
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
+        if settings.api_base:
+            check_url(settings.api_base, settings.insecure_loopback)
+        self.http = http_session(settings)
+
+    @classmethod
+    def check_address(cls, address: str) -> str:
+        """`#name` (lower-cased) or a channel id such as C0123ABCD."""
+        channel = address.strip()
+        if CHANNEL_ID.fullmatch(channel.upper()) and not channel.startswith("#"):
+            return channel.upper()
+        name = channel.removeprefix("#").lower()
+        if not CHANNEL_NAME.fullmatch(name):
+            raise ValueError(f"a slack:channel tile needs a channel such as #learning or C0123ABCD, not {address!r}")
+        return f"#{name}"
+
+    def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage:
+        """The channel's messages newer than the cursor's ts, newest first, with authors and permalinks."""
+        address = self.check_address(source.address)
+        state = _state(cursor, address)
+        client = self._client(source)
+        try:
+            channel = state.get("channel") or self._channel_id(client, address)
+            self._check_public(client, channel)
+            args: dict[str, Any] = {"channel": channel, "limit": max(1, min(source.max_items, 200))}
+            if state.get("oldest"):
+                args["oldest"] = state["oldest"]
+            messages = client.conversations_history(**args).get("messages") or []
+            if not messages:
+                state = {**state, "address": address, "channel": channel}
+                return FeedPage(items=(), cursor=json.dumps(state, sort_keys=True), not_modified=True)
+            workspace = state.get("url") or str(client.auth_test().get("url") or "")
+            people: dict[str, tuple[str | None, str | None]] = {}
+            items = tuple(self._item(client, people, workspace, channel, m) for m in messages
+                          if m.get("subtype") in SHOWN_SUBTYPES)
+        except (OSError, SlackClientError) as exc:  # urllib raises URLError (an OSError) on refusal
+            raise self._error(exc) from exc
+        newest = max((str(m["ts"]) for m in messages), key=float)
+        state = {**state, "address": address, "channel": channel, "oldest": newest, "url": workspace}
+        return FeedPage(items=items[:source.max_items], cursor=json.dumps(state, sort_keys=True))
+
+    # --- plumbing -----------------------------------------------------------------------
+    def _client(self, source: FeedSource) -> WebClient:
+        token = source.tokens.get("access_token") or source.tokens.get("bot_token")
+        if not token:
+            raise AuthExpired(self.name, "the Slack connection has no bot token (access_token)")
+        base = (self.settings.api_base or DEFAULT_API_BASE).rstrip("/") + "/api/"
+        context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
+        # retry_handlers=[]: slack_sdk's handlers sleep in process; the refresh job reschedules instead.
+        return WebClient(token=str(token), base_url=base, timeout=TIMEOUT, ssl=context, retry_handlers=[])
+
+    def _channel_id(self, client: WebClient, address: str) -> str:
+        """A #name through conversations.list (public channels only); ids are used as they are."""
+        if not address.startswith("#"):
+            return address
+        name, cursor = address[1:], None
+        for _ in range(LIST_PAGES):
+            page = client.conversations_list(types="public_channel", limit=200, exclude_archived=True, cursor=cursor)
+            for found in page.get("channels") or []:
+                if found.get("name") == name:
+                    return str(found["id"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        raise Permanent(self.name, f"no public Slack channel {address} in the workspace (private channels are "
+                                   "never shown in tiles)")
+
+    def _check_public(self, client: WebClient, channel: str) -> None:
+        info = client.conversations_info(channel=channel).get("channel") or {}
+        if info.get("is_private") or info.get("is_group") or info.get("is_im") or info.get("is_mpim"):
+            raise Permanent(self.name, f"Slack channel {channel} is private: tiles show only public channels")
+        if info.get("is_archived"):
+            raise Permanent(self.name, f"Slack channel {channel} is archived")
+
+    def _item(self, client: WebClient, people: dict[str, tuple[str | None, str | None]], workspace: str,
+              channel: str, message: dict[str, Any]) -> FeedItem:
+        ts = str(message["ts"])
+        author, avatar = self._person(client, people, message)
+        link = f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}" if workspace else None
+        return FeedItem(remote_id=ts, text=plain_text(str(message.get("text") or ""), people), author=author,
+                        avatar_url=avatar, link=link,
+                        published_at=datetime.fromtimestamp(float(ts), tz=timezone.utc))
+
+    def _person(self, client: WebClient, people: dict[str, tuple[str | None, str | None]],
+                message: dict[str, Any]) -> tuple[str | None, str | None]:
+        """Name and picture of a message's author: users.info once per person per fetch; bots carry their own."""
+        user = message.get("user")
+        if not user:
+            profile = message.get("bot_profile") or {}
+            return (profile.get("name") or message.get("username")), (profile.get("icons") or {}).get("image_48")
+        if user not in people:
+            try:
+                found = client.users_info(user=user).get("user") or {}
+            except SlackApiError as exc:
+                if (exc.response.get("error") if isinstance(exc.response.data, dict) else None) != "user_not_found":
+                    raise
+                found = {}
+            profile = found.get("profile") or {}
+            name = (profile.get("display_name") or profile.get("real_name") or found.get("real_name")
+                    or found.get("name"))
+            people[user] = (name or None, profile.get("image_72") or profile.get("image_48"))
+        return people[user]
+
+    def _error(self, exc: OSError | SlackClientError) -> Exception:
+        if not isinstance(exc, SlackApiError):
+            return Transient(self.name, f"Slack did not answer: {type(exc).__name__}")
+        response = exc.response
+        status = response.status_code
+        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+        if status == 429 or code == "ratelimited":
+            return RateLimited(self.name, "Slack rate limit", retry_after=retry_after(response.headers))
+        if status == 401 or code in AUTH_ERRORS:
+            return AuthExpired(self.name, f"Slack refused the bot token ({code or status})")
+        if status >= 500 or code in TRANSIENT_ERRORS:
+            return Transient(self.name, f"Slack failed ({code or status})")
+        if code == "not_in_channel":
+            return Permanent(self.name, "the hub's Slack app is not in that channel: invite it (/invite @app)")
+        return Permanent(self.name, f"Slack refused the read ({code or status})")
+
+
+def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | None = None) -> str:
+    """Slack mrkdwn as plain text: links by their label, mentions by name, Slack's three escapes undone."""
+    def replace(match: re.Match[str]) -> str:
+        inner = match.group(1)
+        target, _, label = inner.partition("|")
+        if target.startswith("@"):
+            known = (people or {}).get(target[1:], (None, None))[0]
+            return "@" + (label or known or target[1:])
+        if target.startswith("#"):
+            return "#" + (label or target[1:])
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        return label or target
+    return html.unescape(MARKUP.sub(replace, text))
+
+
+def _state(cursor: str | None, address: str) -> dict[str, str]:
+    """The stored channel id, newest ts and workspace URL, if made for this address (an edited tile starts afresh)."""
+    try:
+        state = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    if not isinstance(state, dict) or state.get("address") != address:
+        return {}
+    return {k: str(v) for k, v in state.items() if k in ("address", "channel", "oldest", "url") and v}
