@@ -62,11 +62,13 @@ def _register_blueprints(app: Flask) -> None:
     from hub.health import bp as health_bp
     from hub.sharing.connect import bp as connect_bp
     from hub.sharing.share import bp as share_bp
+    from hub.tiles.api import bp as tiles_bp
     from webhooks.lms import bp as lms_webhooks_bp
     from webhooks.xapi.views import bp as xapi_bp
 
     for blueprint in (auth_bp, account_bp, admin_bp, health_bp, share_bp, connect_bp, lms_webhooks_bp, xapi_bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(tiles_bp)
     csrf.exempt(lms_webhooks_bp)  # authenticated by its Standard Webhooks signature, not a browser session
     csrf.exempt(xapi_bp)  # LMS servers authenticate with Basic or Bearer credentials, not a browser session
 
@@ -80,7 +82,8 @@ def _security_headers(response: Any) -> Any:
             "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
             "frame-ancestors 'none'; form-action 'self' http: https:; base-uri 'none'",
         )
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        if "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]:  # tile fragments set their own
+            response.headers.setdefault("X-Frame-Options", "DENY")
     if request.path.startswith(("/auth/", "/login", "/account", "/admin")):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
