@@ -30,6 +30,14 @@ class Policy:
     backoff_cap: float = 3600.0
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery leased to one attempt: the row as the claim left it, and the attempt id that holds it."""
+
+    row: Delivery
+    attempt: str
+
+
 def apply(session: Session, statement: Update) -> bool:
     """Run one conditional UPDATE and commit; True if it changed the row (this attempt won)."""
     result = cast(CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False)))
@@ -52,18 +60,23 @@ def backoff(attempts: int, policy: Policy, rng: random.Random | None = None) -> 
     return timedelta(seconds=step * (rng or random).uniform(0.5, 1.0))
 
 
-def claim(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> str | None:
-    """Lease a due pending/failed delivery to one attempt and commit; None if someone else has it or it is done."""
+def claim(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> Claimed | None:
+    """Lease a due pending/failed delivery to one attempt and commit; None if someone else has it, it is not due,
+    or it is done. The UPDATE returns the leased row, so the job reads the delivery in the statement that claims it."""
     now = now or utcnow()
     attempt = uuid.uuid4().hex
-    won = apply(session, (
+    statement = (
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
         .values(status=S.SENDING.value, attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds),
                 attempts=Delivery.attempts + 1, updated_at=now)
-    ))
-    return attempt if won else None
+        .returning(Delivery)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    row = session.execute(statement).scalars().one_or_none()
+    session.commit()
+    return None if row is None else Claimed(row, attempt)
 
 
 def take_over(session: Session, delivery_id: int, policy: Policy, now: datetime | None = None) -> str | None:

@@ -52,10 +52,13 @@ def marker(delivery: Delivery) -> str:
 
 def deliver(session: Session, delivery_id: int) -> Outcome:
     """Run one delivery job; safe to run twice, concurrently, or after a crash."""
+    now = utcnow()
+    claimed = outbox.claim(session, delivery_id, policy(), now)  # the common case: one statement leases and reads
+    if claimed is not None:
+        return _attempt(session, claimed.row, claimed.attempt)
     row = session.get(Delivery, delivery_id)
     if row is None:
         return Outcome.GONE
-    now = utcnow()
     if row.status == S.SENDING.value:
         if aware(row.lease_until) and aware(row.lease_until) > now:  # type: ignore[operator]
             return Outcome.BUSY
@@ -64,11 +67,7 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
         return Outcome.DONE
     if row.next_attempt_at and aware(row.next_attempt_at) > now:  # type: ignore[operator]
         return Outcome.NOT_DUE
-    attempt = outbox.claim(session, delivery_id, policy(), now)
-    if attempt is None:
-        return Outcome.LOST_RACE
-    session.refresh(row)
-    return _attempt(session, row, attempt)
+    return Outcome.LOST_RACE  # claimable a moment ago, taken by another attempt since
 
 
 def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:

@@ -43,8 +43,8 @@ def _dead_delivery(hub: LiveHub) -> int:
         session.flush()
         [delivery_id] = planner.plan(session, event)
         session.commit()
-        attempt = outbox.claim(session, delivery_id, outbox.Policy())
-        assert attempt and outbox.dead(session, delivery_id, attempt, "channel_not_found")
+        claimed = outbox.claim(session, delivery_id, outbox.Policy())
+        assert claimed and outbox.dead(session, delivery_id, claimed.attempt, "channel_not_found")
         return delivery_id
 
 
