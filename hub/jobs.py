@@ -12,7 +12,7 @@ from rq import Queue, Worker
 from hub import mail, redis_conn
 
 log = logging.getLogger(__name__)
-QUEUES = ("default",)
+QUEUES = ("default", "tiles")  # in priority order: tile refreshes (hub.tiles.scheduler.QUEUE) after deliveries
 RECONCILE_EVERY = 60.0  # seconds between reconciler passes while a worker runs
 
 
@@ -29,6 +29,16 @@ def deliver(delivery_id: int) -> str:
     outcome = sender.deliver(db.session(), delivery_id)
     log.info("delivery %s: %s", delivery_id, outcome.value)
     return outcome.value
+
+
+def refresh_tile(tile_id: int) -> str:
+    """Refresh one tile's items (job id "tile-refresh-<id>"); a tile another worker is refreshing is left to it."""
+    from hub import db
+    from hub.tiles import refresh
+
+    result = refresh.refresh_tile(db.session(), tile_id)
+    log.info("tile %s: %s%s", tile_id, result.outcome.value, f" ({result.error})" if result.error else "")
+    return result.outcome.value
 
 
 def reconcile(repeat_seconds: float | None = None) -> dict[str, int]:
@@ -94,9 +104,11 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     if burst:
         from hub import db
         from hub.sharing import dispatch
+        from hub.tiles import scheduler
 
         with app.app_context():
             dispatch.run_pass(db.session())
+            scheduler.run_pass(db.session(), scheduler.queue(connection))
     else:
         schedule_reconcile(RECONCILE_EVERY, connection)
         dispatcher = start_dispatcher(app)
@@ -116,6 +128,10 @@ def _preload(app: Flask) -> None:
 
     for kind in registry.PUBLISHERS:
         registry.publisher_class(kind)
+    from hub.tiles import refresh  # noqa: F401  (and every tile reader with its SDK, as for publishers)
+
+    for kind in registry.READERS:
+        registry.reader_class(kind)
     vault = app.extensions["vault"]
     vault.open(vault.seal("warm", "preload"), "preload")
     from hub import db
@@ -132,7 +148,13 @@ def start_dispatcher(app: Flask) -> multiprocessing.process.BaseProcess:
     from hub.sharing import dispatch
 
     def loop() -> None:
+        import threading
+
+        from hub.tiles import scheduler
+
         app.extensions["db_engine"].dispose(close=False)  # the parent's connections are not ours
+        # Tiles are scheduled beside the dispatcher, in a thread of its own: a slow tile pass never delays a delivery.
+        threading.Thread(target=scheduler.run, args=(app,), name="hub-tile-scheduler", daemon=True).start()
         dispatch.run(app)
 
     process = multiprocessing.get_context("fork").Process(target=loop, name="hub-dispatcher", daemon=True)
