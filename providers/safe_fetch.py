@@ -21,8 +21,10 @@ decompresses only what is asked for), overriding the one place its connections o
 """
 from __future__ import annotations
 
+import http.client
 import ipaddress
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Mapping
@@ -32,6 +34,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
+from urllib3.util.ssl_match_hostname import CertificateError
 
 from providers.base import Permanent, RateLimited, Transient, UnsafeURL
 from providers.publishing import retry_after
@@ -41,6 +44,8 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9,
           "text/xml;q=0.9, */*;q=0.1")
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
+# What a connection, a TLS handshake or a response can fail with, once a socket is involved.
+_FAILURES = (Urllib3Error, OSError, http.client.HTTPException, CertificateError)
 
 # Ranges the ipaddress predicates do not all name on every Python version: CGNAT and the IPv6 forms that
 # carry an IPv4 address a gateway would forward to (NAT64, 6to4, Teredo), IPv4-compatible (::a.b.c.d).
@@ -263,22 +268,24 @@ class _Exchange:
         if remaining <= 0:
             raise Transient(self.provider, f"the feed took longer than {limits.total_timeout:g} s in total")
         connect_timeout = min(limits.connect_timeout, remaining)
+        read_timeout = min(limits.read_timeout, remaining)
+        # urllib3 puts a connection's `timeout` on its socket before each request and response: the read timeout.
         if target.scheme == "https":
-            conn: HTTPConnection = _PinnedHTTPS(target.host, target.port, timeout=connect_timeout,
+            conn: HTTPConnection = _PinnedHTTPS(target.host, target.port, timeout=read_timeout,
                                                 cert_reqs="CERT_REQUIRED", server_hostname=target.host,
                                                 assert_hostname=target.host, ca_certs=self.ca_bundle)
         else:
-            conn = _PinnedHTTP(target.host, target.port, timeout=connect_timeout)
+            conn = _PinnedHTTP(target.host, target.port, timeout=read_timeout)
         conn.addresses = target.addresses  # type: ignore[attr-defined]
         conn.watchdog = self.watchdog  # type: ignore[attr-defined]
         conn.connect_timeout = connect_timeout  # type: ignore[attr-defined]
-        conn.read_timeout = min(limits.read_timeout, remaining)  # type: ignore[attr-defined]
+        conn.read_timeout = read_timeout  # type: ignore[attr-defined]
         self.conn = conn
         try:
             conn.request("GET", target.path, headers={**self.headers, "Host": target.host_header},
                          preload_content=False, decode_content=True)
             self._response = conn.getresponse()
-        except (Urllib3Error, OSError) as exc:
+        except _FAILURES as exc:
             self.close()
             raise self.failure(exc) from exc
         return self
@@ -296,6 +303,8 @@ class _Exchange:
             return Transient(self.provider, f"the feed took longer than {self.limits.total_timeout:g} s in total")
         if isinstance(exc, (socket.timeout, urllib3.exceptions.TimeoutError)):
             return Transient(self.provider, f"{self.target.host} timed out")
+        if isinstance(exc, (CertificateError, ssl.SSLError)):
+            return Transient(self.provider, f"{self.target.host} failed the TLS check: {exc}")
         return Transient(self.provider, f"{self.target.host} did not answer: {type(exc).__name__}")
 
     def result(self, url: str) -> Fetched:
@@ -327,7 +336,7 @@ class _Exchange:
                 body += chunk
                 if len(body) > self.limits.max_bytes:
                     raise self.too_big()
-        except (Urllib3Error, OSError) as exc:
+        except _FAILURES as exc:
             raise self.failure(exc) from exc
         if self.watchdog.fired:  # a shutdown socket reads as a clean end of a truncated body
             raise self.failure(TimeoutError())
