@@ -37,6 +37,7 @@ PUBLISHERS: dict[str, str] = {
 READERS: dict[str, str] = {
     "x:search": "providers.x.feed:XSearchReader",
     "x:user": "providers.x.feed:XUserReader",
+    "yammer:group": "providers.yammer.feed:YammerGroupReader",
     "slack:channel": "providers.slack.feed:SlackChannelReader",
 }
 
