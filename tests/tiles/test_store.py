@@ -1,0 +1,95 @@
+"""Tile configuration: checked against the kind's reader, stored with its audience; bad input stores nothing."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from hub.config import load_settings
+from hub.errors import ConfigError
+from hub.models import Tile, TileAudience, TileItem
+from hub.tiles import store
+from tests.live import LiveHub
+from tests.tiles.world import Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
+
+
+def test_create_list_and_audience(live: LiveHub, orgs: Orgs, json_kind: str) -> None:
+    with live.context() as session:
+        everyone = store.create_tile(session, kind="slack:channel", title="  Learning  ", address="#Learning",
+                                     org_id=orgs.partners)
+        partners_only = store.create_tile(session, kind=json_kind, title="News", address="http://127.0.0.1:1/f",
+                                          audience=[orgs.partners, orgs.partners], refresh_seconds=600, max_items=3)
+        session.commit()
+        assert (everyone.title, everyone.address, everyone.refresh_seconds, everyone.max_items) == \
+            ("Learning", "#learning", 300, 10)  # the reader normalised the channel
+        assert everyone.next_refresh_at is None and everyone.version == 0 and not everyone.stale
+        assert store.audience_of(session, partners_only.id) == [orgs.partners]
+        assert [t.id for t in store.list_tiles(session)] == [everyone.id, partners_only.id]
+        assert [t.id for t in store.visible_to(session, orgs.partners)] == [everyone.id, partners_only.id]
+        assert [t.id for t in store.visible_to(session, orgs.staff)] == [everyone.id]
+        assert [t.id for t in store.visible_to(session, None)] == [everyone.id]
+        store.set_audience(session, partners_only.id, [orgs.staff])
+        session.commit()
+        assert [t.id for t in store.visible_to(session, orgs.staff)] == [everyone.id, partners_only.id]
+        assert session.get(Tile, partners_only.id).version == 1  # who sees it changed: the API must notice
+        store.set_enabled(session, everyone.id, False)
+        session.commit()
+        assert [t.id for t in store.visible_to(session, orgs.staff)] == [partners_only.id]
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"kind": "fax"}, "kind", "--kind 'fax' is not a tile kind; known:"),
+    ({"title": "   "}, "title", "--title must not be empty"),
+    ({"title": "t" * 201}, "title", "--title must be at most 200"),
+    ({"address": ""}, "address", "--url must not be empty"),
+    ({"address": "file:///etc/passwd"}, "address", "--url 'file:///etc/passwd': a test:json tile reads"),
+    ({"refresh_seconds": 59}, "refresh_seconds", "--refresh must be between 60 and 86400"),
+    ({"refresh_seconds": 86401}, "refresh_seconds", "--refresh must be between 60"),
+    ({"max_items": 0}, "max_items", "--max-items must be between 1 and 100, not 0"),
+    ({"max_items": 101}, "max_items", "--max-items must be between 1 and 100"),
+    ({"org_id": 999999}, "org_id", "--org: no organisation with id 999999"),
+    ({"audience": [999998]}, "audience", "--audience: no organisation with id 999998"),
+])
+def test_bad_input_names_the_field_and_stores_nothing(live: LiveHub, orgs: Orgs, json_kind: str,
+                                                     fields: dict[str, object], field: str, message: str) -> None:
+    good: dict[str, object] = {"kind": json_kind, "title": "News", "address": "http://127.0.0.1:1/f"}
+    with live.context() as session:
+        with pytest.raises(store.InvalidTile) as caught:
+            store.create_tile(session, **{**good, **fields})  # type: ignore[arg-type]
+        session.commit()  # whatever the session holds would be stored now
+        assert caught.value.field == field and message in str(caught.value), str(caught.value)
+        assert session.scalar(select(func.count()).select_from(Tile)) == 0
+        assert session.scalar(select(func.count()).select_from(TileAudience)) == 0
+
+
+def test_a_kind_that_reads_through_a_connection_needs_an_org(live: LiveHub, orgs: Orgs) -> None:
+    with live.context() as session:
+        with pytest.raises(store.InvalidTile, match="--org is required for kind slack:channel: it reads through "
+                                                    "the organisation's slack connection"):
+            store.create_tile(session, kind="slack:channel", title="Wins", address="#wins")
+        with pytest.raises(store.InvalidTile, match="--channel 'no spaces please'"):
+            store.create_tile(session, kind="slack:channel", title="Wins", address="no spaces please",
+                              org_id=orgs.partners)
+
+
+def test_delete_takes_items_and_audience_along(live: LiveHub, orgs: Orgs, json_kind: str) -> None:
+    with live.context() as session:
+        tile = store.create_tile(session, kind=json_kind, title="News", address="http://127.0.0.1:1/f",
+                                 audience=[orgs.staff])
+        session.add(TileItem(tile_id=tile.id, remote_id="1", text="hello"))
+        session.commit()
+        store.delete_tile(session, tile.id)
+        session.commit()
+        for model in (Tile, TileAudience, TileItem):
+            assert session.scalar(select(func.count()).select_from(model)) == 0
+        with pytest.raises(store.InvalidTile, match=f"no tile with id {tile.id}"):
+            store.delete_tile(session, tile.id)
+
+
+def test_feed_allow_hosts_setting(hub_env: dict[str, str]) -> None:
+    env = {**hub_env, "HUB_BASE_URL": "http://127.0.0.1:5000"}
+    assert load_settings(env).feed_allow_hosts == frozenset()
+    settings = load_settings({**env, "HUB_FEED_ALLOW_HOSTS": " Feeds.Example.test, 127.0.0.1,[::1] "})
+    assert settings.feed_allow_hosts == frozenset({"feeds.example.test", "127.0.0.1", "::1"})
+    for bad in ("http://feeds.example.test", "feeds.example.test:8080", "a/b", "under_score.test"):
+        with pytest.raises(ConfigError, match="HUB_FEED_ALLOW_HOSTS must hold host names"):
+            load_settings({**env, "HUB_FEED_ALLOW_HOSTS": bad})
