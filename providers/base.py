@@ -111,6 +111,9 @@ class ProviderSettings:
     options: Mapping[str, Any] = field(default_factory=dict)
     insecure_loopback: bool = False
     ca_bundle: str | None = None  # extra CA file, for sandboxes served over HTTPS
+    # Host names the SSRF-safe feed fetcher lets resolve to loopback/private addresses (HUB_FEED_ALLOW_HOSTS:
+    # the demo's and the tests' local feeds); every other host must resolve to public addresses only.
+    feed_allow_hosts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
