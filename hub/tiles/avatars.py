@@ -25,6 +25,8 @@ MAX_BYTES = 256 * 1024
 TTL = 24 * 3600
 MISSING_TTL = 3600  # an avatar that could not be fetched is tried again after this
 MISSING = b"-"
+# Lazily built: providers.safe_fetch is imported only where avatars are fetched (the worker's warm()).
+LIMITS_ARGS = {"max_bytes": MAX_BYTES, "connect_timeout": 3.0, "read_timeout": 5.0, "total_timeout": 8.0}
 # Content types served, with the magic bytes the body must start with (a type header alone proves nothing).
 TYPES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -83,10 +85,11 @@ def _redis_key(key: str) -> str:
 def _fetch(url: str) -> tuple[str, bytes] | None:
     from providers import safe_fetch
 
+    LIMITS = safe_fetch.Limits(**LIMITS_ARGS)
     settings = current_app.extensions["settings"]
     try:
-        fetched = safe_fetch.fetch(url, allow_hosts=frozenset(getattr(settings, "feed_allow_hosts", ()) or ()),
-                                   limits=safe_fetch.Limits(max_bytes=MAX_BYTES))
+        fetched = safe_fetch.fetch(url, allow_hosts=settings.feed_allow_hosts, limits=LIMITS,
+                                   ca_bundle=settings.ca_bundle, provider="avatar")
     except (UnsafeURL, Transient, Permanent, RateLimited) as exc:
         # The item shows without its picture; the reason is logged for the admin, nothing else depends on it.
         log.info("avatar not fetched (%s): %s", type(exc).__name__, exc)

@@ -4,6 +4,7 @@ Items are written as the refresh step writes them: through hub.tiles.sanitize, t
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -259,3 +260,73 @@ def test_embed_script_is_served_cacheable(client: FlaskClient) -> None:
     assert answer.headers["Cache-Control"] == "public, max-age=300"
     assert b'customElements.define("hub-tile"' in answer.data
     assert b".innerHTML" not in answer.data and b"insertAdjacentHTML" not in answer.data
+
+
+class _ImageHost:
+    """An avatar host on loopback (named in HUB_FEED_ALLOW_HOSTS): one PNG, one SVG, one PNG that lies."""
+
+    PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+    FILES = {"/a.png": ("image/png", PNG), "/b.svg": ("image/svg+xml", b"<svg onload='x()'/>"),
+             "/c.png": ("image/png", b"<html>not an image</html>")}
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        files = self.FILES
+        self.hits: list[str] = []
+        hits = self.hits
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                hits.append(self.path)
+                content_type, data = files.get(self.path, ("text/plain", b"missing"))
+                self.send_response(200 if self.path in files else 404)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://localhost:{self.server.server_port}"
+
+
+@pytest.fixture
+def image_host() -> Iterator[_ImageHost]:
+    host = _ImageHost()
+    yield host
+    host.server.shutdown()
+    host.server.server_close()
+
+
+def test_warm_fetches_raster_avatars_through_the_safe_fetcher(live: LiveHub, client: FlaskClient,
+                                                              image_host: _ImageHost) -> None:
+    tiles = {name: add_tile(live, name, avatar=f"{image_host.base}/{name}", items=1)
+             for name in ("a.png", "b.svg", "c.png")}
+    live.app.extensions["settings"] = dataclasses.replace(live.app.extensions["settings"],
+                                                          feed_allow_hosts=frozenset({"localhost"}))
+    with live.app.app_context():
+        for tile_id in tiles.values():
+            cache.warm(tile_id)
+    served = {}
+    for name, tile_id in tiles.items():
+        avatar = client.get(f"/api/tiles/{tile_id}").get_json()["items"][0]["avatar"]
+        served[name] = client.get(avatar.removeprefix(live.url))
+    assert served["a.png"].status_code == 200 and served["a.png"].data == _ImageHost.PNG
+    assert served["b.svg"].status_code == 404  # SVG can carry script: never served
+    assert served["c.png"].status_code == 404  # the type header lied
+    hits = len(image_host.hits)
+    with live.app.app_context():
+        cache.warm(tiles["a.png"])  # already stored: not fetched again
+    assert len(image_host.hits) == hits
+
+
+def test_avatar_on_a_host_not_allowed_is_not_fetched(live: LiveHub, image_host: _ImageHost) -> None:
+    tile_id = add_tile(live, avatar=f"{image_host.base}/a.png", items=1)
+    with live.app.app_context():  # localhost resolves to loopback, and HUB_FEED_ALLOW_HOSTS does not name it
+        cache.warm(tile_id)
+    assert image_host.hits == []
