@@ -197,3 +197,4 @@ from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadat
     Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source,
 )
 from hub.models.tiles import Tile, TileAudience, TileItem  # noqa: E402,F401  (registered on Base.metadata)
+from hub.models.scim import ApiToken, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)

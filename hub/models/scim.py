@@ -1,0 +1,51 @@
+"""Models for the LMS-facing admin APIs: API tokens (SCIM), erasure records and SCIM resource versions.
+
+Imported by hub.models so Alembic sees them; the behaviour lives in hub/tokens.py, hub/scim/ and hub/deprovision.py.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hub.models import Base, utcnow
+
+
+class ApiToken(Base):
+    """A bearer token for a machine client (an LMS's SCIM sync); only its SHA-256 is stored, shown once."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(32))  # "scim"
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # the first characters, so admins can tell tokens apart
+    # The LMS's account homePage: SCIM externalId is stored as LmsAccount(home_page, external_id), which is what
+    # the xAPI intake matches an actor.account against.
+    home_page: Mapped[str] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Erasure(Base):
+    """A user erased at their request (GDPR art. 17): the row stays, personal data gone, only this pseudonym left."""
+
+    __tablename__ = "erasures"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    # HMAC of the former email under the secret key: answers "was this address erased?" without storing it.
+    pseudonym: Mapped[str] = mapped_column(String(64))
+    erased_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScimVersion(Base):
+    """When a SCIM resource (a user or an organisation) was last changed through SCIM or deprovisioning."""
+
+    __tablename__ = "scim_versions"
+    resource_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "User" | "Group"
+    resource_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
