@@ -42,8 +42,6 @@ def settings_for(session: Session, kind: str) -> ProviderSettings:
     reader_class = registry.reader_class(kind)
     settings = publishing.settings_for(session, provider_kind(kind), reader_class)
     allowed = frozenset(current_app.extensions["settings"].feed_allow_hosts)
-    if not any(f.name == "feed_allow_hosts" for f in dataclasses.fields(settings)):
-        return settings  # TODO(core): drop once providers.base.ProviderSettings has the field (feeds engineer)
     return dataclasses.replace(settings, feed_allow_hosts=allowed)
 
 
