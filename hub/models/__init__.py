@@ -198,3 +198,4 @@ from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadat
 )
 from hub.models.tiles import Tile, TileAudience, TileItem  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.scim import ApiToken, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)
+from hub.models.idp import AuthorizationCode, IdpConsent, IdpSubject, IdpToken, KeyState, OAuthClient, SigningKey  # noqa: E402,F401,E501
