@@ -1,0 +1,82 @@
+"""`hub tile add/list/remove/refresh`, run as an admin would, against the live hub's database and sandboxes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner, Result
+from sqlalchemy import func, select
+
+from hub.cli import main
+from hub.models import Tile, TileAudience
+from tests.live import LiveHub
+from tests.tiles.world import JsonFeed, Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
+
+
+def run(live: LiveHub, *args: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=live.env)
+
+
+def count(live: LiveHub) -> tuple[int, int]:
+    with live.context() as session:
+        return (session.scalar(select(func.count()).select_from(Tile)) or 0,
+                session.scalar(select(func.count()).select_from(TileAudience)) or 0)
+
+
+def test_add_list_refresh_remove(live: LiveHub, orgs: Orgs, feed: JsonFeed, json_kind: str) -> None:
+    added = run(live, "tile", "add", "--kind", "slack:channel", "--title", "Learning", "--channel", "#Learning",
+                "--org", "Partners Inc", "--audience", "Partners Inc", "--audience", "Staff", "--refresh", "120")
+    assert added.exit_code == 0, added.output
+    slack_id = int(added.output.split()[1].rstrip(":"))
+    assert "slack:channel #learning (every 120 s, 10 items, for Partners Inc, Staff)" in added.output
+    feed.add(1, "hello <b>world</b>")
+    added = run(live, "tile", "add", "--kind", json_kind, "--title", "News", "--url", feed.url, "--max-items", "5")
+    assert added.exit_code == 0, added.output
+    json_id = int(added.output.split()[1].rstrip(":"))
+    refreshed = run(live, "tile", "refresh", str(json_id))
+    assert refreshed.exit_code == 0 and refreshed.output.startswith(f"tile {json_id}: refreshed, 1 new item; "
+                                                                    "next refresh "), refreshed.output
+    failed = run(live, "tile", "refresh", str(slack_id))  # the organisation has no Slack connection yet
+    assert failed.exit_code == 1 and "failed" in failed.output
+    assert "connect slack for organisation 'Partners Inc'" in failed.output and "Traceback" not in failed.output
+    listed = {row["id"]: row for row in json.loads(run(live, "tile", "list", "--json").output)}
+    assert listed[slack_id] | {"next_refresh_at": None, "error_at": None} == {
+        "id": slack_id, "kind": "slack:channel", "title": "Learning", "address": "#learning", "org": "Partners Inc",
+        "audience": ["Partners Inc", "Staff"], "refresh_seconds": 120, "max_items": 10, "enabled": True,
+        "version": 1, "stale": True, "last_error": listed[slack_id]["last_error"], "fetched_at": None,
+        "next_refresh_at": None, "error_at": None}
+    assert listed[json_id]["audience"] == "*" and listed[json_id]["stale"] is False
+    assert listed[json_id]["fetched_at"] is not None and listed[json_id]["version"] == 1
+    table = run(live, "tile", "list")
+    assert table.exit_code == 0 and "#learning" in table.output and "connect slack for organisation" in table.output
+    assert run(live, "tile", "remove", str(slack_id)).exit_code == 0
+    assert [row["id"] for row in json.loads(run(live, "tile", "list", "--json").output)] == [json_id]
+    gone = run(live, "tile", "remove", str(slack_id))
+    assert gone.exit_code == 1 and f"no tile with id {slack_id}" in gone.output
+    assert run(live, "tile", "refresh", "424242").output.strip().endswith("no tile with id 424242")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--kind", "fax", "--query", "x"], "--kind 'fax' is not a tile kind; known:"),
+    (["--kind", "slack:channel", "--org", "Partners Inc"], "kind slack:channel takes exactly one --channel"),
+    (["--kind", "slack:channel", "--org", "Partners Inc", "--url", "https://x.test"],
+     "kind slack:channel takes exactly one --channel, not --url"),
+    (["--kind", "slack:channel", "--org", "Partners Inc", "--channel", "#a", "--group", "1"],
+     "takes exactly one --channel, not --channel --group"),
+    (["--kind", "slack:channel", "--org", "Partners Inc", "--channel", "#a b"], "--channel '#a b': "),
+    (["--kind", "slack:channel", "--channel", "#a"], "--org is required for kind slack:channel"),
+    (["--kind", "slack:channel", "--channel", "#a", "--org", "Nope"], "--org: no organisation called 'Nope'"),
+    (["--kind", "slack:channel", "--channel", "#a", "--org", "Partners Inc", "--audience", "Nobody"],
+     "--audience: no organisation called 'Nobody'"),
+    (["--kind", "slack:channel", "--channel", "#a", "--org", "Partners Inc", "--refresh", "10"],
+     "--refresh must be between 60 and 86400 seconds for kind slack:channel, not 10"),
+    (["--kind", "slack:channel", "--channel", "#a", "--org", "Partners Inc", "--max-items", "0"],
+     "--max-items must be between 1 and 100, not 0"),
+    (["--kind", "slack:channel", "--channel", "#a", "--org", "Partners Inc", "--title", " "],
+     "--title must not be empty"),
+])
+def test_add_refuses_bad_input_naming_the_field(live: LiveHub, orgs: Orgs, args: list[str], message: str) -> None:
+    full = ["tile", "add", *(["--title", "T"] if "--title" not in args else []), *args]
+    result = run(live, *full)
+    assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
+    assert count(live) == (0, 0)
