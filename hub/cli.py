@@ -253,10 +253,12 @@ def org_policy(name: str, policy: str) -> None:
     """Change an organisation's policy (closed refuses every sign-in of its members)."""
     from hub import audit, db, orgs
 
+    from hub import deprovision
+
     with db.transaction() as session:
-        orgs.find_org(session, name).policy = policy
-    audit.record("org.policy", "success", actor="cli", detail={"org": name, "policy": policy})
-    click.echo(f"organisation {name} is now {policy}")
+        disabled = deprovision.apply_policy(session, orgs.find_org(session, name), policy, actor="cli")
+    audit.record("org.policy", "success", actor="cli", detail={"org": name, "policy": policy, "disabled": disabled})
+    click.echo(f"organisation {name} is now {policy}" + (f" ({disabled} members disabled)" if disabled else ""))
 
 
 @org.command("map")
@@ -382,10 +384,11 @@ def user_approve(email: str) -> None:
 @click.argument("email")
 @_admin
 def user_disable(email: str) -> None:
-    """Disable a user and end their sessions."""
+    """Disable a user: sessions, refresh tokens, waiting posts and provider tokens end at once."""
     def change(u: Any) -> None:
-        u.status = "disabled"
-        u.session_epoch += 1
+        from hub import db, deprovision
+
+        deprovision.disable(db.session(), u, actor="cli", reason="cli")
 
     _set_user(email, "disable", change)
 
@@ -787,6 +790,80 @@ def tile_refresh(tile_id: int) -> None:
     if result.error:
         raise HubError(f"{line}: {result.error}")
     click.echo(line)
+
+
+# --- API tokens (SCIM) and erasure ---------------------------------------------------------
+@main.group()
+def token() -> None:
+    """API tokens for machine clients (SCIM)."""
+
+
+@token.command("create")
+@click.option("--scope", required=True, type=click.Choice(["scim"]))
+@click.option("--name", help="A name to tell it apart (default: scim-N).")
+@click.option("--expires-days", type=int, help="Expire after this many days (default: never).")
+@click.option("--home-page", help="The LMS's account homePage: SCIM externalIds are the LMS's ids there.")
+@click.option("--source", "source_name", help="Take the home page from this xAPI source.")
+@_admin
+def token_create(scope: str, name: str | None, expires_days: int | None, home_page: str | None,
+                 source_name: str | None) -> None:
+    """Create a token and print it once (only its SHA-256 is kept)."""
+    from hub import audit, db, tokens
+
+    with db.transaction() as session:
+        created = tokens.create(session, scope=scope, name=name, expires_days=expires_days, home_page=home_page,
+                                source=source_name)
+    audit.record("token.create", "success", actor="cli", detail={"token_id": created.id, "name": created.name,
+                                                                  "scope": scope})
+    click.echo(created.secret)
+    click.echo(f"token {created.name} (id {created.id}): copy it now, it is not shown again", err=True)
+
+
+@token.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@_admin
+def token_list(as_json: bool) -> None:
+    """List tokens (prefix only, never the secret)."""
+    from hub import db, tokens
+
+    rows = [{"id": t.id, "name": t.name, "scope": t.scope, "prefix": t.prefix, "home_page": t.home_page,
+             "created_at": t.created_at, "expires_at": t.expires_at, "last_used_at": t.last_used_at,
+             "revoked_at": t.revoked_at} for t in tokens.listing(db.session())]
+    _emit(rows, as_json, ["id", "name", "scope", "prefix", "expires_at", "last_used_at", "revoked_at"])
+
+
+@token.command("revoke")
+@click.argument("token_id", type=int)
+@_admin
+def token_revoke(token_id: int) -> None:
+    """Revoke a token at once."""
+    from hub import audit, db, tokens
+
+    with db.transaction() as session:
+        revoked = tokens.revoke(session, token_id)
+    audit.record("token.revoke", "success", actor="cli", detail={"token_id": token_id, "name": revoked.name})
+    click.echo(f"token {revoked.name} (id {token_id}) revoked")
+
+
+@user.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_admin
+def user_erase(email: str, yes: bool) -> None:
+    """Erase a user (GDPR): identities, tokens, waiting posts and personal data go; the audit keeps a pseudonym."""
+    from sqlalchemy import func
+
+    from hub import db, deprovision
+    from hub.models import User
+
+    if not yes:
+        click.confirm(f"Erase {email} for good?", abort=True)
+    with db.transaction() as session:
+        found = session.scalar(select(User).where(func.lower(User.email) == email.lower()))
+        if found is None:
+            raise HubError(f"no user with email {email}")
+        alias = deprovision.erase(session, found, actor="cli")
+    click.echo(f"user {found.id} erased (pseudonym {alias[:16]})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,9 +8,9 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import db, orgs
+from hub import db, deprovision, orgs
 from hub.admin import bp
-from hub.admin.common import done
+from hub.admin.common import actor, done
 from hub.auth.sessions import admin_required
 from hub.models import ClaimMapping, Organisation, OrgPolicy, ProviderConfig, User
 
@@ -140,9 +140,10 @@ def org_policy(org_id: int) -> Any:
         done("org.policy", f"Choose one of: {', '.join(POLICIES)}.", outcome="failure", reason="invalid",
              detail={"org": org.name, "policy": policy[:40]})
         return redirect(url_for("admin.org_detail", org_id=org.id), 303)
-    with db.transaction():
-        org.policy = policy
-    done("org.policy", f"{org.name} is now {policy}.", detail={"org": org.name, "policy": policy})
+    with db.transaction() as session:  # closing also disables its members (hub/deprovision.py)
+        disabled = deprovision.apply_policy(session, org, policy, actor=actor())
+    done("org.policy", f"{org.name} is now {policy}." + (f" {disabled} members disabled." if disabled else ""),
+         detail={"org": org.name, "policy": policy, "disabled": disabled})
     return redirect(url_for("admin.org_detail", org_id=org.id), 303)
 
 

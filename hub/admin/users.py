@@ -8,9 +8,9 @@ from flask import abort, redirect, render_template, request, url_for
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from hub import db
+from hub import db, deprovision
 from hub.admin import bp
-from hub.admin.common import done, paginate
+from hub.admin.common import actor, done, paginate
 from hub.auth.sessions import admin_required, current_user
 from hub.models import User, UserStatus
 
@@ -36,13 +36,13 @@ def _reject(user: User) -> str | None:
 def _disable(user: User) -> str | None:
     if user.id == _me():
         return "You can't disable your own account."
-    user.status = UserStatus.DISABLED.value
-    user.session_epoch += 1  # end their sessions now, not at expiry
+    # Sessions, refresh tokens, waiting posts and provider tokens end at once (hub/deprovision.py).
+    deprovision.disable(db.session(), user, actor=actor(), reason="admin")
     return None
 
 
 def _enable(user: User) -> str | None:
-    user.status = UserStatus.ACTIVE.value
+    deprovision.enable(db.session(), user, actor=actor(), reason="admin")
     return None
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from hub import audit, db
 from hub.auth import state
 from hub.auth.sessions import current_user, login_required
+from hub.errors import HubError
 from hub.models import Connection, Delivery, DeliveryStatus, ProviderConfig, User
 from hub.sharing.rules import InvalidRule, parse_destination, posts_as_learner
 from providers import registry
@@ -147,14 +148,35 @@ def disconnect(connection_id: int) -> Any:
     row = session.get(Connection, connection_id)
     if row is None or not _may_manage(user, row):
         abort(404)
-    kind, org_id = row.kind, row.org_id if row.user_id is None else None
-    session.delete(row)
-    skipped = skip_waiting(session, kind, user_id=None if org_id else user.id, org_id=org_id)
+    kind = row.kind
+    skipped = remove(session, row)
     audit.record("disconnect", "success", user_id=user.id, actor=user.email, provider=kind,
                  detail={"connection_id": connection_id, "skipped": skipped}, commit=False)
     session.commit()
     flash("Disconnected. Nothing more will be posted there.", "success")
     return redirect(url_for("account.overview"))
+
+
+def remove(session: Session, row: Connection) -> int:
+    """Revoke the tokens at the provider where it allows (best effort: the row goes anyway), delete the row, and
+    skip the deliveries still waiting for it; returns how many were skipped. Disconnect and deprovisioning share it."""
+    kind, org_id = row.kind, row.org_id if row.user_id is None else None
+    user_id = row.user_id
+    _revoke_at_provider(session, row)
+    session.delete(row)
+    return skip_waiting(session, kind, user_id=None if org_id else user_id, org_id=org_id)
+
+
+def _revoke_at_provider(session: Session, row: Connection) -> None:
+    """Providers that can revoke a token offer `revoke_connection(tokens)`; a failure there is logged, not raised."""
+    found = _provider(session, row.kind)
+    revoke = getattr(found[1], "revoke_connection", None) if found else None
+    if revoke is None:
+        return
+    try:
+        revoke(json.loads(current_app.extensions["vault"].open(row.tokens_sealed, row.seal_context)))
+    except (ProviderError, HubError, ValueError) as exc:
+        current_app.logger.warning("revoking connection %s at %s failed: %s", row.id, row.kind, exc)
 
 
 def _may_manage(user: User, row: Connection) -> bool:
