@@ -39,6 +39,7 @@ READERS: dict[str, str] = {
     "x:user": "providers.x.feed:XUserReader",
     "yammer:group": "providers.yammer.feed:YammerGroupReader",
     "slack:channel": "providers.slack.feed:SlackChannelReader",
+    "sharepoint:news": "providers.sharepoint.feed:SharePointNewsReader",
 }
 
 

@@ -21,6 +21,7 @@ from flask import Response, jsonify, request
 
 from providers.microsoft import PERSONAL_TENANT
 from providers.sandbox_kit import Grant, SandboxIdP
+from providers.sharepoint.sandbox import GraphSites
 from providers.yammer.sandbox import YammerApi
 
 CONTOSO = "5f2b1c3e-8a4d-4e6f-9b1a-2c3d4e5f6a7b"
@@ -102,6 +103,8 @@ class MicrosoftSandbox(SandboxIdP):
         self.refresh_tokens: dict[str, Grant] = {}
         self.yammer = YammerApi(self.tokens)
         self.yammer.mount(self.blueprint)
+        self.graph = GraphSites(self.tokens)  # SharePoint news through Graph, with app-only tokens
+        self.graph.mount(self.blueprint)
 
     def _routes(self) -> None:
         bp = self.blueprint
@@ -190,7 +193,31 @@ class MicrosoftSandbox(SandboxIdP):
     def token(self) -> Any:
         if request.form.get("grant_type") == "refresh_token":
             return self.refresh()
+        if request.form.get("grant_type") == "client_credentials":
+            return self.client_credentials()
         return super().token()
+
+    def client_credentials(self) -> Any:
+        """The app-only grant: a token for the app itself in one tenant, for a resource's /.default scope."""
+        self.token_requests += 1
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return entra_error("invalid_client", "Client authentication failed.", 401)
+        tenant = self.tenant()
+        if tenant not in TENANTS or tenant == PERSONAL_TENANT:
+            return entra_error("invalid_request", "Use a tenant-specific endpoint for the client credentials "
+                               "grant, not /common or /organizations.", 400, code=700016)
+        scope = request.form.get("scope", "")
+        if not scope.endswith("/.default") or len(scope.split()) != 1:
+            return entra_error("invalid_scope", f"The provided value '{scope}' for the input parameter 'scope' is "
+                               "not valid. The scope requested must be the resource identifier suffixed with "
+                               "/.default.", 400, code=1002012)
+        app = {"sub": client_id, "oid": pairwise_sub(client_id, tenant), "tid": tenant, "app": True}
+        grant = Grant(client_id, None, app, scope, None, None)
+        access_token = secrets.token_urlsafe(32)
+        self.tokens[access_token] = grant
+        return jsonify({"token_type": "Bearer", "expires_in": self.token_lifetime,
+                        "ext_expires_in": self.token_lifetime, "access_token": access_token})
 
     def refresh(self) -> Any:
         """The refresh grant: a token for the scopes asked (e.g. https://www.yammer.com/.default).

@@ -73,7 +73,8 @@ def test_user_tile_resolves_the_username_once_and_reads_incrementally(hosts: Pos
     assert [i.author for i in first.items] == ["Open edX", "Open edX"]
     assert all(i.link and i.link.startswith("https://x.com/openedx/status/") for i in first.items)
     paths = [p for p, _ in sandbox.reads]
-    assert paths[0].endswith("/2/users/by/username/OpenEdX") and paths[1].endswith("/2/users/1500000000000000001/tweets")
+    assert paths[0].endswith("/2/users/by/username/OpenEdX")
+    assert paths[1].endswith("/2/users/1500000000000000001/tweets")
     state = json.loads(first.cursor or "")
     assert state == {"user": "openedx", "id": "1500000000000000001", "since_id": first.items[0].remote_id}
     new_id = sandbox.add_tweet("openedx", "Office hours today")
