@@ -12,7 +12,7 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError
-from hub.models import Organisation, Tile, TileAudience
+from hub.models import Organisation, Tile, TileAudience, TileItem
 from providers import registry
 
 MAX_ITEMS_RANGE = (1, 100)
@@ -75,7 +75,21 @@ def create_tile(session: Session, *, kind: str, title: str, address: str, org_id
                 enabled: bool = True) -> Tile:
     """Validate and store a tile with its audience (no audience: all users); due for its first refresh now."""
     kind = (kind or "").strip().lower()
-    reader = reader_class(kind)
+    reader_class(kind)
+    title, normalised, refresh, audience_ids = _checked(session, kind, title, address, org_id, audience,
+                                                        refresh_seconds, max_items)
+    tile = Tile(kind=kind, title=title, address=normalised, org_id=org_id, refresh_seconds=refresh,
+                max_items=max_items, enabled=enabled, version=0, next_refresh_at=None)
+    session.add(tile)
+    session.flush()
+    session.add_all(TileAudience(tile_id=tile.id, org_id=org) for org in audience_ids)
+    session.flush()
+    return tile
+
+
+def _checked(session: Session, kind: str, title: str, address: str, org_id: int | None, audience: Sequence[int],
+             refresh_seconds: int | None, max_items: int) -> tuple[str, str, int, list[int]]:
+    """Every check a tile's settings pass, for create and update alike: (title, address, refresh, audience)."""
     title = (title or "").strip()
     if not title:
         raise InvalidTile("title", "--title must not be empty")
@@ -90,7 +104,7 @@ def create_tile(session: Session, *, kind: str, title: str, address: str, org_id
     low, high = MAX_ITEMS_RANGE
     if not low <= max_items <= high:
         raise InvalidTile("max_items", f"--max-items must be between {low} and {high}, not {max_items}")
-    connection_kind = getattr(reader, "connection_kind", None)
+    connection_kind = getattr(reader_class(kind), "connection_kind", None)
     if org_id is None and connection_kind:
         raise InvalidTile("org_id", f"--org is required for kind {kind}: it reads through the organisation's "
                                     f"{connection_kind} connection")
@@ -98,11 +112,30 @@ def create_tile(session: Session, *, kind: str, title: str, address: str, org_id
         _check_orgs(session, [org_id], "org_id", "--org")
     audience_ids = sorted(set(audience))
     _check_orgs(session, audience_ids, "audience", "--audience")
-    tile = Tile(kind=kind, title=title, address=normalised, org_id=org_id, refresh_seconds=refresh,
-                max_items=max_items, enabled=enabled, version=0, next_refresh_at=None)
-    session.add(tile)
-    session.flush()
+    return title, normalised, refresh, audience_ids
+
+
+def update_tile(session: Session, tile_id: int, *, title: str, address: str, org_id: int | None,
+                audience: Sequence[int], refresh_seconds: int | None, max_items: int, enabled: bool) -> Tile:
+    """Change a tile's settings (its kind stays), checked as on create; nothing changes on error.
+
+    A new address or organisation starts the tile over (no cursor, no items, due now): the old items came from
+    somewhere else. The version is bumped, since what the tile serves or who sees it may have changed.
+    """
+    tile = get_tile(session, tile_id)
+    title, normalised, refresh, audience_ids = _checked(session, tile.kind, title, address, org_id, audience,
+                                                        refresh_seconds, max_items)
+    if normalised != tile.address or org_id != tile.org_id:
+        session.execute(delete(TileItem).where(TileItem.tile_id == tile.id))
+        tile.cursor, tile.fetched_at, tile.last_error, tile.error_at = None, None, None, None
+        tile.next_refresh_at = None
+    elif enabled and not tile.enabled:
+        tile.next_refresh_at = None
+    tile.title, tile.address, tile.org_id = title, normalised, org_id
+    tile.refresh_seconds, tile.max_items, tile.enabled = refresh, max_items, enabled
+    session.execute(delete(TileAudience).where(TileAudience.tile_id == tile.id))
     session.add_all(TileAudience(tile_id=tile.id, org_id=org) for org in audience_ids)
+    tile.version = Tile.version + 1
     session.flush()
     return tile
 
