@@ -2,7 +2,8 @@
 
 Two families: sign-in sandboxes (app.extensions["sandboxes"], which the demo registers clients with)
 and posting-only sandboxes for destination kinds without a sign-in provider, e.g. Teams workflows and
-generic webhooks (app.extensions["posting_sandboxes"]). Yammer is served inside the Microsoft sandbox.
+generic webhooks (app.extensions["posting_sandboxes"]), where tile readers' own feed servers (rss) are kept too.
+Yammer is served inside the Microsoft sandbox.
 """
 from __future__ import annotations
 
@@ -23,6 +24,9 @@ def init_app(app: Flask, csrf: CSRFProtect) -> dict[str, SandboxIdP]:
     posting: dict[str, Any] = {}
     for kind, create in registry.posting_sandbox_factories().items():
         if kind not in sandboxes:
+            posting[kind] = _mount(app, csrf, kind, create())
+    for kind, create in registry.feed_sandbox_factories().items():  # feed servers for tile readers (rss)
+        if kind not in sandboxes and kind not in posting:
             posting[kind] = _mount(app, csrf, kind, create())
     app.extensions["posting_sandboxes"] = posting
     from hub.demo_views import bp as demo_bp

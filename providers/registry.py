@@ -40,6 +40,7 @@ READERS: dict[str, str] = {
     "yammer:group": "providers.yammer.feed:YammerGroupReader",
     "slack:channel": "providers.slack.feed:SlackChannelReader",
     "sharepoint:news": "providers.sharepoint.feed:SharePointNewsReader",
+    "rss": "providers.rss.feed:RSSReader",
 }
 
 
@@ -107,6 +108,23 @@ def posting_sandbox_factories() -> dict[str, Callable[[], object]]:
     for kind in PUBLISHERS:
         try:
             module = import_module(f"providers.{kind}.sandbox")
+        except ModuleNotFoundError:
+            continue
+        if hasattr(module, "create_sandbox"):
+            factories[kind] = module.create_sandbox
+    return factories
+
+
+def feed_sandbox_factories() -> dict[str, Callable[[], object]]:
+    """Package name -> create_sandbox for tile readers whose package is neither a provider nor a destination (rss)."""
+    factories = {}
+    for target in READERS.values():
+        package = target.partition(":")[0].rpartition(".")[0]  # providers.rss.feed -> providers.rss
+        kind = package.rpartition(".")[2]
+        if kind in KINDS or kind in PUBLISHERS or kind in factories:
+            continue  # mounted already as a sign-in or posting sandbox
+        try:
+            module = import_module(f"{package}.sandbox")
         except ModuleNotFoundError:
             continue
         if hasattr(module, "create_sandbox"):
