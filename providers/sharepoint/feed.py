@@ -59,7 +59,9 @@ class SharePointNewsReader:
             if url:
                 check_url(url, settings.insecure_loopback)
         self.http = http_session(settings)
-        self.tenant = str(settings.options.get("tenant") or "").strip().lower()
+        # App-only tokens are per tenant; sign-in often uses `common`, so the news tenant may be named on its own.
+        tenant = settings.options.get("sharepoint_tenant") or settings.options.get("tenant") or ""
+        self.tenant = str(tenant).strip().lower()
         self._msal: msal.ConfidentialClientApplication | None = None
         self._lock = threading.Lock()
 
@@ -158,8 +160,8 @@ class SharePointNewsReader:
     def _client(self) -> msal.ConfidentialClientApplication:
         if self.tenant in MULTI_TENANT or not self.tenant:
             raise Permanent(self.name, "SharePoint news reads with the Microsoft app's own token, which needs one "
-                                       "tenant: set the Microsoft provider's tenant to the tenant id, not "
-                                       f"{self.tenant or 'nothing'!r}")
+                                       "tenant: set the Microsoft provider's option sharepoint_tenant (or tenant) "
+                                       f"to the tenant id, not {self.tenant or 'nothing'!r}")
         if not self.settings.client_id:
             raise Permanent(self.name, "SharePoint news needs the Microsoft provider configured (client id and secret)")
         if self._msal is None:

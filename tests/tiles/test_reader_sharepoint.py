@@ -107,6 +107,9 @@ def test_wrong_secret_or_a_multi_tenant_authority_is_permanent(hosts: PostingHos
         reader(hosts, client_secret="wrong").fetch(FeedSource(NEWS), None)
     with pytest.raises(Permanent, match="needs one tenant"):
         reader(hosts, options={"tenant": "organizations"}).fetch(FeedSource(NEWS), None)
+    # Sign-in may stay multi-tenant: the news tenant is its own option.
+    both = {"tenant": "common", "sharepoint_tenant": CONTOSO}
+    assert reader(hosts, options=both).fetch(FeedSource(NEWS), None).items
     with pytest.raises(Permanent, match="Microsoft provider configured"):
         reader(hosts, client_id="").fetch(FeedSource(NEWS), None)
 
