@@ -10,15 +10,18 @@ Two kinds of key (docs/embedding.md, "How tiles are cached"):
   ``tiles:html:<id>:<version>:<digest>`` (the iframe fragment). A version's payload never changes, so a slow
   builder can never overwrite a newer one; the pointer is only moved forward (a Lua compare-and-set).
 
-On a pointer miss the request reads the tile's row and audience (two primary-key lookups); on a payload miss it
+Each web process also keeps an entry it read for LOCAL_TTL (one second), so a hot tile is mostly answered
+without leaving the process. On a pointer miss the request reads the tile's row and audience (two primary-key lookups); on a payload miss it
 also reads the items. The refresh step calls warm() after its commit so the next request finds both ready.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
@@ -34,6 +37,12 @@ log = logging.getLogger(__name__)
 
 POINTER_TTL = 10  # seconds an un-bumped edit (audience, title, enabled) may take to show
 PAYLOAD_TTL = 3600  # a version's payload; rebuilt from the database when it expires
+# Each web process keeps what it read from Redis for one second: a hot tile costs one Redis read per second per
+# process instead of one per request (a Redis round trip is most of a cached answer's time). Kept on the app,
+# not the module, so every app (and test) has its own.
+LOCAL = "tiles.local_entries"
+LOCAL_TTL = 1.0
+LOCAL_MAX = 10_000
 GONE = -1  # the pointer's version for an unknown or disabled tile (cached too: probing ids costs no query)
 
 # Moves the pointer only forward (or rewrites the same version): a builder that read an older row loses.
@@ -56,6 +65,8 @@ class Entry:
     version: int
     digest: str
     orgs: tuple[int, ...] | None  # None: all users (public); else the organisations whose users see it
+    # The version's JSON, copied into the pointer so the common request is one Redis GET.
+    payload: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def public(self) -> bool:
@@ -78,20 +89,36 @@ def pointer_key(tile_id: int) -> str:
 
 
 def lookup(tile_id: int) -> Entry | None:
-    """The tile's current entry from Redis, or from the database on a miss; None when unknown or disabled."""
+    """The tile's current entry: this process's copy of the last second, else Redis, else the database."""
+    local = current_app.extensions.setdefault(LOCAL, {})
+    now = time.monotonic()
+    hit = local.get(tile_id)
+    if hit is not None and hit[0] > now:
+        return hit[1]  # type: ignore[no-any-return]
+    entry = _lookup_shared(tile_id)
+    if len(local) >= LOCAL_MAX:
+        local.clear()
+    local[tile_id] = (now + LOCAL_TTL, entry)
+    return entry
+
+
+def _lookup_shared(tile_id: int) -> Entry | None:
     raw = redis_conn.get().get(pointer_key(tile_id))
     if raw is not None:
-        version, _, data = raw.decode().partition("|")
+        head, _, payload = raw.partition(b"\n")
+        version, _, data = head.decode().partition("|")
         if int(version) == GONE:
             return None
         meta = json.loads(data)
         orgs = meta["orgs"]
-        return Entry(tile_id, int(version), meta["d"], None if orgs is None else tuple(orgs))
+        return Entry(tile_id, int(version), meta["d"], None if orgs is None else tuple(orgs), payload or None)
     return _load_entry(db.session(), tile_id)
 
 
 def body(entry: Entry) -> bytes:
-    """The JSON payload of the entry's version (Redis, else built from the database and stored)."""
+    """The JSON payload of the entry's version (carried by the pointer, else Redis, else built and stored)."""
+    if entry.payload is not None:
+        return entry.payload
     cached = redis_conn.get().get(entry.key("json"))
     if cached is not None:
         return cached
@@ -117,16 +144,16 @@ def warm(tile_id: int) -> None:
 
         session = db.session()
         avatars.fetch_missing(session, tile_id)
-        entry = _load_entry(session, tile_id)
-        if entry is not None:
-            _build(session, entry)
+        current_app.extensions.get(LOCAL, {}).pop(tile_id, None)
+        _load_entry(session, tile_id)  # moves the pointer (with the payload, built if this version has none)
     except redis.exceptions.RedisError as exc:
         # The next request builds what warm() could not: a refresh never fails because Redis hiccupped.
         log.warning("tile %s: cache not warmed (%s)", tile_id, type(exc).__name__)
 
 
 def forget(tile_id: int) -> None:
-    """Drop the tile's pointer (a deleted tile, whose id SQLite may hand out again)."""
+    """Drop the tile's pointer and this process's copy (a deleted tile, whose id SQLite may hand out again)."""
+    current_app.extensions.get(LOCAL, {}).pop(tile_id, None)
     redis_conn.get().delete(pointer_key(tile_id))
 
 
@@ -147,13 +174,14 @@ def _load_entry(session: Session, tile_id: int) -> Entry | None:
         return None
     orgs = sorted(session.scalars(select(TileAudience.org_id).where(TileAudience.tile_id == tile_id)))
     entry = Entry(tile_id, tile.version, _digest(tile), tuple(orgs) if orgs else None)
-    _set_pointer(tile_id, entry.version, {"d": entry.digest, "orgs": orgs or None})
-    return entry
+    payload = redis_conn.get().get(entry.key("json")) or _build(session, entry)
+    _set_pointer(tile_id, entry.version, {"d": entry.digest, "orgs": orgs or None}, payload)
+    return dataclasses.replace(entry, payload=payload)
 
 
-def _set_pointer(tile_id: int, version: int, meta: dict[str, Any]) -> None:
-    redis_conn.get().eval(_SET_POINTER, 1, pointer_key(tile_id), f"{version}|{json.dumps(meta)}", version,
-                          POINTER_TTL)
+def _set_pointer(tile_id: int, version: int, meta: dict[str, Any], payload: bytes = b"") -> None:
+    head = f"{version}|{json.dumps(meta)}".encode()
+    redis_conn.get().eval(_SET_POINTER, 1, pointer_key(tile_id), head + b"\n" + payload, version, POINTER_TTL)
 
 
 def _build(session: Session, entry: Entry) -> bytes:

@@ -5,6 +5,7 @@ Items are written as the refresh step writes them: through hub.tiles.sanitize, t
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -13,7 +14,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from hub import redis_conn
+from hub import db, redis_conn
 from hub.models import Organisation, User
 from hub.models.tiles import Tile, TileAudience, TileItem
 from hub.tiles import cache, sanitize
@@ -193,7 +194,7 @@ def test_served_from_redis_until_the_version_moves(live: LiveHub, client: FlaskC
         session.commit()
     assert client.get(f"/api/tiles/{tile_id}").get_json()["items"][0]["text"] == "Item 0 text"
     with live.app.app_context():  # even with the pointer gone, the version's payload is reused
-        redis_conn.get().delete(cache.pointer_key(tile_id))
+        cache.forget(tile_id)
     assert client.get(f"/api/tiles/{tile_id}").get_json()["items"][0]["text"] == "Item 0 text"
 
     bump(live, tile_id)
@@ -212,7 +213,7 @@ def test_a_bump_without_warm_shows_once_the_pointer_expires(live: LiveHub, clien
     with live.app.app_context():
         ttl = redis_conn.get().ttl(cache.pointer_key(tile_id))
         assert 0 < ttl <= cache.POINTER_TTL
-        redis_conn.get().delete(cache.pointer_key(tile_id))  # what POINTER_TTL does by itself
+        cache.forget(tile_id)  # what POINTER_TTL (and the process's one-second copy) do by themselves
     assert client.get(f"/api/tiles/{tile_id}").get_json()["title"] == "Renamed"
 
 
@@ -221,7 +222,7 @@ def test_the_pointer_never_moves_back_to_an_older_version(live: LiveHub) -> None
     bump(live, tile_id)
     with live.app.app_context():
         cache.warm(tile_id)
-        cache._set_pointer(tile_id, 1, {"d": "old", "orgs": None})  # a slow builder that read version 1
+        cache._set_pointer(tile_id, 1, {"d": "old", "orgs": None}, b"{}")  # a slow builder that read version 1
         entry = cache.lookup(tile_id)
     assert entry is not None and entry.version == 2
 
@@ -234,6 +235,8 @@ def test_disabled_or_deleted_tile_is_gone(live: LiveHub, client: FlaskClient) ->
         session.commit()
     with live.app.app_context():
         cache.warm(tile_id)
+        # Another web process (not warmed by this refresh) sees it within POINTER_TTL + LOCAL_TTL.
+        assert redis_conn.get().get(cache.pointer_key(tile_id)).startswith(b"-1|")
     assert client.get(f"/api/tiles/{tile_id}").status_code == 404
     assert client.get("/api/tiles").get_json()["tiles"] == []
 
@@ -330,3 +333,15 @@ def test_avatar_on_a_host_not_allowed_is_not_fetched(live: LiveHub, image_host: 
     with live.app.app_context():  # localhost resolves to loopback, and HUB_FEED_ALLOW_HOSTS does not name it
         cache.warm(tile_id)
     assert image_host.hits == []
+
+
+def test_a_process_keeps_an_entry_one_second_then_asks_redis_again(live: LiveHub, client: FlaskClient) -> None:
+    tile_id = add_tile(live)
+    client.get(f"/api/tiles/{tile_id}")
+    bump(live, tile_id, title="Renamed")
+    with live.app.app_context():  # another process warmed Redis; this one still has its copy
+        redis_conn.get().delete(cache.pointer_key(tile_id))
+        cache._load_entry(db.session(), tile_id)
+    assert client.get(f"/api/tiles/{tile_id}").get_json()["title"] == "Campus news"
+    time.sleep(cache.LOCAL_TTL + 0.1)
+    assert client.get(f"/api/tiles/{tile_id}").get_json()["title"] == "Renamed"
