@@ -71,6 +71,22 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(tiles_bp)
     csrf.exempt(lms_webhooks_bp)  # authenticated by its Standard Webhooks signature, not a browser session
     csrf.exempt(xapi_bp)  # LMS servers authenticate with Basic or Bearer credentials, not a browser session
+    from hub import scim
+
+    scim.init_app(app, csrf)  # SCIM 2.0 for LMS sync: bearer tokens, CSRF-exempt
+    _register_idp(app)
+
+
+def _register_idp(app: Flask) -> None:
+    """The OpenID Provider: browser views (CSRF-protected consent) and machine endpoints (client-authenticated)."""
+    from hub import idp
+    from hub.idp import views as idp_views
+
+    idp.init_app(app)
+    app.register_blueprint(idp_views.bp)
+    app.register_blueprint(idp_views.api)
+    csrf.exempt(idp_views.api)  # token, userinfo, JWKS, discovery: client credentials or bearer tokens
+    csrf.exempt(idp_views.logout)  # RPs may POST logout; the no-hint confirmation checks CSRF itself
 
 
 def _security_headers(response: Any) -> Any:

@@ -1,0 +1,181 @@
+"""/scim/v2/Groups: the hub's organisations as SCIM Groups; members are the organisation's users.
+
+A hub user belongs to one organisation, so adding a user to a group moves them out of the one they were in;
+removing them leaves them in none. A group made through SCIM is an organisation with the invite policy (nobody
+joins it by signing in: the LMS decides who is in). Named groups (users.groups, the `groups` claim) are not SCIM
+resources.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from scim2_models import (
+    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp, UniquenessException,
+)
+from sqlalchemy import String, cast, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from hub import db
+from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, utcnow
+from hub.models.scim import ScimVersion
+from hub.scim import filters
+from hub.scim.api import (
+    base_url, body, bp, check_precondition, dump, not_found, paging, respond, response_parameters, version_of,
+)
+
+LIVE_MEMBER = ~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id))
+
+
+def to_scim(session: Session, org: Organisation) -> Group:
+    members = session.execute(select(HubUser.id, HubUser.email).where(HubUser.org_id == org.id, LIVE_MEMBER)
+                              .order_by(HubUser.id)).all()
+    modified = session.scalar(select(ScimVersion.updated_at).where(ScimVersion.resource_type == "Group",
+                                                                   ScimVersion.resource_id == org.id))
+    return Group(
+        id=str(org.id), display_name=org.name,
+        members=[GroupMember(value=str(uid), display=email, type="User", ref=f"{base_url()}/Users/{uid}")
+                 for uid, email in members] or None,
+        meta=Meta(resource_type="Group", created=org.created_at, last_modified=modified or org.created_at,
+                  location=f"{base_url()}/Groups/{org.id}"),
+    )
+
+
+def _versioned(session: Session, org: Organisation) -> tuple[Group, str]:
+    resource = to_scim(session, org)
+    version = version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE))
+    resource.meta.version = version
+    return resource, version
+
+
+def serve(session: Session, org: Organisation, context: Context, status: int = 200) -> Response:
+    resource, version = _versioned(session, org)
+    payload = dump(resource, context, response_parameters=response_parameters(Group))
+    headers = {"ETag": version}
+    if status == 201:
+        headers["Location"] = f"{base_url()}/Groups/{org.id}"
+    return respond(payload, status, headers)
+
+
+def _org(session: Session, group_id: str) -> Organisation:
+    org = session.get(Organisation, int(group_id)) if group_id.isdigit() else None
+    if org is None:
+        raise not_found("Group")
+    return org
+
+
+def _columns() -> filters.Columns:
+    return {"displayname": (lambda: Organisation.name, True), "id": (lambda: cast(Organisation.id, String), False),
+            "meta.created": (lambda: Organisation.created_at, False)}
+
+
+def _special() -> filters.Special:
+    def member(op: str, value: Any) -> Any:
+        members = select(HubUser.id).where(HubUser.org_id == Organisation.id)
+        if op == "pr":
+            return exists(members)
+        if op != "eq" or not isinstance(value, str) or not value.isdigit():
+            raise filters.InvalidFilterException(detail="members.value supports eq (a user id) and pr")
+        return exists(members.where(HubUser.id == int(value)))
+
+    return {"members": member, "members.value": member}
+
+
+@bp.get("/Groups")
+def list_groups() -> Response:
+    session = db.session()
+    start, count = paging()
+    query = select(Organisation)
+    if request.args.get("filter"):
+        query = query.where(filters.to_sql(filters.parse(request.args["filter"]), _columns(), _special()))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(Organisation.id).offset(start - 1).limit(count))) if count else []
+    listing = ListResponse[Group](total_results=total, start_index=start, items_per_page=len(rows),
+                                  resources=[_versioned(session, org)[0] for org in rows])
+    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE, response_parameters=response_parameters(Group)))
+
+
+@bp.get("/Groups/<group_id>")
+def get_group(group_id: str) -> Response:
+    session = db.session()
+    response = serve(session, _org(session, group_id), Context.RESOURCE_QUERY_RESPONSE)
+    if request.headers.get("If-None-Match") == response.headers["ETag"]:
+        return Response(status=304, headers={"ETag": response.headers["ETag"]})
+    return response
+
+
+@bp.post("/Groups")
+def create_group() -> Response:
+    session = db.session()
+    incoming = Group.model_validate(body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    org = Organisation(name="", policy=OrgPolicy.INVITE.value)
+    session.add(org)
+    _apply(session, org, incoming)
+    session.commit()
+    return serve(session, org, Context.RESOURCE_CREATION_RESPONSE, 201)
+
+
+@bp.put("/Groups/<group_id>")
+def replace_group(group_id: str) -> Response:
+    session = db.session()
+    org = _org(session, group_id)
+    check_precondition(_versioned(session, org)[1])
+    _apply(session, org, Group.model_validate(body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST))
+    session.commit()
+    return serve(session, org, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@bp.patch("/Groups/<group_id>")
+def patch_group(group_id: str) -> Response:
+    session = db.session()
+    org = _org(session, group_id)
+    resource, version = _versioned(session, org)
+    check_precondition(version)
+    operations = PatchOp[Group].model_validate(body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+    operations.patch(resource)
+    _apply(session, org, resource)
+    session.commit()
+    return serve(session, org, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@bp.delete("/Groups/<group_id>")
+def delete_group(group_id: str) -> Response:
+    """The organisation goes; its members stay, in no organisation."""
+    session = db.session()
+    org = _org(session, group_id)
+    check_precondition(_versioned(session, org)[1])
+    session.execute(update(HubUser).where(HubUser.org_id == org.id).values(org_id=None)
+                    .execution_options(synchronize_session=False))
+    session.delete(org)
+    session.commit()
+    return Response(status=204)
+
+
+def _apply(session: Session, org: Organisation, incoming: Group) -> None:
+    """Name and members: the listed users move into this organisation, the others leave it."""
+    name = (incoming.display_name or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidValueException(detail="displayName must be 1 to 200 characters")
+    clash = session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower(),
+                                                         Organisation.id != (org.id or 0)))
+    if clash is not None:
+        raise UniquenessException(detail=f"a group called {name} already exists")
+    org.name = name
+    session.flush()
+    wanted: set[int] = set()
+    for member in incoming.members or []:
+        value = str(member.value or "")
+        user = session.get(HubUser, int(value)) if value.isdigit() else None
+        if user is None or session.get(Erasure, user.id) is not None:
+            raise InvalidValueException(detail=f"member {value} is not a user")
+        wanted.add(user.id)
+    session.execute(update(HubUser).where(HubUser.org_id == org.id, HubUser.id.not_in(wanted or {0}))
+                    .values(org_id=None).execution_options(synchronize_session=False))
+    if wanted:
+        session.execute(update(HubUser).where(HubUser.id.in_(wanted)).values(org_id=org.id)
+                        .execution_options(synchronize_session=False))
+    row = session.get(ScimVersion, ("Group", org.id))
+    if row is None:
+        session.add(ScimVersion(resource_type="Group", resource_id=org.id, version=1, updated_at=utcnow()))
+    else:
+        row.version, row.updated_at = row.version + 1, utcnow()

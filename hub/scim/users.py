@@ -1,0 +1,238 @@
+"""/scim/v2/Users: hub users as SCIM Users (userName = email, externalId = the LMS's id for them).
+
+externalId is kept as LmsAccount(token.home_page, externalId), the row the xAPI intake matches actor.account
+against, so an LMS that provisions by SCIM is also understood when it sends statements. active false disables the
+user through hub/deprovision.py (sessions, refresh tokens, waiting posts, provider tokens); DELETE erases them.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, request
+from scim2_models import (
+    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp, UniquenessException,
+    User,
+)
+from sqlalchemy import String, and_, cast, exists, func, select
+from sqlalchemy.orm import Session
+
+from hub import db, deprovision
+from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserStatus, utcnow
+from hub.models.scim import ScimVersion
+from hub.scim import filters
+from hub.scim.api import (
+    base_url, body, bp, check_precondition, dump, not_found, paging, respond, response_parameters, token, version_of,
+)
+
+
+def _external_id(session: Session, user: HubUser) -> str | None:
+    return session.scalar(select(LmsAccount.external_id).where(
+        LmsAccount.user_id == user.id, LmsAccount.home_page == token().home_page))
+
+
+def _versions(session: Session, ids: list[int]) -> dict[int, Any]:
+    rows = session.execute(select(ScimVersion.resource_id, ScimVersion.updated_at).where(
+        ScimVersion.resource_type == "User", ScimVersion.resource_id.in_(ids))) if ids else []
+    return dict(rows.all()) if ids else {}
+
+
+def to_scim(session: Session, user: HubUser, modified: Any = None) -> User:
+    """The SCIM view of a user (meta.version is filled in by `serve`)."""
+    org = session.get(Organisation, user.org_id) if user.org_id else None
+    return User(
+        id=str(user.id), user_name=user.email or f"user-{user.id}", display_name=user.name,
+        name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
+        else None,
+        emails=[Email(value=user.email, primary=True, type="work")] if user.email else None,
+        active=user.status == UserStatus.ACTIVE.value, external_id=_external_id(session, user),
+        groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
+        if org else None,
+        meta=Meta(resource_type="User", created=user.created_at, last_modified=modified or user.created_at,
+                  location=f"{base_url()}/Users/{user.id}"),
+    )
+
+
+def serve(session: Session, user: HubUser, context: Context, status: int = 200) -> Response:
+    resource = to_scim(session, user, _versions(session, [user.id]).get(user.id))
+    payload = dump(resource, context)
+    version = version_of(payload)
+    payload["meta"]["version"] = version
+    headers = {"ETag": version}
+    if status == 201:
+        headers["Location"] = payload["meta"]["location"]
+    params = response_parameters(User)
+    if params is not None:
+        resource.meta.version = version
+        payload = dump(resource, context, response_parameters=params)
+    return respond(payload, status, headers)
+
+
+def _live(session: Session, user_id: str) -> HubUser:
+    """The user, unless unknown or erased (an erased user is gone as far as SCIM is concerned)."""
+    user = session.get(HubUser, int(user_id)) if user_id.isdigit() else None
+    if user is None or session.get(Erasure, user.id) is not None:
+        raise not_found("User")
+    return user
+
+
+def _columns() -> filters.Columns:
+    return {
+        "username": (lambda: HubUser.email, True), "emails": (lambda: HubUser.email, True),
+        "emails.value": (lambda: HubUser.email, True), "displayname": (lambda: HubUser.name, False),
+        "name.givenname": (lambda: HubUser.given_name, False), "name.familyname": (lambda: HubUser.family_name, False),
+        "id": (lambda: cast(HubUser.id, String), False), "meta.created": (lambda: HubUser.created_at, False),
+    }
+
+
+def _special() -> filters.Special:
+    def external_id(op: str, value: Any) -> Any:
+        account = select(LmsAccount.id).where(LmsAccount.user_id == HubUser.id,
+                                              LmsAccount.home_page == token().home_page)
+        if op == "pr":
+            return exists(account)
+        if op != "eq" or not isinstance(value, str):
+            raise filters.InvalidFilterException(detail="externalId supports eq and pr")
+        return exists(account.where(LmsAccount.external_id == value))
+
+    return {"externalid": external_id, "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
+
+
+@bp.get("/Users")
+def list_users() -> Response:
+    session = db.session()
+    start, count = paging()
+    query = select(HubUser).where(~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id)))
+    if request.args.get("filter"):
+        query = query.where(filters.to_sql(filters.parse(request.args["filter"]), _columns(), _special()))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(HubUser.id).offset(start - 1).limit(count))) if count else []
+    modified = _versions(session, [row.id for row in rows])
+    resources = []
+    for row in rows:
+        resource = to_scim(session, row, modified.get(row.id))
+        resource.meta.version = version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE))
+        resources.append(resource)
+    listing = ListResponse[User](total_results=total, start_index=start, items_per_page=len(resources),
+                                 resources=resources)
+    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE,
+                        response_parameters=response_parameters(User)))
+
+
+@bp.get("/Users/<user_id>")
+def get_user(user_id: str) -> Response:
+    session = db.session()
+    response = serve(session, _live(session, user_id), Context.RESOURCE_QUERY_RESPONSE)
+    if request.headers.get("If-None-Match") == response.headers["ETag"]:
+        return Response(status=304, headers={"ETag": response.headers["ETag"]})
+    return response
+
+
+@bp.post("/Users")
+def create_user() -> Response:
+    session = db.session()
+    incoming = User.model_validate(body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    user = HubUser(status=UserStatus.ACTIVE.value)
+    session.add(user)
+    _apply(session, user, incoming, creating=True)
+    session.commit()
+    return serve(session, user, Context.RESOURCE_CREATION_RESPONSE, 201)
+
+
+@bp.put("/Users/<user_id>")
+def replace_user(user_id: str) -> Response:
+    session = db.session()
+    user = _live(session, user_id)
+    check_precondition(_current_version(session, user))
+    incoming = User.model_validate(body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    _apply(session, user, incoming)
+    session.commit()
+    return serve(session, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
+
+
+@bp.patch("/Users/<user_id>")
+def patch_user(user_id: str) -> Response:
+    session = db.session()
+    user = _live(session, user_id)
+    check_precondition(_current_version(session, user))
+    operations = PatchOp[User].model_validate(body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
+    resource = to_scim(session, user)
+    operations.patch(resource)
+    _apply(session, user, resource)
+    session.commit()
+    return serve(session, user, Context.RESOURCE_PATCH_RESPONSE)
+
+
+@bp.delete("/Users/<user_id>")
+def delete_user(user_id: str) -> Response:
+    """DELETE erases the user (GDPR-style): the resource is gone, the audit log keeps a pseudonym."""
+    session = db.session()
+    user = _live(session, user_id)
+    check_precondition(_current_version(session, user))
+    deprovision.erase(session, user, actor=f"scim:{token().name}")
+    session.commit()
+    return Response(status=204)
+
+
+def _current_version(session: Session, user: HubUser) -> str:
+    return version_of(dump(to_scim(session, user), Context.RESOURCE_QUERY_RESPONSE))
+
+
+def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = False) -> None:
+    """Write a SCIM User onto the row: email, names, externalId, then active (which may disable or enable)."""
+    email = _email_of_checked(incoming, InvalidValueException)
+    clash = session.scalar(select(HubUser.id).where(func.lower(HubUser.email) == email.lower(),
+                                                    HubUser.id != (user.id or 0)))
+    if clash is not None:
+        raise UniquenessException(detail=f"userName {email} is already taken")
+    if (user.email or "").lower() != email.lower():
+        user.email, user.email_verified = email, True  # the LMS (an admin tool) vouches for the address
+    user.name = incoming.display_name or (incoming.name.formatted if incoming.name else None) or user.name
+    user.given_name = incoming.name.given_name if incoming.name else None
+    user.family_name = incoming.name.family_name if incoming.name else None
+    if not incoming.display_name and not (incoming.name and incoming.name.formatted):
+        user.name = " ".join(part for part in (user.given_name, user.family_name) if part) or None
+    session.flush()
+    _set_external_id(session, user, incoming.external_id)
+    actor = f"scim:{token().name}"
+    if incoming.active is False and user.status != UserStatus.DISABLED.value:
+        deprovision.disable(session, user, actor=actor, reason="scim active=false")
+    elif incoming.active is not False and user.status != UserStatus.ACTIVE.value and not creating:
+        deprovision.enable(session, user, actor=actor, reason="scim active=true")
+    _touch(session, user.id)
+
+
+def _email_of_checked(incoming: User, error: Any) -> str:
+    emails = incoming.emails or []
+    primary = next((e.value for e in emails if e.primary and e.value), None)
+    value = primary or (incoming.user_name if incoming.user_name and "@" in incoming.user_name else None) \
+        or next((e.value for e in emails if e.value), None)
+    if not value or "@" not in str(value) or len(str(value)) > 320:
+        raise error(detail="an email address is required, as userName or in emails")
+    return str(value).strip()
+
+
+def _set_external_id(session: Session, user: HubUser, external_id: str | None) -> None:
+    home_page = token().home_page
+    mine = session.scalar(select(LmsAccount).where(LmsAccount.user_id == user.id, LmsAccount.home_page == home_page))
+    if not external_id:
+        if mine is not None:
+            session.delete(mine)
+        return
+    taken = session.scalar(select(LmsAccount.user_id).where(
+        and_(LmsAccount.home_page == home_page, LmsAccount.external_id == external_id)))
+    if taken is not None and taken != user.id:
+        raise UniquenessException(detail=f"externalId {external_id} belongs to another user")
+    if mine is None:
+        session.add(LmsAccount(user_id=user.id, home_page=home_page, external_id=external_id))
+    else:
+        mine.external_id = external_id
+
+
+def _touch(session: Session, user_id: int) -> None:
+    row = session.get(ScimVersion, ("User", user_id))
+    if row is None:
+        session.add(ScimVersion(resource_type="User", resource_id=user_id, version=1, updated_at=utcnow()))
+    else:
+        row.version += 1
+        row.updated_at = utcnow()
+
