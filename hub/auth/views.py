@@ -159,13 +159,21 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
         session_db.rollback()
         return _ask_for_email(row, profile, tokens, pending, exc.suggested)
     except LoginRejected as exc:
-        return fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403))
+        refused = fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403))
+        return _lms_refused(pending) or refused
     if user.status == UserStatus.PENDING.value:
         sign_out()
-        return render_template("pending.html", org=user.org), 202
+        return _lms_refused(pending) or (render_template("pending.html", org=user.org), 202)
     if not linking_user:
         sign_in(user, row.name)
     return redirect(pending.next_url)
+
+
+def _lms_refused(pending: state.PendingLogin) -> Any:
+    """An LMS waits on this sign-in (hub.idp): a refusal goes back to it as OAuth access_denied."""
+    from hub.idp import handoff
+
+    return redirect(pending.next_url + "?denied=1") if handoff.is_resume_path(pending.next_url) else None
 
 
 def _ask_for_email(row: ProviderConfig, profile: Profile, tokens: Any, pending: state.PendingLogin,

@@ -1,0 +1,312 @@
+"""authlib's authorization server, wired to the hub's storage.
+
+authlib does the protocol (request validation, client authentication, PKCE, ID token
+encoding, error responses); the classes here only answer its questions: which client,
+which code, which token, which user, which key.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2.rfc6749 import ClientMixin, TokenMixin, grants
+from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, OpenIDToken, UserInfo, UserInfoEndpoint
+from authlib.oidc.rpinitiated import EndSessionEndpoint
+from flask import Flask, current_app, session
+from sqlalchemy import select, update
+
+from hub import db
+from hub.crypto import token_hash
+from hub.idp import claims, clients, keys, revocation
+from hub.idp.lifetimes import ACCESS_TOKEN_SECONDS, CODE_SECONDS, ID_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS
+from hub.models import AuthorizationCode, IdpToken, OAuthClient, User, UserStatus
+
+AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _active_user(user: User | None) -> User | None:
+    """Tokens are only ever issued or honoured for an active user."""
+    return user if user is not None and user.status == UserStatus.ACTIVE.value else None
+
+
+class Client(ClientMixin):
+    """An OAuthClient row as authlib sees it."""
+
+    def __init__(self, row: OAuthClient) -> None:
+        self.row = row
+        self.client_id = row.client_id
+        self.client_metadata = {"post_logout_redirect_uris": list(row.post_logout_uris)}
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> str | None:
+        return None  # OpenID Connect requires redirect_uri on every request
+
+    def get_allowed_scope(self, scope: str) -> str:
+        return " ".join(s for s in (scope or "").split() if s in claims.SCOPES)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return redirect_uri in self.row.redirect_uris  # exact match, as RFC 9700 2.1 requires
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        return secrets.compare_digest(token_hash(client_secret or ""), self.row.secret_hash)
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        return method in AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code"
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        return grant_type in {"authorization_code", "refresh_token"}
+
+
+class Code(AuthorizationCodeMixin):
+    def __init__(self, row: AuthorizationCode) -> None:
+        self.row = row
+        self.code_challenge = row.code_challenge
+        self.code_challenge_method = row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return self.row.auth_time
+
+    def get_amr(self) -> list[str] | None:
+        return [self.row.idp] if self.row.idp else None
+
+
+class Token(TokenMixin):
+    def __init__(self, row: IdpToken) -> None:
+        self.row = row
+        self.scope = row.scope
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.client_pk == client.row.id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return int((_aware(self.row.access_expires_at) - _aware(self.row.issued_at)).total_seconds())
+
+    def is_expired(self) -> bool:
+        return _aware(self.row.access_expires_at) <= _now()
+
+    def is_revoked(self) -> bool:
+        return (self.row.revoked_at is not None or self.row.client.revoked_at is not None
+                or _active_user(self.row.user) is None)
+
+    def get_user(self) -> User:
+        return self.row.user
+
+    def get_client(self) -> Client:
+        return Client(self.row.client)
+
+
+class _IdTokenClaims:
+    """Shared by the code and refresh grants: keys, iss, lifetime, and the hub's extra claims."""
+
+    def resolve_client_private_key(self, client: Client) -> Any:
+        return keys.signing_key(db.session(), current_app.extensions["vault"], current_app.extensions["idp_keys"])
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return keys.ALG
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        return {"alg": keys.ALG, "kid": self.resolve_client_private_key(client).kid}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = int(time.time())
+        return {"iss": current_app.extensions["settings"].base_url, "aud": [client.get_client_id()],
+                "iat": now, "exp": now + ID_TOKEN_SECONDS}
+
+    def get_compatible_claims(self, request: Any) -> dict[str, Any]:
+        found = super().get_compatible_claims(request)  # type: ignore[misc]
+        source = request.authorization_code.row if request.authorization_code else request.refresh_token.row
+        found.update(auth_time=source.auth_time, azp=request.client.get_client_id())
+        if source.sid:
+            found["sid"] = source.sid
+        if source.idp:
+            found.update(idp=source.idp, amr=[source.idp])
+        return found
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return claims.user_info(db.session(), user, scope)
+
+
+class HubOpenIDCode(_IdTokenClaims, OpenIDCode):
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        client = clients.active(db.session(), request.payload.client_id)
+        return client is not None and db.session().scalar(select(AuthorizationCode.id).where(
+            AuthorizationCode.client_pk == client.id, AuthorizationCode.nonce == nonce).limit(1)) is not None
+
+
+class HubOpenIDRefresh(_IdTokenClaims, OpenIDToken):
+    """A refreshed ID token (OIDC Core 12.2): same sub, auth_time of the original sign-in, no nonce."""
+
+
+class S256Only(CodeChallenge):
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # "plain" protects nothing
+
+
+class CodeGrant(grants.AuthorizationCodeGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        client_row: OAuthClient = request.client.row
+        payload = request.payload.data
+        session_db = db.session()
+        session_db.add(AuthorizationCode(
+            code_hash=token_hash(code), grant_id=secrets.token_urlsafe(24), client_pk=client_row.id,
+            user_id=request.user.id, redirect_uri=request.payload.redirect_uri, scope=request.payload.scope or "",
+            nonce=payload.get("nonce"), code_challenge=payload.get("code_challenge"),
+            code_challenge_method=payload.get("code_challenge_method") if payload.get("code_challenge") else None,
+            auth_time=int(session.get("auth_time") or time.time()), idp=session.get("idp"),
+            sid=session.get(SID_KEY), expires_at=_now() + timedelta(seconds=CODE_SECONDS)))
+        session_db.commit()
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        """Spend the code here, atomically: a second use finds it spent and revokes what it issued."""
+        session_db = db.session()
+        row = session_db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code),
+                                                                AuthorizationCode.client_pk == client.row.id))
+        if row is None:
+            return None
+        claimed = session_db.execute(update(AuthorizationCode).where(
+            AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None)).values(used_at=_now())
+            .execution_options(synchronize_session=False))
+        session_db.commit()
+        if claimed.rowcount != 1:
+            revocation.revoke_grant(session_db, row.grant_id)  # RFC 6749 4.1.2: replay revokes its tokens
+            session_db.commit()
+            return None
+        if _aware(row.expires_at) <= _now():
+            return None
+        return Code(row)
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        """Kept (spent) until it expires, so a replay is recognised; see query_authorization_code."""
+
+    def authenticate_user(self, authorization_code: Code) -> User | None:
+        return _active_user(authorization_code.row.user)
+
+
+class RefreshGrant(grants.RefreshTokenGrant):
+    TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new refresh token
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        """Spend the refresh token atomically; a spent one coming back means theft: end the whole grant."""
+        session_db = db.session()
+        client_row: OAuthClient = self.request.client.row
+        row = session_db.scalar(select(IdpToken).where(IdpToken.refresh_hash == token_hash(refresh_token),
+                                                       IdpToken.client_pk == client_row.id))
+        if row is None or row.revoked_at is not None:
+            return None
+        if row.refresh_expires_at is None or _aware(row.refresh_expires_at) <= _now():
+            return None
+        if _active_user(row.user) is None:
+            return None
+        claimed = session_db.execute(update(IdpToken).where(IdpToken.id == row.id, IdpToken.rotated_at.is_(None))
+                                     .values(rotated_at=_now()).execution_options(synchronize_session=False))
+        session_db.commit()
+        if claimed.rowcount != 1:
+            revocation.revoke_grant(session_db, row.grant_id)
+            session_db.commit()
+            return None
+        return Token(row)
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        return _active_user(refresh_token.row.user)
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Already spent in authenticate_refresh_token."""
+
+
+SID_KEY = "idp_sid"
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:
+    """Store both tokens hashed; a refreshed token joins the grant of the token it replaces."""
+    source = request.authorization_code.row if request.authorization_code else request.refresh_token.row
+    now = _now()
+    db.session().add(IdpToken(
+        grant_id=source.grant_id, client_pk=request.client.row.id, user_id=request.user.id,
+        access_hash=token_hash(token["access_token"]),
+        refresh_hash=token_hash(token["refresh_token"]) if token.get("refresh_token") else None,
+        scope=token.get("scope", ""), auth_time=source.auth_time, idp=source.idp, sid=source.sid, issued_at=now,
+        access_expires_at=now + timedelta(seconds=int(token.get("expires_in", ACCESS_TOKEN_SECONDS))),
+        refresh_expires_at=now + timedelta(seconds=REFRESH_TOKEN_SECONDS) if token.get("refresh_token") else None))
+    db.session().commit()
+
+
+def _query_client(client_id: str) -> Client | None:
+    row = clients.active(db.session(), client_id)
+    return Client(row) if row is not None else None
+
+
+class AccessTokens(BearerTokenValidator):
+    def authenticate_token(self, token_string: str) -> Token | None:
+        row = db.session().scalar(select(IdpToken).where(IdpToken.access_hash == token_hash(token_string or "")))
+        return Token(row) if row is not None else None
+
+
+class UserInfoView(UserInfoEndpoint):
+    def get_issuer(self) -> str:
+        return current_app.extensions["settings"].base_url
+
+    def generate_user_info(self, user: User, scope: str) -> UserInfo:
+        return claims.user_info(db.session(), user, scope)
+
+    def resolve_private_key(self) -> Any:
+        return keys.signing_key(db.session(), current_app.extensions["vault"], current_app.extensions["idp_keys"])
+
+
+class EndSession(EndSessionEndpoint):
+    def get_server_jwks(self) -> dict[str, Any]:
+        return keys.published(db.session())
+
+    def get_algorithms(self) -> list[str]:
+        return [keys.ALG]
+
+    def end_session(self, end_session_request: Any) -> None:
+        revocation.end_browser_session(db.session(), end_session_request.id_token_claims)
+
+
+def build(app: Flask) -> AuthorizationServer:
+    """One authorization server per app (its config holds the token lifetimes)."""
+    app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
+    app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_SECONDS,
+                                                      "refresh_token": ACCESS_TOKEN_SECONDS})
+    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(claims.SCOPES))
+    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server.register_grant(CodeGrant, [HubOpenIDCode(require_nonce=False), S256Only(required=True)])
+    server.register_grant(RefreshGrant, [HubOpenIDRefresh()])
+    protector = ResourceProtector()
+    protector.register_token_validator(AccessTokens())
+    server.register_endpoint(UserInfoView(resource_protector=protector))
+    server.register_endpoint(EndSession())
+    app.extensions["idp_protector"] = protector
+    return server
