@@ -234,15 +234,10 @@ def _backoff(tile: Tile) -> float:
 
 
 def _warm(tile_id: int) -> None:
-    """Best effort: let the serving cache build the new payload now (hub.tiles.cache.warm, if it exists)."""
+    """Best effort: let the serving cache build the new payload now (the API builds it on its first miss)."""
+    from hub.tiles import cache
+
     try:
-        from hub.tiles import cache
-    except ImportError:
-        return
-    warm = getattr(cache, "warm", None)
-    if warm is None:
-        return
-    try:
-        warm(tile_id)
-    except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:  # the API builds it on its first miss
+        cache.warm(tile_id)
+    except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
         log.warning("could not warm the cache of tile %s: %s", tile_id, type(exc).__name__)
