@@ -1,4 +1,4 @@
-"""Admin console (admin role): providers, organisations, approvals, users, sharing, audit log."""
+"""Admin console (admin role): providers, organisations, approvals, users, sharing, tiles, audit log."""
 from __future__ import annotations
 
 from typing import Any
@@ -17,4 +17,4 @@ def home() -> Any:
 
 
 # The page modules add their routes to bp; importing them is all the registration there is.
-from hub.admin import audit_log, organisations, providers, sharing, users  # noqa: E402,F401
+from hub.admin import audit_log, organisations, providers, sharing, tiles, users  # noqa: E402,F401

@@ -11,7 +11,7 @@ from tests.browser.conftest import (ADA_SUB, ADMIN_SUB, DESKTOP, GRACE_SUB, PHON
                                     screenshot, sign_in)
 from tests.live import LiveHub
 
-NAV = ["Providers", "Organisations", "Approvals", "Users", "Sharing rules", "Deliveries", "Audit log"]
+NAV = ["Providers", "Organisations", "Approvals", "Users", "Sharing rules", "Tiles", "Deliveries", "Audit log"]
 
 
 def _nav(page: Any, label: str) -> None:
