@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, utcnow
@@ -41,11 +41,14 @@ class Erasure(Base):
 
 
 class ScimVersion(Base):
-    """When a SCIM resource (a user or an organisation) was last changed through SCIM or deprovisioning."""
+    """When a SCIM resource (a user or an organisation) was last changed through SCIM, and a User's own userName
+    when the LMS's userName is not an email address (the hub's users are otherwise named by their email)."""
 
     __tablename__ = "scim_versions"
     resource_type: Mapped[str] = mapped_column(String(16), primary_key=True)  # "User" | "Group"
     resource_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-    note: Mapped[str | None] = mapped_column(Text, default=None)
+    user_name: Mapped[str | None] = mapped_column(String(320), default=None, unique=True)
+    # A Group's externalId (a User's lives in lms_accounts, where the xAPI intake reads it).
+    external_id: Mapped[str | None] = mapped_column(String(255), default=None)

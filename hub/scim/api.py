@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from scim2_models import (
-    Context, Error, InvalidSyntaxException, ResponseParameters, InvalidValueException, NotFoundException, PreconditionFailedException,
+    Context, Error, InvalidSyntaxException, NotImplementedException, ResponseParameters, InvalidValueException, NotFoundException, PreconditionFailedException,
     SCIMException,
 )
 from pydantic import ValidationError
@@ -66,6 +66,12 @@ def _invalid(exc: ValidationError) -> Response:
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()))
     return error(400, f"{where}: {first.get('msg', 'invalid value')}".strip(": "), "invalidValue")
+
+
+@bp.post("/.search")
+def _search_everything() -> Response:
+    """Searching every resource type at once is optional (RFC 7644 §3.4.3): 501, as the RFC says."""
+    raise NotImplementedException(detail="search one resource type at a time: POST /Users/.search or /Groups/.search")
 
 
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])

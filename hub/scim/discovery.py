@@ -10,16 +10,17 @@ from functools import cache
 from flask import Response
 from scim2_models import (
     AuthenticationScheme, Bulk, ChangePassword, Context, ETag, Filter, Group, Patch, ResourceType,
-    Schema, ServiceProviderConfig, Sort, User,
+    Required, Schema, ServiceProviderConfig, Sort, User,
 )
 
-from hub.scim.api import base_url, bp, dump, not_found, respond
+from hub.scim.api import base_url, bp, dump, error, not_found, respond
 from hub.scim.api import MAX_COUNT
 
 USER_ATTRIBUTES = {"userName", "name", "displayName", "active", "emails", "groups"}
-USER_SUB_ATTRIBUTES = {"name": {"givenName", "familyName"}, "emails": {"value", "type", "primary"}}
+USER_SUB_ATTRIBUTES = {"name": {"givenName", "familyName"}, "emails": {"value"}}
+REQUIRED = {"userName", "active", "displayName"}  # active: a hub user is always either on or off
 GROUP_ATTRIBUTES = {"displayName", "members"}
-GROUP_SUB_ATTRIBUTES = {"members": {"value", "$ref", "display", "type"}}
+GROUP_SUB_ATTRIBUTES = {"members": {"value", "$ref", "type"}}
 
 
 def _trimmed(model: type, keep: set[str], keep_sub: dict[str, set[str]], endpoint: str) -> Schema:
@@ -28,6 +29,9 @@ def _trimmed(model: type, keep: set[str], keep_sub: dict[str, set[str]], endpoin
     for attr in schema.attributes:
         if attr.name in keep_sub and attr.sub_attributes:
             attr.sub_attributes = [sub for sub in attr.sub_attributes if sub.name in keep_sub[attr.name]]
+    for attr in schema.attributes:
+        if attr.name in REQUIRED:
+            attr.required = Required.true
     schema.meta = None
     return schema
 
@@ -102,3 +106,11 @@ def schema(schema_id: str) -> Response:
 
 
 
+
+
+@bp.route("/ServiceProviderConfig", methods=["POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/ResourceTypes", methods=["POST", "PUT", "PATCH", "DELETE"])
+@bp.route("/Schemas", methods=["POST", "PUT", "PATCH", "DELETE"])
+def read_only() -> Response:
+    """Discovery endpoints are read-only (RFC 7644 §4): 405, not the catch-all's 404."""
+    return error(405, "This endpoint only answers GET.", headers={"Allow": "GET"})

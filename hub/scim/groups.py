@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp, UniquenessException,
+    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp, SearchRequest,
+    UniquenessException,
 )
 from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.orm import Session
@@ -21,21 +22,21 @@ from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    base_url, body, bp, check_precondition, dump, not_found, paging, respond, response_parameters, version_of,
+    DEFAULT_COUNT, MAX_COUNT, base_url, body, bp, check_precondition, dump, not_found, paging, respond,
+    response_parameters, version_of,
 )
 
 LIVE_MEMBER = ~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id))
 
 
 def to_scim(session: Session, org: Organisation) -> Group:
-    members = session.execute(select(HubUser.id, HubUser.email).where(HubUser.org_id == org.id, LIVE_MEMBER)
+    members = session.scalars(select(HubUser.id).where(HubUser.org_id == org.id, LIVE_MEMBER)
                               .order_by(HubUser.id)).all()
-    modified = session.scalar(select(ScimVersion.updated_at).where(ScimVersion.resource_type == "Group",
-                                                                   ScimVersion.resource_id == org.id))
+    state = session.get(ScimVersion, ("Group", org.id)) if org.id else None
+    modified = state.updated_at if state else None
     return Group(
-        id=str(org.id), display_name=org.name,
-        members=[GroupMember(value=str(uid), display=email, type="User", ref=f"{base_url()}/Users/{uid}")
-                 for uid, email in members] or None,
+        id=str(org.id), display_name=org.name, external_id=state.external_id if state else None,
+        members=[GroupMember(value=str(uid), type="User", ref=f"{base_url()}/Users/{uid}") for uid in members] or None,
         meta=Meta(resource_type="Group", created=org.created_at, last_modified=modified or org.created_at,
                   location=f"{base_url()}/Groups/{org.id}"),
     )
@@ -83,16 +84,29 @@ def _special() -> filters.Special:
 
 @bp.get("/Groups")
 def list_groups() -> Response:
-    session = db.session()
     start, count = paging()
+    return _search(request.args.get("filter"), start, count, response_parameters(Group))
+
+
+@bp.post("/Groups/.search")
+def search_groups() -> Response:
+    search = SearchRequest[Group].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
+    start = max(1, search.start_index or 1)
+    count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
+    params = search if (search.attributes or search.excluded_attributes) else None
+    return _search(str(search.filter) if search.filter else None, start, count, params)
+
+
+def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
+    session = db.session()
     query = select(Organisation)
-    if request.args.get("filter"):
-        query = query.where(filters.to_sql(filters.parse(request.args["filter"]), _columns(), _special()))
+    if expression:
+        query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(session.scalars(query.order_by(Organisation.id).offset(start - 1).limit(count))) if count else []
     listing = ListResponse[Group](total_results=total, start_index=start, items_per_page=len(rows),
                                   resources=[_versioned(session, org)[0] for org in rows])
-    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE, response_parameters=response_parameters(Group)))
+    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE, response_parameters=params))
 
 
 @bp.get("/Groups/<group_id>")
@@ -176,6 +190,7 @@ def _apply(session: Session, org: Organisation, incoming: Group) -> None:
                         .execution_options(synchronize_session=False))
     row = session.get(ScimVersion, ("Group", org.id))
     if row is None:
-        session.add(ScimVersion(resource_type="Group", resource_id=org.id, version=1, updated_at=utcnow()))
+        session.add(ScimVersion(resource_type="Group", resource_id=org.id, version=1, updated_at=utcnow(),
+                                external_id=incoming.external_id))
     else:
-        row.version, row.updated_at = row.version + 1, utcnow()
+        row.version, row.updated_at, row.external_id = row.version + 1, utcnow(), incoming.external_id

@@ -10,8 +10,8 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp, UniquenessException,
-    User,
+    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp, SearchRequest,
+    UniquenessException, User,
 )
 from sqlalchemy import String, and_, cast, exists, func, select
 from sqlalchemy.orm import Session
@@ -21,7 +21,8 @@ from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserS
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    base_url, body, bp, check_precondition, dump, not_found, paging, respond, response_parameters, token, version_of,
+    DEFAULT_COUNT, MAX_COUNT, base_url, body, bp, check_precondition, dump, not_found, paging, respond,
+    response_parameters, token, version_of,
 )
 
 
@@ -30,20 +31,25 @@ def _external_id(session: Session, user: HubUser) -> str | None:
         LmsAccount.user_id == user.id, LmsAccount.home_page == token().home_page))
 
 
-def _versions(session: Session, ids: list[int]) -> dict[int, Any]:
-    rows = session.execute(select(ScimVersion.resource_id, ScimVersion.updated_at).where(
-        ScimVersion.resource_type == "User", ScimVersion.resource_id.in_(ids))) if ids else []
-    return dict(rows.all()) if ids else {}
+def _versions(session: Session, ids: list[int]) -> dict[int, ScimVersion]:
+    if not ids:
+        return {}
+    return {row.resource_id: row for row in session.scalars(select(ScimVersion).where(
+        ScimVersion.resource_type == "User", ScimVersion.resource_id.in_(ids)))}
 
 
-def to_scim(session: Session, user: HubUser, modified: Any = None) -> User:
+def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None) -> User:
     """The SCIM view of a user (meta.version is filled in by `serve`)."""
     org = session.get(Organisation, user.org_id) if user.org_id else None
+    if state is None:
+        state = session.get(ScimVersion, ("User", user.id)) if user.id else None
+    modified = state.updated_at if state else None
+    user_name = (state.user_name if state else None) or user.email or f"user-{user.id}"
     return User(
-        id=str(user.id), user_name=user.email or f"user-{user.id}", display_name=user.name,
+        id=str(user.id), user_name=user_name, display_name=user.name,
         name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
         else None,
-        emails=[Email(value=user.email, primary=True, type="work")] if user.email else None,
+        emails=[Email(value=user.email)] if user.email else None,
         active=user.status == UserStatus.ACTIVE.value, external_id=_external_id(session, user),
         groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
         if org else None,
@@ -53,7 +59,7 @@ def to_scim(session: Session, user: HubUser, modified: Any = None) -> User:
 
 
 def serve(session: Session, user: HubUser, context: Context, status: int = 200) -> Response:
-    resource = to_scim(session, user, _versions(session, [user.id]).get(user.id))
+    resource = to_scim(session, user)
     payload = dump(resource, context)
     version = version_of(payload)
     payload["meta"]["version"] = version
@@ -77,11 +83,17 @@ def _live(session: Session, user_id: str) -> HubUser:
 
 def _columns() -> filters.Columns:
     return {
-        "username": (lambda: HubUser.email, True), "emails": (lambda: HubUser.email, True),
+        "username": (_user_name, True), "emails": (lambda: HubUser.email, True),
         "emails.value": (lambda: HubUser.email, True), "displayname": (lambda: HubUser.name, False),
         "name.givenname": (lambda: HubUser.given_name, False), "name.familyname": (lambda: HubUser.family_name, False),
         "id": (lambda: cast(HubUser.id, String), False), "meta.created": (lambda: HubUser.created_at, False),
     }
+
+
+def _user_name() -> Any:
+    own = select(ScimVersion.user_name).where(ScimVersion.resource_type == "User",
+                                              ScimVersion.resource_id == HubUser.id).scalar_subquery()
+    return func.coalesce(own, HubUser.email)
 
 
 def _special() -> filters.Special:
@@ -99,23 +111,36 @@ def _special() -> filters.Special:
 
 @bp.get("/Users")
 def list_users() -> Response:
-    session = db.session()
     start, count = paging()
+    return _search(request.args.get("filter"), start, count, response_parameters(User))
+
+
+@bp.post("/Users/.search")
+def search_users() -> Response:
+    """POST /.search (RFC 7644 §3.4.3): the query in the body, so filters stay out of logs and URLs."""
+    search = SearchRequest[User].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
+    start = max(1, search.start_index or 1)
+    count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
+    params = search if (search.attributes or search.excluded_attributes) else None
+    return _search(str(search.filter) if search.filter else None, start, count, params)
+
+
+def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
+    session = db.session()
     query = select(HubUser).where(~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id)))
-    if request.args.get("filter"):
-        query = query.where(filters.to_sql(filters.parse(request.args["filter"]), _columns(), _special()))
+    if expression:
+        query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = list(session.scalars(query.order_by(HubUser.id).offset(start - 1).limit(count))) if count else []
-    modified = _versions(session, [row.id for row in rows])
+    states = _versions(session, [row.id for row in rows])
     resources = []
     for row in rows:
-        resource = to_scim(session, row, modified.get(row.id))
+        resource = to_scim(session, row, states.get(row.id))
         resource.meta.version = version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE))
         resources.append(resource)
     listing = ListResponse[User](total_results=total, start_index=start, items_per_page=len(resources),
                                  resources=resources)
-    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE,
-                        response_parameters=response_parameters(User)))
+    return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE, response_parameters=params))
 
 
 @bp.get("/Users/<user_id>")
@@ -179,13 +204,14 @@ def _current_version(session: Session, user: HubUser) -> str:
 
 def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = False) -> None:
     """Write a SCIM User onto the row: email, names, externalId, then active (which may disable or enable)."""
-    email = _email_of_checked(incoming, InvalidValueException)
-    clash = session.scalar(select(HubUser.id).where(func.lower(HubUser.email) == email.lower(),
-                                                    HubUser.id != (user.id or 0)))
-    if clash is not None:
-        raise UniquenessException(detail=f"userName {email} is already taken")
-    if (user.email or "").lower() != email.lower():
-        user.email, user.email_verified = email, True  # the LMS (an admin tool) vouches for the address
+    user_name = (incoming.user_name or "").strip()
+    if not user_name or len(user_name) > 320:
+        raise InvalidValueException(detail="userName is required (at most 320 characters)")
+    email = _email_of(incoming)
+    _check_unique(session, user, user_name, email)
+    if (user.email or "").lower() != (email or "").lower():
+        # The LMS (an admin tool) vouches for the address: sign-in may link to this user by it.
+        user.email, user.email_verified = email, email is not None
     user.name = incoming.display_name or (incoming.name.formatted if incoming.name else None) or user.name
     user.given_name = incoming.name.given_name if incoming.name else None
     user.family_name = incoming.name.family_name if incoming.name else None
@@ -198,17 +224,29 @@ def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = 
         deprovision.disable(session, user, actor=actor, reason="scim active=false")
     elif incoming.active is not False and user.status != UserStatus.ACTIVE.value and not creating:
         deprovision.enable(session, user, actor=actor, reason="scim active=true")
-    _touch(session, user.id)
+    _touch(session, user.id, None if email and user_name.lower() == email.lower() else user_name)
 
 
-def _email_of_checked(incoming: User, error: Any) -> str:
-    emails = incoming.emails or []
-    primary = next((e.value for e in emails if e.primary and e.value), None)
-    value = primary or (incoming.user_name if incoming.user_name and "@" in incoming.user_name else None) \
-        or next((e.value for e in emails if e.value), None)
-    if not value or "@" not in str(value) or len(str(value)) > 320:
-        raise error(detail="an email address is required, as userName or in emails")
-    return str(value).strip()
+def _email_of(incoming: User) -> str | None:
+    """The primary email, else the first, else userName when it is an address; None: a user without email."""
+    emails = [str(e.value).strip() for e in sorted(incoming.emails or [], key=lambda e: not e.primary) if e.value]
+    value = emails[0] if emails else (incoming.user_name if incoming.user_name and "@" in incoming.user_name
+                                      else None)
+    if value is not None and ("@" not in value or len(value) > 320):
+        raise InvalidValueException(detail=f"{value!r} is not an email address")
+    return value
+
+
+def _check_unique(session: Session, user: HubUser, user_name: str, email: str | None) -> None:
+    """userName is unique case-insensitively over every user's userName (their own, or their email)."""
+    others = HubUser.id != (user.id or 0)
+    names = {user_name.lower()} | ({email.lower()} if email else set())
+    taken = session.scalar(select(HubUser.id).where(others, func.lower(HubUser.email).in_(names))) or \
+        session.scalar(select(ScimVersion.resource_id).where(
+            ScimVersion.resource_type == "User", ScimVersion.resource_id != (user.id or 0),
+            func.lower(ScimVersion.user_name) == user_name.lower()))
+    if taken is not None:
+        raise UniquenessException(detail=f"userName {user_name} is already taken")
 
 
 def _set_external_id(session: Session, user: HubUser, external_id: str | None) -> None:
@@ -228,11 +266,11 @@ def _set_external_id(session: Session, user: HubUser, external_id: str | None) -
         mine.external_id = external_id
 
 
-def _touch(session: Session, user_id: int) -> None:
+def _touch(session: Session, user_id: int, user_name: str | None) -> None:
     row = session.get(ScimVersion, ("User", user_id))
     if row is None:
-        session.add(ScimVersion(resource_type="User", resource_id=user_id, version=1, updated_at=utcnow()))
+        session.add(ScimVersion(resource_type="User", resource_id=user_id, version=1, updated_at=utcnow(),
+                                user_name=user_name))
     else:
-        row.version += 1
-        row.updated_at = utcnow()
+        row.version, row.updated_at, row.user_name = row.version + 1, utcnow(), user_name
 

@@ -42,8 +42,10 @@ def upgrade() -> None:
     sa.Column('resource_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('note', sa.Text(), nullable=True),
-    sa.PrimaryKeyConstraint('resource_type', 'resource_id')
+    sa.Column('user_name', sa.String(length=320), nullable=True),
+    sa.Column('external_id', sa.String(length=255), nullable=True),
+    sa.PrimaryKeyConstraint('resource_type', 'resource_id'),
+    sa.UniqueConstraint('user_name')
     )
 
 
