@@ -18,15 +18,29 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from hub import db, orgs, provider_store, redis_conn, sources, tls
-from hub.models import Connection, Organisation, Rule, Source, User
+from hub.models import Connection, Organisation, Rule, Source, Tile, User
 from hub.sharing import consent, rules
+from hub.tiles import reading, store
 from providers import registry
+from providers.sharepoint.sandbox import CONTOSO
 
 ADMIN_EMAIL = "admin@hub.example"
 SHARING_KIND, SHARING_CHANNEL = "slack", "#wins"  # the demo's sample sharing rule posts here
 LMS_SOURCE = "demo-lms"  # the demo LMS page (/demo/lms) signs its events with this source's secret
 # Partner Co learners the demo LMS sends events for when nobody is signed in; they let Slack posts name them.
 LEARNERS = (("Grace Hopper", "grace@partner.example"), ("Alan Turing", "alan@partner.example"))
+TILES_ORG = "Partner Co"  # the demo tiles read through this organisation's connections; every user sees them
+# (kind, title, address): one tile of every kind, each on what its sandbox seeds. {base} is the hub's own URL.
+TILES = (
+    ("x:search", "#learning on X", "#learning"),
+    ("x:user", "Open edX on X", "@openedx"),
+    ("yammer:group", "Learning news on Viva Engage", "456789"),
+    ("slack:channel", "#learning on Slack", "#learning"),
+    ("sharepoint:news", "Contoso News on SharePoint", "https://contoso.sharepoint.com/sites/news"),
+    ("rss", "Northwind Learning News", "{base}/sandbox/rss/news.rss"),
+)
+# Provider options the demo sets beside the sandbox URLs: SharePoint news reads app-only in one tenant.
+PROVIDER_OPTIONS: dict[str, dict[str, Any]] = {"microsoft": {"sharepoint_tenant": CONTOSO}}
 
 
 def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
@@ -45,6 +59,8 @@ def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
         "HUB_INSECURE_LOOPBACK": "1",
         "HUB_SANDBOXES": "1",
         "HUB_ADMIN_EMAILS": ADMIN_EMAIL,
+        # The RSS sandbox is served by the hub itself on loopback: let the feed fetcher reach this one host.
+        "HUB_FEED_ALLOW_HOSTS": host,
         **stored,
     }
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("HUB_") and k not in env}}
@@ -64,7 +80,8 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
                 sandbox.register_client(client_id, secret, [callback])
                 overrides = registry.provider_class(kind).sandbox_overrides(base)
                 provider_store.add_provider(session, vault, name=kind, kind=kind, client_id=client_id,
-                                            client_secret=secret, insecure_loopback=True, **overrides)
+                                            client_secret=secret, insecure_loopback=True,
+                                            options=PROVIDER_OPTIONS.get(kind), **overrides)
                 names.append(kind)
             if session.scalar(select(Organisation).where(Organisation.name == "Partner Co")) is None:
                 orgs.add_org(session, "Partner Co", ["partner.example"], "open", provider="google")
@@ -73,6 +90,7 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
                 orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
             _seed_sharing(app, session)
             _seed_lms(app, session)
+            _seed_tiles(app, session, bases["*"])
     return names
 
 
@@ -107,6 +125,57 @@ def _seed_lms(app: Flask, session: Session) -> None:
             session.add(learner)
             session.flush()
             consent.save(session, learner.id, SHARING_KIND, None, name_in_org_posts=True)
+
+
+def _seed_tiles(app: Flask, session: Session, base: str) -> None:
+    """One tile of every kind for all users, read through Partner Co's connections to the sandboxes.
+
+    The sandboxes forget their tokens on restart, so each start connects Partner Co again (new tokens in the same
+    rows) and makes every demo tile due: the worker's first scheduler pass refreshes them all.
+    """
+    org = orgs.find_org(session, TILES_ORG)
+    for kind, title, address in TILES:
+        wanted = reading.connection_kind(kind)
+        if wanted is not None:
+            _connect_org(app, session, org, wanted)
+        address = address.format(base=base)
+        tile = session.scalar(select(Tile).where(Tile.kind == kind, Tile.title == title))
+        if tile is None:
+            tile = store.create_tile(session, kind=kind, title=title, address=address,
+                                     org_id=org.id if wanted else None, refresh_seconds=60, max_items=5)
+        tile.next_refresh_at = None
+
+
+def _x_tokens(app: Flask) -> tuple[str, dict[str, Any]]:
+    """Ada's X account (the sandbox's first user), connected with offline.access so it refreshes."""
+    sub = "1427384956271038465"
+    return sub, app.extensions["sandboxes"]["x"].issue_tokens("demo-x", sub)
+
+
+def _yammer_tokens(app: Flask) -> tuple[str, dict[str, Any]]:
+    """Megan's Microsoft account at Contoso (a refresh token for the demo's Microsoft app), for Yammer."""
+    microsoft = app.extensions["sandboxes"]["microsoft"]
+    return "contoso-megan", {"refresh_token": microsoft.issue_refresh_token("demo-microsoft", "contoso-megan")}
+
+
+def _slack_tokens(app: Flask) -> tuple[str, dict[str, Any]]:
+    """The bot the demo installs in the Partner Co workspace (the sharing rule posts with it too)."""
+    return "demo-workspace", {"access_token": app.extensions["sandboxes"]["slack"].install_bot()}
+
+
+# Connection kind -> how the demo connects an organisation to that sandbox: (remote id, tokens).
+DEMO_CONNECTIONS = {"x": _x_tokens, "yammer": _yammer_tokens, "slack": _slack_tokens}
+
+
+def _connect_org(app: Flask, session: Session, org: Organisation, kind: str) -> None:
+    """The organisation's own connection (user_id NULL) of this kind, with fresh sandbox tokens."""
+    remote_id, tokens = DEMO_CONNECTIONS[kind](app)
+    row = session.scalar(select(Connection).where(Connection.kind == kind, Connection.org_id == org.id,
+                                                  Connection.user_id.is_(None)))
+    if row is None:
+        row = Connection(kind=kind, org_id=org.id, user_id=None, remote_id=remote_id, scopes=[], tokens_sealed="")
+        session.add(row)
+    row.tokens_sealed = app.extensions["vault"].seal(json.dumps(tokens), row.seal_context)
 
 
 def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -163,6 +232,9 @@ Try:
      Open the demo LMS at {base_url}/demo/lms and press "Send the event": the page signs a course.completed
      event the way an LMS does and posts it to the hub; the worker posts it to {base_url}/sandbox/slack/posts
      (the page links every sandbox's view, and the admin console's deliveries).
+  6. Tiles: {base_url}/demo/lms/home is a sample LMS homepage with one tile of every kind (X search and account,
+     Viva Engage group, Slack channel, SharePoint news, RSS), each read from its sandbox by the worker; manage
+     them (live preview included) at {base_url}/admin/tiles or with `hub tile list`.
 Providers (each pointed at its local sandbox): {", ".join(names)}
 The Microsoft sandbox is served over HTTPS at {bases.get("microsoft", "-")} with a certificate generated for the
 demo; your browser will warn about it once.

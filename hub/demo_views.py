@@ -53,6 +53,20 @@ def lms() -> Any:
                             "learner": last.get("learner") or demo.LEARNERS[0][1]})
 
 
+@bp.get("/lms/home")
+def lms_home() -> Any:
+    """The sample LMS homepage with the tiles embedded as an LMS theme embeds them: a script tag and <hub-tile>."""
+    from hub.tiles import store
+
+    tiles = store.visible_to(db.session(), None)  # what an anonymous visitor of the LMS page sees
+    mounted = {**current_app.extensions.get("sandboxes", {}), **current_app.extensions.get("posting_sandboxes", {})}
+    views = [{"network": network, "url": f"/sandbox/{kind}{path}"}
+             for kind, sandbox in mounted.items() if (view := getattr(sandbox, "posts_view", None))
+             for path, network, _shows in [view]]
+    return render_template("demo/lms_home.html", tiles=tiles, views=views,
+                           hub=current_app.extensions["settings"].base_url)
+
+
 @bp.post("/lms")
 def lms_send() -> Any:
     """Sign the event with the demo source's secret and POST it to the hub's webhook, as an external LMS would."""
