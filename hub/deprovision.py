@@ -84,9 +84,10 @@ def erase(session: Session, user: User, *, actor: str) -> str:
     email, user_id = user.email, user.id
     alias = pseudonym(email, user_id)
     label = f"erased:{alias[:16]}"
-    _drop_connections(session, user)
+    # Waiting posts go first: dropping the connections would otherwise turn them into skipped rows that stay.
     session.execute(delete(Delivery).where(Delivery.user_id == user_id, Delivery.status.in_(WAITING))
                     .execution_options(synchronize_session=False))
+    _drop_connections(session, user)
     # Sent posts stay as a record of what was published, without the text that named the learner.
     session.execute(update(Delivery).where(Delivery.user_id == user_id).values(text=None, last_error=None)
                     .execution_options(synchronize_session=False))
