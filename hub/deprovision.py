@@ -41,7 +41,7 @@ def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
     user.session_epoch += 1  # every browser session carries the epoch it began in: all of them end here
     revoked = _drop_connections(session, user)
     skipped = _skip_waiting(session, user, f"skipped: the user was disabled ({reason})")
-    audit.record("user.disable", "success", user_id=user.id, actor=actor, reason=reason,
+    audit.record("user.deprovision", "success", user_id=user.id, actor=actor, reason=reason,
                  detail={"skipped": skipped, "connections": revoked}, commit=False)
     session.flush()
     user_disabled.send(__name__, user_id=user.id, session=session)
@@ -50,7 +50,7 @@ def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
 def enable(session: Session, user: User, *, actor: str, reason: str) -> None:
     """Give access back; connections and skipped posts stay gone (the user reconnects)."""
     user.status = UserStatus.ACTIVE.value
-    audit.record("user.enable", "success", user_id=user.id, actor=actor, reason=reason, commit=False)
+    audit.record("user.reprovision", "success", user_id=user.id, actor=actor, reason=reason, commit=False)
     session.flush()
 
 
