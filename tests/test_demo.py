@@ -94,3 +94,19 @@ def test_demo_serves_every_provider_and_signs_ada_in(demo: tuple[str, Path]) -> 
     discovery = requests.get(f"https://127.0.0.1:{port}/sandbox/microsoft/common/v2.0/.well-known/openid-configuration",
                              verify=str(bundle))
     assert discovery.status_code == 200 and "{tenantid}" in discovery.json()["issuer"]
+
+
+def test_demo_tiles_fill_from_every_sandbox_and_the_lms_homepage_embeds_them(demo: tuple[str, Path]) -> None:
+    base, tmp_path = demo
+    listed = requests.get(f"{base}/api/tiles", timeout=5).json()["tiles"]
+    assert sorted(t["kind"] for t in listed) == ["rss", "sharepoint:news", "slack:channel", "x:search", "x:user",
+                                                 "yammer:group"]
+    deadline = time.monotonic() + 45  # the demo's worker schedules and refreshes them on its own
+    empty = {t["kind"] for t in listed}
+    while empty:
+        assert time.monotonic() < deadline, f"no items for {sorted(empty)}:\n" + (tmp_path / "demo.log").read_text()
+        time.sleep(0.5)
+        empty = {t["kind"] for t in listed if not requests.get(t["items_url"], timeout=5).json()["items"]}
+    home = requests.get(f"{base}/demo/lms/home", timeout=5).text
+    assert '<script src="/embed.js" async></script>' in home and home.count("<hub-tile ") == 6
+    assert f"{base}/demo/lms/home" in (tmp_path / "demo.log").read_text()
