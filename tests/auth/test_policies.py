@@ -56,15 +56,18 @@ def test_closed_organisation_refuses_a_newcomer(live: LiveHub) -> None:
 
 
 def test_closed_organisation_refuses_an_existing_member(live: LiveHub) -> None:
+    """Closing an organisation deprovisions its members (issue 5): the member's next sign-in meets a disabled
+    account. A newcomer meets the closed organisation (test_closed_organisation_refuses_newcomers)."""
     live.add_provider("google")
     hub(live, "org", "add", "Partner", "--domain", "partner.example", "--policy", "open")
     browser, answer = sign_in(live, ADA)
     assert answer.status_code == 302
     sign_out(browser)
     hub(live, "org", "policy", "Partner", "closed")
+    assert user_by_email(live, "ada@partner.example").status == "disabled"
     _, answer = sign_in(live, ADA, browser=browser)
-    assert_refused(live, browser, answer, status=403, message="Partner is not accepting sign-ins.",
-                   reason="org_closed", users=1, identities=1)
+    assert_refused(live, browser, answer, status=403, message="This account is disabled.",
+                   reason="user_disabled", users=1, identities=1)
 
 
 def test_domain_policy_admits_verified_emails_of_its_domains_only(live: LiveHub) -> None:
