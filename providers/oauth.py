@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
@@ -31,6 +32,7 @@ from providers.base import (
     Provider,
     ProviderError,
     Transient,
+    raise_for_status,
 )
 
 CLOCK_LEEWAY = 60  # seconds of clock skew tolerated on exp/iat
@@ -227,6 +229,39 @@ class OAuth2Provider(Provider):
 
     def token_params(self) -> dict[str, str]:
         return {}
+
+    # --- RFC 7009 token revocation, for providers that document an endpoint -----------------
+    # How the client authenticates at the revocation endpoint (RFC 7009 2.1); providers differ.
+    revocation_auth_method: ClassVar[str] = "client_secret_basic"
+
+    def revoke_token(self, url: str, token: str, hint: str | None = None) -> None:
+        """Revoke one token through authlib's RFC 7009 request; an error answer raises (the hub logs it and
+        deletes its copy anyway). A fresh session (no user token in it) over the provider's connection pools."""
+        client = OAuth2Session(client_id=self.settings.client_id, client_secret=self.settings.client_secret,
+                               revocation_endpoint_auth_method=self.revocation_auth_method)
+        client.verify, client.trust_env = self.http.verify, self.http.trust_env
+        for prefix, adapter in self.http.adapters.items():
+            client.mount(prefix, adapter)
+        try:
+            response = client.revoke_token(self.url(url), token=token, token_type_hint=hint,
+                                           timeout=DEFAULT_TIMEOUT)
+        except requests.RequestException as exc:
+            raise Transient(self.name, f"{self.name} did not answer the revocation: {type(exc).__name__}") from exc
+        raise_for_status(self.name, response)
+
+    def revoke_each(self, url: str, tokens: Mapping[str, Any], hints: tuple[str, ...]) -> None:
+        """Revoke each token present under these names, in order; every one is tried even when an earlier one
+        fails, and the first failure is raised afterwards."""
+        failure: ProviderError | None = None
+        for hint in hints:
+            if not tokens.get(hint):
+                continue
+            try:
+                self.revoke_token(url, str(tokens[hint]), hint)
+            except ProviderError as exc:
+                failure = failure or exc
+        if failure is not None:
+            raise failure
 
     def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
         raise NotImplementedError

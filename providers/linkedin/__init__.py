@@ -2,10 +2,15 @@
 
 Docs: https://learn.microsoft.com/en-us/linkedin/consumer/integrations/self-serve/sign-in-with-linkedin-v2
 Authorization code flow: https://learn.microsoft.com/en-us/linkedin/shared/authentication/authorization-code-flow
+Revocation: POST https://www.linkedin.com/oauth/v2/revoke (token, client_id, client_secret in the body); the
+token introspection page (.../shared/authentication/token-introspection) reports such tokens as `revoked`.
 Sign-in asks only `openid profile email`; posting (`w_member_social`, product "Share on
 LinkedIn") is asked for separately when a user connects the account for sharing.
 """
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 from providers.base import Brand
 from providers.oauth import OIDCProvider
@@ -29,6 +34,12 @@ class LinkedIn(OIDCProvider):
     # PKCE is for native apps only, enabled per app on request: a web app sending a
     # code_challenge is refused at the authorization endpoint.
     pkce = False
+    # As at the token endpoint, the credentials go in the body.
+    revocation_auth_method = "client_secret_post"
+
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+        """Revoke the member's token at {issuer}/v2/revoke (the issuer's host, beside /v2/accessToken)."""
+        self.revoke_each(self.issuer() + "/v2/revoke", tokens, ("access_token", "refresh_token"))
 
     @classmethod
     def sandbox_overrides(cls, base: str) -> dict[str, str]:

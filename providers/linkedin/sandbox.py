@@ -7,6 +7,10 @@ Access tokens last 60 days (`expire` ages one past that: /rest/posts answers 401
 tokens come only to apps approved for them (`approve_refresh_tokens`, as LinkedIn's MDP
 partners): they live a fixed year, are not rotated, and each redemption gives a new access token
 and the same refresh token with what is left of its year. `refresh_hits` counts redemptions.
+Revocation: POST /oauth/v2/revoke with `token`, `client_id` and `client_secret` in the body answers 200 with an
+empty body and ends that token: /rest/posts then answers 401 REVOKED_ACCESS_TOKEN (serviceErrorCode 65602), the
+userinfo endpoint 401, a refresh with it invalid_grant. `revoked` lists the tokens; `revoke_faults` answers the next
+revocations with canned failures (a 500).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ import threading
 import time
 from typing import Any
 
-from flask import jsonify, request
+from flask import Response, jsonify, request
 
 from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant, SandboxIdP
@@ -60,6 +64,9 @@ class LinkedInSandbox(SandboxIdP):
         self.refresh_hits = 0
         self.posts: list[dict[str, Any]] = []
         self.posting_faults = PostingFaults()
+        self.revoked: list[str] = []  # tokens /oauth/v2/revoke ended, in order
+        self.revoke_faults = PostingFaults()
+        self.blueprint.add_url_rule("/oauth/v2/revoke", "revoke", self.revoke, methods=["POST"])
         self._ids = itertools.count(7100000000000000001)
         self._post_lock = threading.Lock()
         self.blueprint.add_url_rule("/rest/posts", "rest_posts", self.rest_posts, methods=["GET", "POST"])
@@ -132,6 +139,27 @@ class LinkedInSandbox(SandboxIdP):
             grant = self.tokens[access_token]
             self.tokens[access_token] = dataclasses.replace(grant, issued_at=time.time() - self.token_lifetime - 1)
 
+    def revoke(self) -> Any:
+        """End the named access or refresh token of this client; an unknown token is answered 200 too (RFC 7009)."""
+        canned = self.revoke_faults.pop()
+        if canned:
+            return canned
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return self.error_body("invalid_client", "Client authentication failed", 401)
+        token = request.form.get("token", "")
+        if not token:
+            return self.error_body("invalid_request", "A required parameter \"token\" is missing", 400)
+        with self._lock:
+            grant = self.tokens.get(token)
+            if grant is not None and grant.client_id == client_id:
+                del self.tokens[token]
+            held = self.refresh_tokens.get(token)
+            if held is not None and held[0].client_id == client_id:
+                del self.refresh_tokens[token]
+            self.revoked.append(token)
+        return Response(status=200)
+
     def id_claims(self, grant: Grant) -> dict[str, Any]:
         claims = super().id_claims(grant)
         if grant.user["sub"] in OLD_ISSUER_SUBS:
@@ -145,6 +173,9 @@ class LinkedInSandbox(SandboxIdP):
         if canned:
             return canned
         grant = self.bearer_grant()
+        if grant is None and request.headers.get("Authorization", "")[len("Bearer "):] in self.revoked:
+            return _rest_error(401, "The token used in the request has been revoked by the user",
+                               "REVOKED_ACCESS_TOKEN", 65602)
         if grant is None:
             return _rest_error(401, "Invalid access token", "INVALID_ACCESS_TOKEN", 65600)
         if time.time() - grant.issued_at > self.token_lifetime:

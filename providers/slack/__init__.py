@@ -2,6 +2,8 @@
 
 Docs: https://docs.slack.dev/authentication/sign-in-with-slack/
 Token method: https://docs.slack.dev/reference/methods/openid.connect.token
+Revocation: https://docs.slack.dev/reference/methods/auth.revoke (the bot token; the bot user is deactivated and
+leaves its channels, the app stays installed until a workspace admin removes it).
 Sign-in cannot post: posting needs a separate app install (`oauth.v2.access` with the
 bot scope `chat:write`), asked for when an admin connects a workspace for sharing.
 """
@@ -18,7 +20,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import Brand, LoginError, LoginStart, Profile, Transient
+from providers.base import Brand, LoginError, LoginStart, Permanent, Profile, Transient
 from providers.oauth import Connected, OIDCProvider, new_secret
 
 TEAM_ID = "https://slack.com/team_id"
@@ -27,6 +29,8 @@ USER_ID = "https://slack.com/user_id"
 # The app install ("Add to Slack"): https://docs.slack.dev/authentication/installing-with-oauth
 INSTALL_URL = "https://slack.com/oauth/v2/authorize"
 INSTALL_TIMEOUT = 15  # seconds, for slack_sdk (urllib)
+# auth.revoke errors that mean the token is already unusable: the revocation has nothing left to do.
+ALREADY_GONE = frozenset({"token_revoked", "invalid_auth", "account_inactive"})
 
 
 class Slack(OIDCProvider):
@@ -59,9 +63,7 @@ class Slack(OIDCProvider):
             raise LoginError(self.name, f"Slack did not install the app ({code}).", code="provider_denied")
         if not params.get("code"):
             raise LoginError(self.name, "Slack's answer carried no authorization code.", code="missing_code")
-        base = (self.settings.api_base or self.settings.issuer or self.issuer_url).rstrip("/") + "/api/"
-        context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
-        client = WebClient(base_url=self.url(base), timeout=INSTALL_TIMEOUT, ssl=context, retry_handlers=[])
+        client = self.web_client()
         try:
             answer = client.oauth_v2_access(client_id=self.settings.client_id,
                                             client_secret=self.settings.client_secret,
@@ -85,6 +87,27 @@ class Slack(OIDCProvider):
         tokens = {"access_token": token, "token_type": "bot", "bot_user_id": answer.get("bot_user_id"),
                   "app_id": answer.get("app_id")}
         return Connected(remote_id=str(team["id"]), name=team.get("name"), scopes=granted, tokens=tokens)
+
+    def web_client(self, token: str | None = None) -> WebClient:
+        """slack_sdk's Web API client on the configured base (Slack or its sandbox), without in-process retries."""
+        base = (self.settings.api_base or self.settings.issuer or self.issuer_url).rstrip("/") + "/api/"
+        context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
+        return WebClient(token=token, base_url=self.url(base), timeout=INSTALL_TIMEOUT, ssl=context, retry_handlers=[])
+
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+        """auth.revoke with the bot token itself; Slack answers HTTP 200 with ok:false for its errors."""
+        try:
+            self.web_client(str(tokens["access_token"])).auth_revoke()
+        except SlackApiError as exc:
+            if exc.response.status_code >= 500:  # slack_sdk raises SlackApiError for any non-200 answer
+                raise Transient(self.name, f"Slack failed to revoke the token ({exc.response.status_code}).") from exc
+            code = str(exc.response.get("error") or "unknown_error")[:64]
+            if code in ALREADY_GONE:
+                return  # nothing left to revoke: the token is already dead at Slack
+            raise Permanent(self.name, f"Slack refused to revoke the token ({code}).") from exc
+        except (OSError, SlackClientError) as exc:
+            raise Transient(self.name, "Slack could not be reached to revoke the token.") from exc
+
     # "team" is the workspace id from the validated ID token, for claim -> organisation mappings.
     hint_names = ("team",)
     # Slack's discovery lists client_secret_post and client_secret_basic; Slack's own

@@ -5,6 +5,9 @@ with HTTP 200 and {"ok": false, "error": "invalid_code"}; the authorize page is 
 Reading (tiles): conversations.history with oldest/latest/inclusive, conversations.info (is_private,
 is_archived), users.info and auth.test; #learning starts with a few sample messages, `post_as` adds a
 person's message for tests, `reads` records each read method and its arguments.
+Revocation: auth.revoke ends the token it is called with (`revoked` lists them; `test=1` revokes nothing), and
+from then on every method answers that token `token_revoked`; `revoke_faults` answers the next calls with canned
+failures (a 500).
 """
 from __future__ import annotations
 
@@ -112,6 +115,8 @@ class SlackSandbox(SandboxIdP):
         self.reads: list[tuple[str, dict[str, Any]]] = []  # (method, arguments) of every read, for tests
         self.channel_limit: ChannelLimit | None = None  # None: no per-channel limit (what tests expect)
         self.posting_faults = PostingFaults()
+        self.revoked: list[str] = []  # tokens auth.revoke ended, in order
+        self.revoke_faults = PostingFaults()
         self._ts = itertools.count(1)
         self._post_lock = threading.Lock()
         _slack_posting_routes(self)
@@ -230,10 +235,37 @@ class SlackSandbox(SandboxIdP):
             raise KeyError(channel)
         return found
 
-    def _bot_team(self) -> str | None:
+    @staticmethod
+    def _presented_token() -> str:
         header = request.headers.get("Authorization", "")
-        token = header[len("Bearer "):] if header.startswith("Bearer ") else request.values.get("token", "")
-        return self.bots.get(token)
+        return header[len("Bearer "):] if header.startswith("Bearer ") else request.values.get("token", "")
+
+    def _bot_team(self) -> str | None:
+        return self.bots.get(self._presented_token())
+
+    def _auth_error(self) -> str:
+        """Slack's word for a token it will not take: `token_revoked` once auth.revoke ended it."""
+        token = self._presented_token()
+        if not token:
+            return "not_authed"
+        return "token_revoked" if token in self.revoked else "invalid_auth"
+
+    def auth_revoke(self) -> Any:
+        """auth.revoke (https://docs.slack.dev/reference/methods/auth.revoke): {"ok": true, "revoked": true}."""
+        canned = self.revoke_faults.pop()
+        if canned:
+            return canned
+        token = self._presented_token()
+        known = token in self.bots or token in self.tokens
+        if not known:
+            return self._fail(self._auth_error())
+        if str(request.values.get("test", "")).lower() in {"1", "true"}:
+            return jsonify({"ok": True, "revoked": False})
+        with self._post_lock:
+            self.bots.pop(token, None)
+            self.tokens.pop(token, None)
+            self.revoked.append(token)
+        return jsonify({"ok": True, "revoked": True})
 
     @staticmethod
     def _args() -> dict[str, Any]:
@@ -261,7 +293,7 @@ class SlackSandbox(SandboxIdP):
             return canned
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         args = self._args()
         for name in ("blocks", "metadata"):
             if isinstance(args.get(name), str):  # form-encoded calls send them as JSON strings
@@ -297,7 +329,7 @@ class SlackSandbox(SandboxIdP):
             return canned
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         args = self._args()
         self.reads.append(("conversations.history", args))
         channel = str(args.get("channel") or "")
@@ -319,7 +351,7 @@ class SlackSandbox(SandboxIdP):
     def conversations_list(self) -> Any:
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         self.reads.append(("conversations.list", self._args()))
         types = set(str(self._args().get("types") or "public_channel").split(","))
         channels = [self._channel_object(c) for c in self.channels.get(team, [])]
@@ -339,7 +371,7 @@ class SlackSandbox(SandboxIdP):
         """conversations.info: a channel the bot can see (a private one only if it is a member)."""
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         args = self._args()
         self.reads.append(("conversations.info", args))
         found = next((c for c in self.channels.get(team, []) if c[0] == str(args.get("channel") or "")), None)
@@ -351,7 +383,7 @@ class SlackSandbox(SandboxIdP):
         """users.info: a member of the bot's workspace, with the profile images Slack serves."""
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         args = self._args()
         self.reads.append(("users.info", args))
         user = next((u for u in USERS if u["sub"] == args.get("user") and u["https://slack.com/team_id"] == team),
@@ -369,7 +401,7 @@ class SlackSandbox(SandboxIdP):
         """auth.test: who the token is and the workspace URL (permalinks are built on it)."""
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         self.reads.append(("auth.test", {}))
         user = next(u for u in USERS if u["https://slack.com/team_id"] == team)
         return jsonify({"ok": True, "url": f"https://{user['https://slack.com/team_domain']}.slack.com/",
@@ -379,7 +411,7 @@ class SlackSandbox(SandboxIdP):
     def get_permalink(self) -> Any:
         team = self._bot_team()
         if team is None:
-            return self._fail("invalid_auth")
+            return self._fail(self._auth_error())
         args = self._args()
         channel, ts = str(args.get("channel") or ""), str(args.get("message_ts") or "")
         if not any(m["ts"] == ts for m in self.messages.get(channel, [])):
@@ -462,7 +494,8 @@ def _slack_posting_routes(sandbox: SlackSandbox) -> None:
                                 ("chat.getPermalink", sandbox.get_permalink, ["GET", "POST"]),
                                 ("conversations.info", sandbox.conversations_info, ["GET", "POST"]),
                                 ("users.info", sandbox.users_info, ["GET", "POST"]),
-                                ("auth.test", sandbox.auth_test, ["GET", "POST"])):
+                                ("auth.test", sandbox.auth_test, ["GET", "POST"]),
+                                ("auth.revoke", sandbox.auth_revoke, ["GET", "POST"])):
         bp.add_url_rule(f"/api/{method}", method.replace(".", "_"), view, methods=verbs)
     bp.add_url_rule("/services/<team>/<bot>/<secret>", "incoming_webhook", sandbox.incoming_webhook,
                     methods=["POST"])

@@ -3,6 +3,7 @@
 Docs: https://docs.x.com/fundamentals/authentication/oauth-2-0/authorization-code
       https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token
       https://docs.x.com/x-api/users/user-lookup-me
+Revocation (RFC 7009): POST https://api.x.com/2/oauth2/revoke, the "Step 5" of the user-access-token page.
 The OAuth flow is authlib's (OAuth2Provider); tweepy's OAuth2UserHandler hard-codes X's
 endpoints, so it is not used. tweepy only makes the /2/users/me call, through providers.x.api.
 """
@@ -37,6 +38,13 @@ class X(OAuth2Provider):
     connect_identity_scopes = ("tweet.read", "users.read")  # /2/users/me names the connected account
     pkce = True  # X requires PKCE on every authorization code grant, confidential clients included
     token_auth_method = "client_secret_basic"  # X's confidential clients authenticate with Basic only
+    revoke_url = "https://api.x.com/2/oauth2/revoke"
+    revocation_auth_method = "client_secret_basic"  # as at the token endpoint: confidential clients use Basic
+
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+        """Revoke the refresh token first (it would mint new access tokens), then the access token."""
+        url = self.rebase(self.revoke_url, self.settings.api_base or self.settings.auth_base)
+        self.revoke_each(url, tokens, ("refresh_token", "access_token"))
 
     def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
         """The user behind the token, from /2/users/me; an email only when X says it is confirmed."""

@@ -11,6 +11,10 @@ and tweet.fields/user.fields; `timeline` holds other accounts' public posts (see
 tests), `reads` records each read's path and query, `read_faults` answers the next reads with canned failures.
 `refresh_hits` counts the refresh tokens redeemed, `refresh_refused` the refused ones and `expired_hits`
 the 401s for expired access tokens; `refresh_faults` answers the next refresh requests with canned failures (429, 5xx).
+Revocation: POST /2/oauth2/revoke (RFC 7009, the user-access-token guide's step 5) with `token` and an optional
+`token_type_hint`, the client as at the token endpoint; it answers {"revoked": true} and ends the token named (an
+access token then gets 401 everywhere, a refresh token X's invalid-token 400). `revoked` lists (hint, token) of each
+revocation; `revoke_faults` answers the next revocations with canned failures (a 500).
 """
 from __future__ import annotations
 
@@ -109,6 +113,9 @@ class XSandbox(SandboxIdP):
         self.refresh_refused = 0
         self.refresh_faults = PostingFaults()
         self.expired_hits = 0  # API calls answered 401 because the access token had expired
+        self.revoked: list[tuple[str, str]] = []  # (token_type_hint, token) of each revocation, in order
+        self.revoke_faults = PostingFaults()
+        self.blueprint.add_url_rule("/2/oauth2/revoke", "revoke", self.revoke, methods=["POST"])
         self._windows: dict[str, tuple[float, int]] = {}  # user id -> (window start, requests)
         self._me_lock = threading.Lock()
         self.blueprint.add_url_rule("/2/users/me", "users_me", self.users_me)
@@ -175,6 +182,25 @@ class XSandbox(SandboxIdP):
         access_token = secrets.token_urlsafe(32)
         self.tokens[access_token] = fresh
         return jsonify(self.token_response(fresh, access_token))
+
+    def revoke(self) -> Any:
+        """RFC 7009: the named token ends; an unknown one is answered the same (2.2), so nothing leaks."""
+        canned = self.revoke_faults.pop()
+        if canned:
+            return canned
+        client_id = self.authenticate_client()
+        if client_id is None:
+            return _token_error("invalid_client", "", 401)
+        token, hint = request.form.get("token", ""), request.form.get("token_type_hint", "")
+        if not token:
+            return jsonify({"error": "invalid_request", "error_description": "Missing required parameter [token]."}), 400
+        with self._lock:
+            for store in (self.tokens, self.refresh_tokens):
+                grant = store.get(token)
+                if grant is not None and grant.client_id == client_id:
+                    del store[token]
+            self.revoked.append((hint, token))
+        return jsonify({"revoked": True})
 
     # --- set-up for tests and the demo ------------------------------------------------------
     def issue_tokens(self, client_id: str, sub: str,
