@@ -48,7 +48,14 @@ def login_page() -> str:
     rows = provider_store.listed(db.session())
     buttons = [(row, provider_store.brand_of(row)) for row in rows]
     return render_template("login.html", buttons=buttons, next_url=next_url, invite=request.args.get("invite", ""),
-                           email=request.args.get("email", ""), error=None)
+                           email=request.args.get("email", ""), error=None, lms=_waiting_lms(next_url))
+
+
+def _waiting_lms(next_url: str | None) -> str | None:
+    """The LMS whose sign-in request this page serves (hub.idp.handoff), so the page can name it."""
+    from hub.idp import handoff
+
+    return handoff.client_name(next_url)
 
 
 @bp.post("/login")
@@ -66,7 +73,7 @@ def discover_home_realm() -> Any:
     error = ("Enter an email address like name@example.com." if "@" not in email
              else "We don't know a sign-in for that address yet. Choose a provider below.")
     return render_template("login.html", buttons=buttons, next_url=next_url, invite=invite, email=email,
-                           error=error), 200 if "@" in email else 400
+                           error=error, lms=_waiting_lms(next_url)), 200 if "@" in email else 400
 
 
 @bp.get("/login/<provider>")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+import time
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,17 +26,41 @@ def _key(request_id: str) -> str:
     return "hub:idp:request:" + hashlib.sha256(request_id.encode()).hexdigest()
 
 
-def park(params: dict[str, str], binding: str | None) -> tuple[str, str]:
+@dataclass(frozen=True)
+class Parked:
+    params: dict[str, str]
+    parked_at: float
+    session_tag: str | None  # hub.idp.freshness: tells a new sign-in from the session that parked
+
+
+def park(params: dict[str, str], binding: str | None, *, client_name: str | None = None,
+         session_tag: str | None = None) -> tuple[str, str]:
     """Keep the request; returns (the path that resumes it, the browser binding for the cookie)."""
     request_id = secrets.token_urlsafe(24)
     binding = binding if binding and len(binding) <= 64 else secrets.token_urlsafe(24)
-    record = {"params": params, "binding": hashlib.sha256(binding.encode()).hexdigest()}
+    record = {"params": params, "binding": hashlib.sha256(binding.encode()).hexdigest(), "client": client_name,
+              "parked_at": time.time(), "session_tag": session_tag}
     redis_conn.get().set(_key(request_id), json.dumps(record), ex=PENDING_REQUEST_SECONDS)
     return RESUME_PREFIX + request_id, binding
 
 
-def take(request_id: str, binding: str | None) -> dict[str, str] | None:
-    """The parked parameters, once, in the browser that parked them; None otherwise."""
+def client_name(next_url: str | None) -> str | None:
+    """The name of the LMS waiting on this sign-in, for the sign-in page; None if nothing is parked there.
+
+    Read without the browser binding (the cookie is scoped to /oauth): the id in the URL is random,
+    and all it reveals is which registered LMS started the sign-in.
+    """
+    if not is_resume_path(next_url):
+        return None
+    request_id = urlsplit(next_url or "").path[len(RESUME_PREFIX):]
+    if not request_id or len(request_id) > 64:
+        return None
+    raw = redis_conn.get().get(_key(request_id))
+    return json.loads(raw).get("client") if raw is not None else None
+
+
+def take(request_id: str, binding: str | None) -> Parked | None:
+    """The parked request, once, in the browser that parked it; None otherwise."""
     if not request_id or len(request_id) > 64 or not binding or len(binding) > 64:
         return None
     raw = redis_conn.get().getdel(_key(request_id))
@@ -43,7 +69,7 @@ def take(request_id: str, binding: str | None) -> dict[str, str] | None:
     record: dict[str, Any] = json.loads(raw)
     if not secrets.compare_digest(record["binding"], hashlib.sha256(binding.encode()).hexdigest()):
         return None
-    return dict(record["params"])
+    return Parked(dict(record["params"]), float(record.get("parked_at") or 0), record.get("session_tag"))
 
 
 def is_resume_path(next_url: str | None) -> bool:

@@ -20,12 +20,12 @@ from hub.models import AuthorizationCode, IdpConsent, IdpSubject, IdpToken
 log = logging.getLogger(__name__)
 
 
-def revoke_grant(session: Session, grant_id: str) -> int:
+def revoke_grant(session: Session, grant_id: str, reason: str = "after a replayed code or refresh token") -> int:
     """Revoke every token issued from one code (all its refresh generations); the caller commits."""
     done = session.execute(update(IdpToken).where(IdpToken.grant_id == grant_id, IdpToken.revoked_at.is_(None))
                            .values(revoked_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
     if done.rowcount:
-        log.warning("idp grant revoked after a replayed code or refresh token (%d tokens)", done.rowcount)
+        log.warning("idp grant revoked %s (%d tokens)", reason, done.rowcount)
     return int(done.rowcount or 0)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from wtforms import ValidationError
 
 from hub import audit, db
 from hub.auth.sessions import current_user
-from hub.idp import claims, handoff, keys
+from hub.idp import claims, freshness, handoff, keys
 from hub.idp.server import SID_KEY, Client
 from hub.models import IdpConsent, User
 
@@ -61,21 +62,34 @@ def authorize() -> Any:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return _redirect_error(error) if error.redirect_uri else _error_page(error)
-    if user is None:
-        return _send_to_sign_in()
     client: Client = grant.client
+    params = request.args.to_dict()
+    try:
+        stale = user is not None and freshness.needs_sign_in(params, grant.redirect_uri)
+    except OAuth2Error as error:  # a malformed max_age
+        error.state = grant.request.payload.state
+        return _redirect_error(error)
+    silent = "none" in (params.get("prompt") or "").split()
+    if user is None or stale:
+        if silent:  # authlib answers prompt=none without a session; a stale one is the same (OIDC Core 3.1.2.6)
+            return _redirect_error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+        return _send_to_sign_in(client)
     scopes = (grant.request.payload.scope or "").split()
     if request.method == "POST":
         return _decide(grant, user, client, scopes)
     if client.row.first_party or (_consented(user, client, scopes) and grant.prompt != "consent"):
         return _issue(grant, user)
+    if silent:
+        return _redirect_error(ConsentRequiredError(redirect_uri=grant.redirect_uri,
+                                                    state=grant.request.payload.state))
     return render_template("idp/consent.html", client=client.row, scopes=[(s, SCOPE_WORDS.get(s, s)) for s in scopes],
                            action=request.full_path, user=user)
 
 
-def _send_to_sign_in() -> Any:
+def _send_to_sign_in(client: Client) -> Any:
     params = request.args.to_dict()
-    path, binding = handoff.park(params, request.cookies.get(handoff.COOKIE))
+    path, binding = handoff.park(params, request.cookies.get(handoff.COOKIE), client_name=client.row.name,
+                                 session_tag=freshness.before_parking())
     hint = params.get("login_hint", "")
     target = url_for("auth.login_page", next=path, email=hint if "@" in hint else None)
     response = redirect(target)
@@ -94,6 +108,7 @@ def _decide(grant: Any, user: User, client: Client, scopes: list[str]) -> Any:
     """The consent form's answer (CSRF-checked by the app's CSRFProtect)."""
     if request.form.get("decision") != "allow":
         audit.record("idp.consent", "denied", user_id=user.id, detail={"client": client.row.name})
+        freshness.spend()
         return _server().create_authorization_response(grant_user=None, grant=grant)
     with db.transaction() as session_db:
         consent = session_db.scalar(select(IdpConsent).where(IdpConsent.user_id == user.id,
@@ -108,20 +123,22 @@ def _decide(grant: Any, user: User, client: Client, scopes: list[str]) -> Any:
 
 def _issue(grant: Any, user: User) -> Any:
     session.setdefault(SID_KEY, secrets.token_urlsafe(16))  # the hub session, as `sid` in ID tokens
+    freshness.spend()
     return _server().create_authorization_response(grant_user=user, grant=grant)
 
 
 @bp.get("/oauth/resume/<request_id>")
 def resume(request_id: str) -> Any:
     """Back from the social sign-in: replay the parked request (or refuse it, if the sign-in was refused)."""
-    params = handoff.take(request_id, request.cookies.get(handoff.COOKIE))
-    if params is None:
+    parked = handoff.take(request_id, request.cookies.get(handoff.COOKIE))
+    if parked is None:
         return render_template("error.html", title="Sign-in expired", ref=None,
                                message="This sign-in took too long or was started in another browser. "
                                        "Go back to your learning platform and start again."), 400
     if request.args.get("denied"):
-        return _deny(params)
-    return redirect(url_for("idp.authorize", **params))
+        return _deny(parked.params)
+    freshness.after_resume(parked.params, parked.session_tag, parked.parked_at)
+    return redirect(url_for("idp.authorize", **parked.params))
 
 
 def _deny(params: dict[str, str]) -> Any:
@@ -169,6 +186,8 @@ def discovery() -> Any:
         "userinfo_endpoint": f"{base}/oauth/userinfo",
         "jwks_uri": f"{base}/oauth/jwks",
         "end_session_endpoint": f"{base}/oauth/logout",
+        "revocation_endpoint": f"{base}/oauth/revoke",
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "scopes_supported": list(claims.SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -202,6 +221,12 @@ def jwks() -> Any:
 @api.post("/oauth/token")
 def token() -> Any:
     return _server().create_token_response()
+
+
+@api.post("/oauth/revoke")
+def revoke() -> Any:
+    """RFC 7009 token revocation for the token's own client (hub.idp.server.Revocation)."""
+    return _server().create_endpoint_response("revocation")
 
 
 @api.route("/oauth/userinfo", methods=["GET", "POST"])

@@ -10,6 +10,7 @@
 //   {"cmd": "userinfo", "access_token", "sub"}                      -> {userinfo}
 //   {"cmd": "refresh", "refresh_token"}                             -> {claims?, access_token, refresh_token}
 //   {"cmd": "logout_url", "id_token", "post_logout_redirect_uri", "state"} -> {url}
+//   {"cmd": "revoke", "token", "hint"}                               -> {} (RFC 7009 via openid-client)
 //   {"cmd": "verify_id_token", "id_token"}  -> {claims}: the signature against the issuer's JWKS (jose)
 //
 // ID token signatures are checked against the JWKS (enableNonRepudiationChecks), so key rotation
@@ -62,6 +63,10 @@ const handlers = {
       id_token_hint: m.id_token, post_logout_redirect_uri: m.post_logout_redirect_uri, state: m.state,
     });
     return { url: url.href };
+  },
+  async revoke(m) {
+    await client.tokenRevocation(config, m.token, m.hint ? { token_type_hint: m.hint } : undefined);
+    return {};
   },
   async verify_id_token(m) {
     const { payload, protectedHeader } = await jose.jwtVerify(m.id_token, jwks, {
