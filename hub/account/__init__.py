@@ -1,4 +1,4 @@
-"""/account: the signed-in user's identities, linking, unlinking, signing out everywhere."""
+"""/account: the signed-in user's identities, linking, unlinking, signing out everywhere, deleting the account."""
 from __future__ import annotations
 
 from typing import Any
@@ -59,3 +59,6 @@ def sign_out_everywhere() -> Any:
     flash("You were signed out on every device.", "success")
     return redirect(url_for("auth.login_page")), 303
 
+
+
+from hub.account import delete as _delete  # noqa: E402,F401  (registers /account/delete on bp)
