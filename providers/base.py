@@ -185,6 +185,7 @@ class FeedItem:
     remote_id: str  # stable within the source: tweet id, message id, Slack ts, feed entry id/guid
     text: str  # plain text (no markup)
     html: str | None = None  # the source's markup, untrusted
+    title: str | None = None  # a headline where the source has one (feed entries, news pages); posts have none
     author: str | None = None
     avatar_url: str | None = None
     link: str | None = None

@@ -59,6 +59,7 @@ class TileItem(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     tile_id: Mapped[int] = mapped_column(ForeignKey("tiles.id", ondelete="CASCADE"))
     remote_id: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(300), default=None)  # plain; feed entries and news pages
     text: Mapped[str] = mapped_column(Text)  # plain
     html: Mapped[str | None] = mapped_column(Text, default=None)  # sanitized
     author: Mapped[str | None] = mapped_column(String(200), default=None)

@@ -27,6 +27,7 @@
     "li.item:first-child { border-top: 0; }",
     ".meta { display: flex; align-items: center; flex-wrap: wrap; gap: .5rem; margin: 0 0 .25rem; font-size: .85em; }",
     ".author { font-weight: 600; }",
+    ".item-title { font-size: 1em; line-height: 1.3; margin: 0 0 .25rem; }",
     ".avatar { width: 2rem; height: 2rem; border-radius: 50%; object-fit: cover; }",
     ".body { margin: 0; overflow-wrap: anywhere; }",
     ".body p { margin: 0 0 .25rem; }",
@@ -178,11 +179,18 @@
       this.setAttribute("data-state", tile.stale ? "stale" : "ready");
     }
 
+    itemHeading() {
+      // One level below the tile's own heading (h2 unless the page asked for another level).
+      var level = Number(this.getAttribute("heading-level")) || 2;
+      return HEADINGS[Math.min(level + 1, 6)] || "h6";
+    }
+
     itemNode(item, isNew) {
       var li = el("li", isNew ? "item new" : "item");
       li.setAttribute("data-id", String(item.id));
       var article = el("article");
-      article.setAttribute("aria-label", item.author || "Post");
+      article.setAttribute("aria-label", item.title || item.author || "Post");
+      if (item.title) { article.appendChild(el(this.itemHeading(), "item-title", item.title)); }
       var meta = el("p", "meta");
       if (typeof item.avatar === "string" && HUB && item.avatar.indexOf(HUB + "/") === 0) {
         var img = el("img", "avatar");

@@ -207,6 +207,7 @@ def _build(session: Session, entry: Entry) -> bytes:
             "id": item.remote_id,
             "author": item.author,
             "avatar": avatars.url_for(base, item.avatar_url),
+            "title": item.title,
             "text": item.text,
             "html": item.html,
             "link": item.link,

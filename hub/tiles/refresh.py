@@ -37,6 +37,7 @@ ERROR_LIMIT = 500  # characters of a provider's message kept in last_error
 REMOTE_ID_LIMIT = 255
 AUTHOR_LIMIT = 200
 TEXT_LIMIT = 1000
+TITLE_LIMIT = 300
 
 
 class Outcome(str, Enum):
@@ -143,6 +144,7 @@ def _store(session: Session, tile: Tile, page: FeedPage) -> Result:
 def _clean(item: FeedItem) -> dict[str, object]:
     """An item as it is stored: every field through hub.tiles.sanitize, whatever the reader."""
     return {"remote_id": str(item.remote_id)[:REMOTE_ID_LIMIT],
+            "title": sanitize.plain_text(item.title, TITLE_LIMIT) or None,
             "text": sanitize.plain_text(item.text, TEXT_LIMIT),
             "html": sanitize.clean_html(item.html),
             "author": sanitize.plain_text(item.author, AUTHOR_LIMIT) or None,

@@ -142,7 +142,8 @@ def _item(entry: Any) -> FeedItem:
     remote_id = str(entry.get("id") or "").strip() or link
     if not remote_id or len(remote_id) > ID_LIMIT:
         remote_id = hashlib.sha256("\x1f".join((remote_id or "", title, body or "")).encode()).hexdigest()
-    return FeedItem(remote_id=remote_id, text=title or body or "", html=body if body and body != title else None,
+    return FeedItem(remote_id=remote_id, title=title or None, text=body or title,
+                    html=body if body and body != title else None,
                     author=str(entry.get("author") or "").strip() or None, link=link,
                     published_at=_published(entry))
 

@@ -18,7 +18,6 @@ msal asks the sandbox's Entra when the Microsoft provider's auth_base points the
 """
 from __future__ import annotations
 
-import html
 import json
 import threading
 from datetime import datetime, timezone
@@ -195,14 +194,11 @@ def _modified(page: dict[str, Any]) -> datetime:
 
 def _item(page: dict[str, Any]) -> FeedItem:
     title, description = str(page.get("title") or ""), str(page.get("description") or "")
-    text = f"{title}: {description}" if title and description else title or description
-    markup = f"<p><strong>{html.escape(title)}</strong></p>" if title else ""
-    markup += f"<p>{html.escape(description)}</p>" if description else ""
     user = ((page.get("createdBy") or {}).get("user") or {})
     return FeedItem(
         remote_id=str(page["id"]),
-        text=text,
-        html=markup or None,
+        title=title or None,
+        text=description or title,
         author=user.get("displayName") or None,
         link=page.get("webUrl") or None,
         # sitePage has no publication date in v1.0; a published page's last change is its publication or a later

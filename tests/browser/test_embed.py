@@ -106,6 +106,9 @@ def test_tile_renders_on_another_origin_keyboard_reachable_and_no_injected_scrip
     items = tile.locator("li.item")
     assert items.count() == 3
     assert items.nth(0).locator(".author").inner_text() == "Author 0"
+    # A headline sits one level below the tile's heading, as text (its markup shown, not parsed).
+    assert items.nth(0).get_by_role("heading", level=3).inner_text() == "Headline 0 <i>&</i>"
+    assert items.nth(1).get_by_role("heading").count() == 0
     assert "Hello learners" in items.nth(0).locator(".body").inner_text()
     # The sanitized markup came through as markup (bold stays bold), and nothing active did.
     assert items.nth(0).locator(".body b").inner_text() == "learners"

@@ -38,6 +38,7 @@ def add_tile(live: LiveHub, title: str = "Campus news", *, orgs: tuple[int, ...]
         for n in range(items):
             session.add(TileItem(
                 tile_id=tile.id, remote_id=f"item-{n}", text=sanitize.plain_text(f"Item {n} <b>text</b>"),
+                title=f"Headline {n} <i>&</i>" if n == 0 else None,
                 html=sanitize.clean_html(html) if html else None, author=f"Author {n}",
                 avatar_url=sanitize.safe_url(avatar), link=sanitize.safe_url(f"https://news.example.org/{n}"),
                 published_at=now - timedelta(minutes=n)))
@@ -86,6 +87,7 @@ def test_public_tile_serves_sanitized_items_with_etag_and_public_caching(live: L
     assert [item["id"] for item in data["items"]] == ["item-0", "item-1", "item-2"]  # newest first
     first = data["items"][0]
     assert first["text"] == "Item 0 text" and first["author"] == "Author 0"
+    assert first["title"] == "Headline 0 <i>&</i>" and data["items"][1]["title"] is None  # JSON: text, not markup
     assert first["link"] == "https://news.example.org/0" and first["published"].endswith("Z")
     assert "script" not in first["html"] and "onerror" not in first["html"] and "javascript:" not in first["html"]
     assert 'href="https://example.org/post"' in first["html"] and "<b>learners</b>" in first["html"]
@@ -166,6 +168,7 @@ def test_fragment_has_no_script_and_is_framed_only_by_lms_origins(live: LiveHub,
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;News" in page
     assert "<script" not in page and "onerror" not in page and "javascript:" not in page
     assert 'href="https://news.example.org/0"' in page
+    assert '<h2 class="hub-tile__item-title">Headline 0 &lt;i&gt;&amp;&lt;/i&gt;</h2>' in page  # escaped
     assert client.get(f"/tiles/{tile_id}", headers={"If-None-Match": answer.headers["ETag"]}).status_code == 304
     # Pages other than fragments still refuse every frame.
     assert client.get("/login").headers["X-Frame-Options"] == "DENY"

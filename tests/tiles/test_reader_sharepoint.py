@@ -32,16 +32,15 @@ def test_first_fetch_is_published_news_newest_first_with_author_link_and_time(ho
     microsoft = hosts.sandboxes["microsoft"]
     before = microsoft.token_requests
     page = reader(hosts).fetch(FeedSource(NEWS), None)
-    assert [i.text for i in page.items] == [
-        "Security Basics is mandatory from October: Every employee completes Security Basics by 31 October.",
-        "New learning portal for partners: Partners now sign in to the LMS with their own accounts.",
+    assert [(i.title, i.text) for i in page.items] == [
+        ("Security Basics is mandatory from October", "Every employee completes Security Basics by 31 October."),
+        ("New learning portal for partners", "Partners now sign in to the LMS with their own accounts."),
     ]  # not the home page (not news), not the draft
     first = page.items[0]
     assert first.author == "Lee Gu" and first.avatar_url is None
     assert first.link == NEWS + "/SitePages/Security-Basics-is-mandatory-from-October.aspx"
     assert first.published_at == datetime(2026, 9, 10, 12, 30, tzinfo=timezone.utc)
-    assert first.html == ("<p><strong>Security Basics is mandatory from October</strong></p>"
-                          "<p>Every employee completes Security Basics by 31 October.</p>")
+    assert first.html is None  # a news page's title and description are plain text
     assert microsoft.token_requests == before + 1  # msal's client-credentials grant at the sandbox's Entra
     paths = [p for p, _ in microsoft.graph.reads]
     assert paths[0].endswith("/v1.0/sites/contoso.sharepoint.com:/sites/news")
@@ -59,7 +58,7 @@ def test_second_fetch_returns_only_news_changed_since_the_cursor(hosts: PostingH
     page_id = graph.add_page("contoso.sharepoint.com/sites/news", "Lunch and learn: Intro to SQL")
     graph.add_page("contoso.sharepoint.com/sites/news", "About us", news=False)
     second = r.fetch(FeedSource(NEWS), quiet.cursor)
-    assert [(i.remote_id, i.text) for i in second.items] == [(page_id, "Lunch and learn: Intro to SQL")]
+    assert [(i.remote_id, i.text) for i in second.items] == [(page_id, "Lunch and learn: Intro to SQL")]  # no description: the title is the text
     assert json.loads(second.cursor or "")["since"] > "2026-09-10T12:30:00Z"
 
 
@@ -67,7 +66,7 @@ def test_graph_ignoring_the_filter_still_shows_only_published_news(hosts: Postin
     """Graph's $filter on pages has been seen ignored: the reader filters again itself."""
     hosts.sandboxes["microsoft"].graph.ignore_filter = True
     page = reader(hosts).fetch(FeedSource(NEWS), None)
-    assert [i.text.split(":")[0] for i in page.items] == ["Security Basics is mandatory from October",
+    assert [i.title for i in page.items] == ["Security Basics is mandatory from October",
                                                          "New learning portal for partners"]
 
 

@@ -40,7 +40,8 @@ def refresh(live: LiveHub, tile_id: int):  # type: ignore[no-untyped-def]
 def test_refresh_stores_sanitized_items_and_the_cursor(live: LiveHub, feed: JsonFeed, json_kind: str) -> None:
     feed.add(1, "first <b>plain</b>", html='<p onclick="steal()">Hi <a href="javascript:alert(1)">x</a>'
                                             '<img src="https://tracker.example/p.gif"><script>alert(2)</script></p>',
-             author="Ada\x00 <i>L</i>", avatar="javascript:alert(3)", link="https://news.example/1")
+             author="Ada\x00 <i>L</i>", avatar="javascript:alert(3)", link="https://news.example/1",
+             title="<script>alert(5)</script>Launch <em>day</em>")
     feed.add(2, "second", link="data:text/html,<script>alert(4)</script>", avatar="https://cdn.example/a.png")
     tile_id = add_tile(live, json_kind, feed.url)
     before = utcnow()
@@ -52,6 +53,7 @@ def test_refresh_stores_sanitized_items_and_the_cursor(live: LiveHub, feed: Json
     assert "script" not in (first.html or "") and "onclick" not in (first.html or "")
     assert "javascript:" not in (first.html or "") and "<img" not in (first.html or "")
     assert first.text == "first plain" and first.author and "<" not in first.author and "\x00" not in first.author
+    assert first.title == "Launch day" and second.title is None  # a headline is plain text too
     assert first.avatar_url is None and first.link == "https://news.example/1"
     assert second.link is None and second.avatar_url == "https://cdn.example/a.png"
     assert tile.cursor == "2" and tile.version == 1 and tile.last_error is None

@@ -68,7 +68,7 @@ def test_rss2_items_newest_first_with_fields(feed_server: FeedServer) -> None:
     newest, _middle, oldest = page.items
     assert newest.html == "<p>Full <b>story</b></p>"  # content:encoded over the summary
     assert newest.published_at == datetime(2025, 1, 8, 9, 0, tzinfo=timezone.utc)
-    assert oldest.text == "Older & wiser"
+    assert oldest.title == "Older & wiser"
     assert oldest.author == "Ana"
     assert oldest.link == "https://news.example/1"
     assert oldest.published_at == datetime(2025, 1, 6, 8, 0, tzinfo=timezone.utc)  # +0100 normalised to UTC
@@ -88,17 +88,17 @@ def test_atom_entry(feed_server: FeedServer) -> None:
     assert item.author == "Ben"
     assert item.published_at == datetime(2025, 1, 8, 8, 0, tzinfo=timezone.utc)
     assert "<strong>live</strong>" in (item.html or "")
-    assert plain_text(item.text) == "Launch day"
+    assert plain_text(item.title) == "Launch day" and plain_text(item.text) == "It is live."
 
 
 def test_rss1_and_rss091(feed_server: FeedServer) -> None:
     feed_server.feed("/rdf", RSS1, content_type="application/rdf+xml")
     feed_server.feed("/091", RSS091.encode("iso-8859-1"), content_type="text/xml")
     (rdf,) = read(feed_server, "/rdf").items
-    assert (rdf.text, rdf.author, rdf.published_at) == ("RDF item", "Chen",
+    assert (rdf.title, rdf.author, rdf.published_at) == ("RDF item", "Chen",
                                                         datetime(2025, 1, 5, 8, 0, tzinfo=timezone.utc))
     (old,) = read(feed_server, "/091").items
-    assert old.text == "Café opens"
+    assert old.title == "Café opens"
     assert old.remote_id == "https://news.example/cafe"  # no guid in RSS 0.91: the link identifies the item
 
 
@@ -129,7 +129,7 @@ def test_a_changed_feed_is_read_again(feed_server: FeedServer) -> None:
     feed_server.feed("/feed", RSS2.replace("Newest", "Newest, corrected"), etag='"v2"')
     second = read(feed_server, "/feed", cursor=first.cursor)
     assert not second.not_modified
-    assert second.items[0].text == "Newest, corrected"
+    assert second.items[0].title == "Newest, corrected"
     assert json.loads(second.cursor or "{}")["etag"] == '"v2"'
 
 
@@ -229,7 +229,7 @@ def test_hostile_items_come_out_sanitized(feed_server: FeedServer) -> None:
     for bad in ("<script", "onclick", "onerror", "javascript:", "<img", "<svg", "<iframe", "srcdoc"):
         assert bad not in html
     assert '<a href="https://ok.example/" rel="noopener noreferrer nofollow">ok</a>' in html
-    assert plain_text(item.text) == "Hello"
+    assert plain_text(item.title) == "Hello"
     assert safe_url(item.link) is None
 
 
@@ -285,13 +285,13 @@ def test_sandbox_feeds_through_the_live_hub(live: LiveHub) -> None:
         pages[path] = (source, first)
     assert sandbox.not_modified == 4
     source, first = pages["/news.atom"]
-    assert first.items[0].text == "Badges now show on LinkedIn"
+    assert first.items[0].title == "Badges now show on LinkedIn"
     assert first.items[0].author == "Chen Wei"
     assert "<script" not in (clean_html(first.items[0].html) or "")
     sandbox.publish("Fresh off the press", "<p>New!</p>")
     fresh = rss.fetch(source, first.cursor)
     assert not fresh.not_modified
-    assert fresh.items[0].text == "Fresh off the press"
+    assert fresh.items[0].title == "Fresh off the press"
     assert requests.get(f"{live.url}/sandbox/rss/", timeout=5).status_code == 200
 
 

@@ -95,7 +95,8 @@ class LocalJsonReader:
         data = response.json()["data"]
         if not data:
             return FeedPage(items=(), cursor=cursor, not_modified=True)
-        items = tuple(FeedItem(remote_id=d["id"], text=d["text"], html=d.get("html"), author=d.get("author"),
+        items = tuple(FeedItem(remote_id=d["id"], text=d["text"], html=d.get("html"), title=d.get("title"),
+                               author=d.get("author"),
                                avatar_url=d.get("avatar"), link=d.get("link"),
                                published_at=datetime.fromtimestamp(d["published"], tz=timezone.utc))
                       for d in data)
