@@ -50,11 +50,11 @@ def preview(session: Session, kind: str, address: str, org_id: int | None, max_i
         reader = reading.reader_for(session, kind)
         connection = reading.connection_for(session, draft)
         session.commit()  # as a refresh: no transaction stays open while the provider answers
-        page = refresh._fetch(session, draft, reader, connection)
+        page = refresh.fetch_page(session, draft, reader, connection)
     except ProviderError as exc:
         session.rollback()
         return Preview(draft.title, error=exc.message or type(exc).__name__)
-    items = [refresh._clean(item) for item in page.items]
+    items = [refresh.clean_item(item) for item in page.items]
     items.sort(key=lambda item: _moment(item["published_at"]), reverse=True)
     return Preview(draft.title, items=items[:max_items])
 

@@ -90,7 +90,7 @@ def _refresh_locked(session: Session, tile_id: int) -> Result:
         reader = reading.reader_for(session, tile.kind)
         connection = reading.connection_for(session, tile)
         session.commit()  # no transaction stays open while the provider answers
-        page = _fetch(session, tile, reader, connection)
+        page = fetch_page(session, tile, reader, connection)
     except RateLimited as exc:
         return _failed(session, tile, exc, delay=max(float(exc.retry_after), 0.0), outcome=Outcome.RATE_LIMITED)
     except Transient as exc:
@@ -106,7 +106,7 @@ def _refresh_locked(session: Session, tile_id: int) -> Result:
     return _store(session, tile, page)
 
 
-def _fetch(session: Session, tile: Tile, reader: FeedReader, connection: Connection | None) -> FeedPage:
+def fetch_page(session: Session, tile: Tile, reader: FeedReader, connection: Connection | None) -> FeedPage:
     """One fetch since the tile's cursor; an expired token is refreshed once (where the reader can) and retried."""
     try:
         return reader.fetch(reading.source_for(tile, connection), tile.cursor)
@@ -125,7 +125,7 @@ def _store(session: Session, tile: Tile, page: FeedPage) -> Result:
     was_stale = tile.last_error is not None
     added = edited = trimmed = 0
     if not page.not_modified:
-        added, edited = _upsert(session, tile, [_clean(item) for item in page.items])
+        added, edited = _upsert(session, tile, [clean_item(item) for item in page.items])
         trimmed = _trim(session, tile)
     items_changed = bool(added or edited or trimmed)
     if page.cursor is not None:
@@ -141,7 +141,7 @@ def _store(session: Session, tile: Tile, page: FeedPage) -> Result:
     return Result(outcome, added=added, next_refresh_at=tile.next_refresh_at)
 
 
-def _clean(item: FeedItem) -> dict[str, object]:
+def clean_item(item: FeedItem) -> dict[str, object]:
     """An item as it is stored: every field through hub.tiles.sanitize, whatever the reader."""
     return {"remote_id": str(item.remote_id)[:REMOTE_ID_LIMIT],
             "title": sanitize.plain_text(item.title, TITLE_LIMIT) or None,
