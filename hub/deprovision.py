@@ -40,9 +40,11 @@ def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
     user.status = UserStatus.DISABLED.value
     user.session_epoch += 1  # every browser session carries the epoch it began in: all of them end here
     revoked = _drop_connections(session, user)
+    signed_in = _forget_sign_in_tokens(session, user)
     skipped = _skip_waiting(session, user, f"skipped: the user was disabled ({reason})")
     audit.record("user.deprovision", "success", user_id=user.id, actor=actor, reason=reason,
-                 detail={"skipped": skipped, "connections": revoked}, commit=False)
+                 detail={"skipped": skipped, "connections": revoked, "sign_in_tokens_revoked": signed_in},
+                 commit=False)
     session.flush()
     user_disabled.send(__name__, user_id=user.id, session=session)
 
@@ -88,6 +90,7 @@ def erase(session: Session, user: User, *, actor: str) -> str:
     session.execute(delete(Delivery).where(Delivery.user_id == user_id, Delivery.status.in_(WAITING))
                     .execution_options(synchronize_session=False))
     _drop_connections(session, user)
+    _forget_sign_in_tokens(session, user)
     # Sent posts stay as a record of what was published, without the text that named the learner.
     session.execute(update(Delivery).where(Delivery.user_id == user_id).values(text=None, last_error=None)
                     .execution_options(synchronize_session=False))
@@ -115,6 +118,19 @@ def erase(session: Session, user: User, *, actor: str) -> str:
     if email:
         _scrub_redis(email)
     return alias
+
+
+def _forget_sign_in_tokens(session: Session, user: User) -> int:
+    """The tokens each sign-in identity holds (stored at sign-in): revoked at the provider where it can, then
+    forgotten either way. Returns how many the providers revoked."""
+    providers = current_app.extensions["providers"]
+    revoked = 0
+    for identity in session.scalars(select(Identity).where(Identity.user_id == user.id,
+                                                           Identity.tokens_sealed.is_not(None))):
+        revoked += connect.revoke_at_provider(providers.get(session, identity.provider), identity.tokens_sealed,
+                                              identity.seal_context, f"the sign-in tokens of identity {identity.id}")
+        identity.tokens_sealed = None
+    return revoked
 
 
 def _drop_connections(session: Session, user: User) -> int:

@@ -162,21 +162,25 @@ def remove(session: Session, row: Connection) -> int:
     skip the deliveries still waiting for it; returns how many were skipped. Disconnect and deprovisioning share it."""
     kind, org_id = row.kind, row.org_id if row.user_id is None else None
     user_id = row.user_id
-    _revoke_at_provider(session, row)
+    revoke_at_provider(_provider(session, row.kind), row.tokens_sealed, row.seal_context, f"connection {row.id}")
     session.delete(row)
     return skip_waiting(session, kind, user_id=None if org_id else user_id, org_id=org_id)
 
 
-def _revoke_at_provider(session: Session, row: Connection) -> None:
-    """Providers that can revoke a token offer `revoke_connection(tokens)`; a failure there is logged, not raised."""
-    found = _provider(session, row.kind)
+def revoke_at_provider(found: tuple[ProviderConfig, Provider] | None, sealed: str | None, seal_context: str,
+                       label: str) -> bool:
+    """Revoke a sealed token set where the provider can (it offers `revoke_connection(tokens)`); True if it did.
+
+    Best effort: a failure is logged (never the tokens), not raised, so the caller deletes its copy all the same."""
     revoke = getattr(found[1], "revoke_connection", None) if found else None
-    if revoke is None:
-        return
+    if revoke is None or not sealed:
+        return False
     try:
-        revoke(json.loads(current_app.extensions["vault"].open(row.tokens_sealed, row.seal_context)))
+        revoke(json.loads(current_app.extensions["vault"].open(sealed, seal_context)))
     except (ProviderError, HubError, ValueError) as exc:
-        current_app.logger.warning("revoking connection %s at %s failed: %s", row.id, row.kind, exc)
+        current_app.logger.warning("revoking %s at %s failed: %s", label, found[0].name if found else "?", exc)
+        return False
+    return True
 
 
 def _may_manage(user: User, row: Connection) -> bool:

@@ -190,3 +190,34 @@ def test_google_revocation_ends_the_grant(hub: LiveHub) -> None:
         with pytest.raises(Exception) as refused:  # a second revocation: Google's 400 invalid_token
             google.revoke_connection({"access_token": token})
     assert getattr(refused.value, "code", None) == "permanent"
+
+
+def test_disabling_a_user_revokes_and_forgets_the_sign_in_tokens(hub: LiveHub) -> None:
+    """The tokens a sign-in stored on the identity are revoked at Google (it can) and dropped from the row."""
+    sandbox = hub.sandboxes["google"]
+    browser = Browser(hub)
+    assert browser.sign_in("google", user="110169484474386276334").status_code == 302
+    [token] = list(sandbox.tokens)
+    with hub.context() as session:
+        user = session.scalars(select(User)).one()
+        assert all(identity.tokens_sealed for identity in user.identities)
+        deprovision.disable(session, user, actor="admin@hub.example", reason="left the partner")
+        session.commit()
+        assert sandbox.revoked == [token]
+        assert [identity.tokens_sealed for identity in user.identities] == [None]
+
+
+def test_sign_in_tokens_are_forgotten_even_when_the_provider_fails(hub: LiveHub,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    sandbox = hub.sandboxes["google"]
+    browser = Browser(hub)
+    assert browser.sign_in("google", user="110169484474386276334").status_code == 302
+    sandbox.revoke_faults.push(500)
+    with hub.context() as session, caplog.at_level(logging.WARNING):
+        user = session.scalars(select(User)).one()
+        deprovision.erase(session, user, actor="cli")
+        session.commit()
+    assert sandbox.revoked == []
+    assert "sign-in tokens of identity" in caplog.text
+    with hub.context() as session:
+        assert session.scalars(select(User)).one().identities == []
