@@ -19,15 +19,15 @@ import json
 import re
 import ssl
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, RateLimited,
-                            Transient, check_url, http_session)
-from providers.publishing import retry_after
-from providers.slack.publish import AUTH_ERRORS, CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, TRANSIENT_ERRORS
+from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, check_url,
+                            http_session)
+from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 # Messages people wrote (plain, shared files, thread replies sent to the channel, bots): not joins, topics, pins.
@@ -35,6 +35,9 @@ SHOWN_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast
 # Slack's own markup in message text: <@U123>, <#C123|name>, <!here>, <https://url|label>.
 MARKUP = re.compile(r"<([^<>]+)>")
 LIST_PAGES = 10  # conversations.list pages to look through for a channel name (200 a page)
+# Read refusals with a fix to show the admin: the bot must be invited to the channel before it can read it.
+READ_ERRORS = MappingProxyType({
+    "not_in_channel": "the hub's Slack app is not in that channel: invite it (/invite @app)"})
 
 
 class SlackChannelReader:
@@ -150,20 +153,7 @@ class SlackChannelReader:
         return people[user]
 
     def _error(self, exc: OSError | SlackClientError) -> Exception:
-        if not isinstance(exc, SlackApiError):
-            return Transient(self.name, f"Slack did not answer: {type(exc).__name__}")
-        response = exc.response
-        status = response.status_code
-        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
-        if status == 429 or code == "ratelimited":
-            return RateLimited(self.name, "Slack rate limit", retry_after=retry_after(response.headers))
-        if status == 401 or code in AUTH_ERRORS:
-            return AuthExpired(self.name, f"Slack refused the bot token ({code or status})")
-        if status >= 500 or code in TRANSIENT_ERRORS:
-            return Transient(self.name, f"Slack failed ({code or status})")
-        if code == "not_in_channel":
-            return Permanent(self.name, "the hub's Slack app is not in that channel: invite it (/invite @app)")
-        return Permanent(self.name, f"Slack refused the read ({code or status})")
+        return api_error(self.name, exc, "read", READ_ERRORS)
 
 
 def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | None = None) -> str:
