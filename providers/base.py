@@ -6,6 +6,7 @@ tested without an application.
 from __future__ import annotations
 
 import ipaddress
+import json
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -219,6 +220,21 @@ class FeedPage:
     items: tuple[FeedItem, ...]
     cursor: str | None
     not_modified: bool = False
+
+
+
+def cursor_state(cursor: str | None, address: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """A reader's JSON cursor: its non-empty `keys` as text, if it was made for this address, else {}.
+
+    The cursor carries the address it was made for, so an edited tile starts afresh; an unreadable one does too.
+    """
+    try:
+        state = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    if not isinstance(state, dict) or state.get("address") != address:
+        return {}
+    return {k: str(v) for k, v in state.items() if k in keys and v}
 
 
 class FeedReader(Protocol):

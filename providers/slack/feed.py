@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, check_url,
-                            http_session)
+                            cursor_state, http_session)
 from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
@@ -35,6 +35,8 @@ SHOWN_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast
 # Slack's own markup in message text: <@U123>, <#C123|name>, <!here>, <https://url|label>.
 MARKUP = re.compile(r"<([^<>]+)>")
 LIST_PAGES = 10  # conversations.list pages to look through for a channel name (200 a page)
+# What the cursor keeps: the address it was made for, the channel id, the newest message's ts, the workspace URL.
+CURSOR_KEYS = ("address", "channel", "oldest", "url")
 # Read refusals with a fix to show the admin: the bot must be invited to the channel before it can read it.
 READ_ERRORS = MappingProxyType({
     "not_in_channel": "the hub's Slack app is not in that channel: invite it (/invite @app)"})
@@ -68,7 +70,7 @@ class SlackChannelReader:
     def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage:
         """The channel's messages newer than the cursor's ts, newest first, with authors and permalinks."""
         address = self.check_address(source.address)
-        state = _state(cursor, address)
+        state = cursor_state(cursor, address, CURSOR_KEYS)
         client = self._client(source)
         try:
             channel = state.get("channel") or self._channel_id(client, address)
@@ -170,14 +172,3 @@ def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | Non
             return "@" + (label or target[1:].split("^")[0])
         return label or target
     return html.unescape(MARKUP.sub(replace, text))
-
-
-def _state(cursor: str | None, address: str) -> dict[str, str]:
-    """The stored channel id, newest ts and workspace URL, if made for this address (an edited tile starts afresh)."""
-    try:
-        state = json.loads(cursor) if cursor else {}
-    except ValueError:
-        return {}
-    if not isinstance(state, dict) or state.get("address") != address:
-        return {}
-    return {k: str(v) for k, v in state.items() if k in ("address", "channel", "oldest", "url") and v}
