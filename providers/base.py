@@ -292,10 +292,7 @@ class Provider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        for url in (settings.issuer, settings.api_base, settings.auth_base):
-            if url:
-                check_url(url, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.issuer, settings.api_base, settings.auth_base)
 
     def url(self, url: str) -> str:
         """Check a URL learned at run time (from discovery) before using it."""
@@ -332,6 +329,14 @@ def http_session(settings: ProviderSettings) -> requests.Session:
     if settings.ca_bundle:
         session.verify = settings.ca_bundle
     return session
+
+
+def checked_session(settings: ProviderSettings, *urls: str | None) -> requests.Session:
+    """http_session(settings), once each of the given URLs (the settings' bases) is https, or allowed loopback."""
+    for url in urls:
+        if url:
+            check_url(url, settings.insecure_loopback)
+    return http_session(settings)
 
 
 def raise_for_status(provider: str, response: requests.Response) -> None:

@@ -28,7 +28,7 @@ import msal
 import requests
 
 from providers.base import (DEFAULT_TIMEOUT, AuthExpired, FeedItem, FeedPage, FeedSource, Permanent,
-                            ProviderSettings, RateLimited, Transient, check_url, cursor_state, http_session)
+                            ProviderSettings, RateLimited, Transient, check_url, checked_session, cursor_state)
 from providers.microsoft import _TimeoutSession
 from providers.publishing import retry_after
 
@@ -55,10 +55,7 @@ class SharePointNewsReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        for url in (settings.api_base, settings.auth_base):
-            if url:
-                check_url(url, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base, settings.auth_base)
         # App-only tokens are per tenant; sign-in often uses `common`, so the news tenant may be named on its own.
         tenant = settings.options.get("sharepoint_tenant") or settings.options.get("tenant") or ""
         self.tenant = str(tenant).strip().lower()

@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, check_url,
-                            cursor_state, http_session)
+from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings,
+                            checked_session, cursor_state)
 from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
@@ -52,9 +52,7 @@ class SlackChannelReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        if settings.api_base:
-            check_url(settings.api_base, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base)
 
     @classmethod
     def check_address(cls, address: str) -> str:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 import tweepy
 
-from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, check_url, http_session
+from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, checked_session
 from providers.x import api
 
 SEARCH_MIN, MAX_RESULTS = 10, 100  # search/recent takes 10..100 per request; users/:id/tweets 5..100
@@ -45,9 +45,7 @@ class _XReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        if settings.api_base:
-            check_url(settings.api_base, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base)
 
     def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
         """New tokens for an expired set, as the X publisher redeems them (rotating refresh token)."""
