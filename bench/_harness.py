@@ -5,6 +5,7 @@ import this module as `_harness`.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import secrets
 import socket
@@ -18,6 +19,15 @@ import requests
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def wrk_options(parser: argparse.ArgumentParser) -> None:
+    """The load (wrk) and the server (gunicorn) every wrk bench takes, with the same defaults so runs compare."""
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--wrk-threads", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
 
 
 def free_port() -> int:

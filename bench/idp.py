@@ -44,7 +44,8 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import free_port, gunicorn, wait_up  # noqa: E402  (bench/ is the script's directory)
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, wait_up  # noqa: E402
 
 GOOGLE_CLIENT = "bench-google"
 LMS_NAME = "Bench LMS"

@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import free_port, gunicorn, scratch_hub, wait_up  # noqa: E402  (bench/ is the script's directory)
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 SOURCE = "bench-lms"
 LEARNER = "ada@partner.example"
@@ -180,11 +181,7 @@ def stored_counts(env: dict[str, str]) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    wrk_options(parser)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--max-rate", type=int, default=4000, help="events signed in advance = max-rate x seconds")
     args = parser.parse_args()

@@ -33,7 +33,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import free_port, gunicorn, scratch_hub, wait_up  # noqa: E402  (bench/ is the script's directory)
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 BARE_BODY = b'{"ok":true}'
 
@@ -198,11 +199,7 @@ def refreshing(args: argparse.Namespace, env: dict[str, str]) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    wrk_options(parser)
     parser.add_argument("--tiles", type=int, default=1000, help="rss tiles refreshed in part 2")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
