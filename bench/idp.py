@@ -28,7 +28,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -45,16 +44,13 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, wait_up  # noqa: E402
+
 GOOGLE_CLIENT = "bench-google"
 LMS_NAME = "Bench LMS"
 LMS_CALLBACK = "https://lms.example.edu/auth/oidc/callback"
 USERS = ["110169484474386276334", "110169484474386276335"]  # the Google sandbox's Ada and Grace
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wsgi_app():  # type: ignore[no-untyped-def]
@@ -103,17 +99,6 @@ def seed(env: dict[str, str], secret: str, issuer: str) -> tuple[str, str]:
         found = issued.client.client_id, issued.secret
     app.extensions["db_engine"].dispose()
     return found
-
-
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 class Lms:
@@ -247,10 +232,7 @@ def main() -> None:
                          env={**os.environ, **common, "HUB_SANDBOXES": "1",
                               "HUB_DATABASE_URL": f"sqlite:///{work / 'sandbox.db'}",
                               "HUB_INSTANCE_PATH": str(work / "sandbox")}),
-        subprocess.Popen([sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers",
-                          str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-                          "--log-level", "warning", "--pythonpath", f"{ROOT},{ROOT / 'bench'}", "idp:wsgi_app()"],
-                         env=env),
+        gunicorn(port, "idp:wsgi_app()", args.workers, args.threads, env),
     ]
     try:
         wait_up(f"{sandbox}/sandbox/google/.well-known/openid-configuration")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import secrets
 import shutil
@@ -27,11 +26,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 SOURCE = "bench-lms"
 LEARNER = "ada@partner.example"
@@ -158,17 +158,6 @@ def run_wrk(url: str, script: Path, requests_file: Path, seconds: float, connect
             "rate": int(found["REQUESTS"]) / float(found["SECONDS"])}
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 def stored_counts(env: dict[str, str]) -> tuple[int, int, int]:
     """(events, distinct webhook ids, deliveries) in the database, once the dispatcher has planned every event."""
     from sqlalchemy import distinct, func, select
@@ -192,11 +181,7 @@ def stored_counts(env: dict[str, str]) -> tuple[int, int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    wrk_options(parser)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--max-rate", type=int, default=4000, help="events signed in advance = max-rate x seconds")
     args = parser.parse_args()
@@ -204,16 +189,9 @@ def main() -> None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-ingest-"))
-    from hub import db, redis_conn
-
-    database = args.database_url or f"sqlite:///{work / 'hub.db'}"
-    db.upgrade(database)
-    embedded = redis_conn.connect(None, work / "redis")  # the embedded Redis, shared by every gunicorn worker
-    port = _free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": database, "HUB_SECRET_KEY": secrets.token_hex(32),
-           "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HUB_INSECURE_LOOPBACK": "1",
-           "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_INSTANCE_PATH": str(work / "instance"),
-           "HUB_REDIS_URL": redis_conn.url_of(embedded)}
+    port = free_port()
+    env, embedded = scratch_hub(work, args.database_url, port)
+    database = env["HUB_DATABASE_URL"]
     secret = seed(env)
     host = f"127.0.0.1:{port}"
     count = int(args.max_rate * args.seconds)
@@ -224,10 +202,7 @@ def main() -> None:
                                               f"{json.dumps(EVENT)}"])
     script = work / "replay.lua"
     script.write_text(WRK_SCRIPT)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", host, "--workers", str(args.workers), "--worker-class",
-         "gthread", "--threads", str(args.threads), "--log-level", "warning", "--pythonpath",
-         f"{ROOT},{ROOT / 'bench'}", "ingest:wsgi_app()"], env=env)
+    server = gunicorn(port, "ingest:wsgi_app()", args.workers, args.threads, env)
     try:
         wait_up(f"http://{host}/healthz")
         base = f"http://{host}"
@@ -263,14 +238,6 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
     if not exact:
         raise SystemExit(1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

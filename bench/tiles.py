@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import os
 import re
-import secrets
 import shutil
 import subprocess
 import sys
@@ -31,10 +29,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import requests
-from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+# bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
+from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 BARE_BODY = b'{"ok":true}'
 
@@ -94,24 +94,10 @@ def _duration(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
-def wait_up(url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except (requests.ConnectionError, requests.Timeout):
-            time.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
-
-
 def serving(args: argparse.Namespace, work: Path, env: dict[str, str], port: int) -> bool:
     tile_id = seed_tile(env)
     host = f"127.0.0.1:{port}"
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--bind", host, "--workers", str(args.workers), "--worker-class",
-         "gthread", "--threads", str(args.threads), "--log-level", "warning", "--pythonpath",
-         f"{ROOT},{ROOT / 'bench'}", "tiles:wsgi_app()"], env=env)
+    server = gunicorn(port, "tiles:wsgi_app()", args.workers, args.threads, env)
     tile_url, bare_url = f"http://{host}/api/tiles/{tile_id}", f"http://{host}/bench/bare"
     try:
         wait_up(f"http://{host}/healthz")
@@ -213,11 +199,7 @@ def refreshing(args: argparse.Namespace, env: dict[str, str]) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=8.0)
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--wrk-threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (gthread)")
+    wrk_options(parser)
     parser.add_argument("--tiles", type=int, default=1000, help="rss tiles refreshed in part 2")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args()
@@ -225,16 +207,8 @@ def main() -> None:
         raise SystemExit("bench/tiles.py needs wrk: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-tiles-"))
-    from hub import db, redis_conn
-
-    database = args.database_url or f"sqlite:///{work / 'hub.db'}"
-    db.upgrade(database)
-    embedded = redis_conn.connect(None, work / "redis")  # the embedded Redis, shared by every gunicorn worker
-    port = _free_port()
-    env = {**os.environ, "HUB_DATABASE_URL": database, "HUB_SECRET_KEY": secrets.token_hex(32),
-           "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HUB_INSECURE_LOOPBACK": "1",
-           "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_INSTANCE_PATH": str(work / "instance"),
-           "HUB_REDIS_URL": redis_conn.url_of(embedded)}
+    port = free_port()
+    env, embedded = scratch_hub(work, args.database_url, port)
     try:
         ok = serving(args, work, env, port)
         ok = refreshing(args, env) and ok
@@ -243,14 +217,6 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
     if not ok:
         raise SystemExit(1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ tested without an application.
 from __future__ import annotations
 
 import ipaddress
+import json
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -221,6 +222,21 @@ class FeedPage:
     not_modified: bool = False
 
 
+
+def cursor_state(cursor: str | None, address: str, keys: tuple[str, ...]) -> dict[str, str]:
+    """A reader's JSON cursor: its non-empty `keys` as text, if it was made for this address, else {}.
+
+    The cursor carries the address it was made for, so an edited tile starts afresh; an unreadable one does too.
+    """
+    try:
+        state = json.loads(cursor) if cursor else {}
+    except ValueError:
+        return {}
+    if not isinstance(state, dict) or state.get("address") != address:
+        return {}
+    return {k: str(v) for k, v in state.items() if k in keys and v}
+
+
 class FeedReader(Protocol):
     """A tile kind: fetches a source's new items since a cursor. Never sleeps or retries: errors as for publishers
     (RateLimited with the reset it names, Transient, Permanent, AuthExpired)."""
@@ -276,10 +292,7 @@ class Provider:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        for url in (settings.issuer, settings.api_base, settings.auth_base):
-            if url:
-                check_url(url, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.issuer, settings.api_base, settings.auth_base)
 
     def url(self, url: str) -> str:
         """Check a URL learned at run time (from discovery) before using it."""
@@ -316,6 +329,14 @@ def http_session(settings: ProviderSettings) -> requests.Session:
     if settings.ca_bundle:
         session.verify = settings.ca_bundle
     return session
+
+
+def checked_session(settings: ProviderSettings, *urls: str | None) -> requests.Session:
+    """http_session(settings), once each of the given URLs (the settings' bases) is https, or allowed loopback."""
+    for url in urls:
+        if url:
+            check_url(url, settings.insecure_loopback)
+    return http_session(settings)
 
 
 def raise_for_status(provider: str, response: requests.Response) -> None:

@@ -16,7 +16,7 @@ from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
 from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
-                            check_url, http_session, raise_for_status)
+                            check_url, checked_session, raise_for_status)
 
 DEFAULT_RETRY_AFTER = 60.0
 
@@ -35,10 +35,7 @@ class HttpPublisher:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        for url in (settings.api_base, settings.auth_base):
-            if url:
-                check_url(url, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base, settings.auth_base)
 
     def url(self, url: str) -> str:
         """Refuse a destination URL that is not https (or loopback http when allowed): no retry fixes it."""

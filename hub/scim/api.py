@@ -8,9 +8,12 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, request
 from scim2_models import (
     Context, Error, InvalidSyntaxException, NotImplementedException, ResponseParameters, InvalidValueException, NotFoundException, PreconditionFailedException,
-    SCIMException,
+    SCIMException, SearchRequest,
 )
 from pydantic import ValidationError
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
 
 from hub import db, tokens
 from hub.models import ApiToken
@@ -95,6 +98,29 @@ def paging() -> tuple[int, int]:
     except ValueError:
         raise InvalidValueException(detail="startIndex and count must be integers") from None
     return max(1, start), min(max(0, count), MAX_COUNT)
+
+
+def search_request(model: Any) -> tuple[str | None, int, int, Any]:
+    """POST /.search (RFC 7644 §3.4.3): (filter, startIndex, count, response parameters) from the body."""
+    search = SearchRequest[model].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
+    start = max(1, search.start_index or 1)
+    count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
+    params = search if (search.attributes or search.excluded_attributes) else None
+    return str(search.filter) if search.filter else None, start, count, params
+
+
+def page(session: Session, query: Select[Any], order_by: Any, start: int, count: int) -> tuple[int, list[Any]]:
+    """(totalResults, the rows of one page): startIndex is 1-based, count 0 asks for the total alone."""
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = list(session.scalars(query.order_by(order_by).offset(start - 1).limit(count))) if count else []
+    return total, rows
+
+
+def unless_not_modified(response: Response) -> Response:
+    """GET with If-None-Match naming the current version: 304 with the ETag, else the response."""
+    if request.headers.get("If-None-Match") == response.headers["ETag"]:
+        return Response(status=304, headers={"ETag": response.headers["ETag"]})
+    return response
 
 
 def response_parameters(model: Any) -> Any:

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp, SearchRequest,
+    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp,
     UniquenessException,
 )
 from sqlalchemy import String, cast, exists, func, select, update
@@ -22,8 +22,8 @@ from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    DEFAULT_COUNT, MAX_COUNT, base_url, body, bp, check_precondition, dump, not_found, paging, respond,
-    response_parameters, version_of,
+    base_url, body, bp, check_precondition, dump, not_found, page, paging, respond, response_parameters,
+    search_request, unless_not_modified, version_of,
 )
 
 LIVE_MEMBER = ~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id))
@@ -90,11 +90,7 @@ def list_groups() -> Response:
 
 @bp.post("/Groups/.search")
 def search_groups() -> Response:
-    search = SearchRequest[Group].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
-    start = max(1, search.start_index or 1)
-    count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
-    params = search if (search.attributes or search.excluded_attributes) else None
-    return _search(str(search.filter) if search.filter else None, start, count, params)
+    return _search(*search_request(Group))
 
 
 def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
@@ -102,8 +98,7 @@ def _search(expression: str | None, start: int, count: int, params: Any) -> Resp
     query = select(Organisation)
     if expression:
         query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(Organisation.id).offset(start - 1).limit(count))) if count else []
+    total, rows = page(session, query, Organisation.id, start, count)
     listing = ListResponse[Group](total_results=total, start_index=start, items_per_page=len(rows),
                                   resources=[_versioned(session, org)[0] for org in rows])
     return respond(dump(listing, Context.RESOURCE_QUERY_RESPONSE, response_parameters=params))
@@ -112,10 +107,7 @@ def _search(expression: str | None, start: int, count: int, params: Any) -> Resp
 @bp.get("/Groups/<group_id>")
 def get_group(group_id: str) -> Response:
     session = db.session()
-    response = serve(session, _org(session, group_id), Context.RESOURCE_QUERY_RESPONSE)
-    if request.headers.get("If-None-Match") == response.headers["ETag"]:
-        return Response(status=304, headers={"ETag": response.headers["ETag"]})
-    return response
+    return unless_not_modified(serve(session, _org(session, group_id), Context.RESOURCE_QUERY_RESPONSE))
 
 
 @bp.post("/Groups")

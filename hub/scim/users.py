@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp, SearchRequest,
+    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp,
     UniquenessException, User,
 )
 from sqlalchemy import String, and_, cast, exists, func, select
@@ -21,8 +21,8 @@ from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserS
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    DEFAULT_COUNT, MAX_COUNT, base_url, body, bp, check_precondition, dump, not_found, paging, respond,
-    response_parameters, token, version_of,
+    base_url, body, bp, check_precondition, dump, not_found, page, paging, respond, response_parameters,
+    search_request, token, unless_not_modified, version_of,
 )
 
 
@@ -118,11 +118,7 @@ def list_users() -> Response:
 @bp.post("/Users/.search")
 def search_users() -> Response:
     """POST /.search (RFC 7644 §3.4.3): the query in the body, so filters stay out of logs and URLs."""
-    search = SearchRequest[User].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
-    start = max(1, search.start_index or 1)
-    count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
-    params = search if (search.attributes or search.excluded_attributes) else None
-    return _search(str(search.filter) if search.filter else None, start, count, params)
+    return _search(*search_request(User))
 
 
 def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
@@ -130,8 +126,7 @@ def _search(expression: str | None, start: int, count: int, params: Any) -> Resp
     query = select(HubUser).where(~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id)))
     if expression:
         query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(HubUser.id).offset(start - 1).limit(count))) if count else []
+    total, rows = page(session, query, HubUser.id, start, count)
     states = _versions(session, [row.id for row in rows])
     resources = []
     for row in rows:
@@ -146,10 +141,7 @@ def _search(expression: str | None, start: int, count: int, params: Any) -> Resp
 @bp.get("/Users/<user_id>")
 def get_user(user_id: str) -> Response:
     session = db.session()
-    response = serve(session, _live(session, user_id), Context.RESOURCE_QUERY_RESPONSE)
-    if request.headers.get("If-None-Match") == response.headers["ETag"]:
-        return Response(status=304, headers={"ETag": response.headers["ETag"]})
-    return response
+    return unless_not_modified(serve(session, _live(session, user_id), Context.RESOURCE_QUERY_RESPONSE))
 
 
 @bp.post("/Users")

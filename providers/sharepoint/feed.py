@@ -28,7 +28,7 @@ import msal
 import requests
 
 from providers.base import (DEFAULT_TIMEOUT, AuthExpired, FeedItem, FeedPage, FeedSource, Permanent,
-                            ProviderSettings, RateLimited, Transient, check_url, http_session)
+                            ProviderSettings, RateLimited, Transient, check_url, checked_session, cursor_state)
 from providers.microsoft import _TimeoutSession
 from providers.publishing import retry_after
 
@@ -39,6 +39,7 @@ NEWS_FILTER = "promotionKind eq 'newsPost'"
 FIELDS = ("id", "title", "description", "webUrl", "createdBy", "createdDateTime", "lastModifiedDateTime",
           "promotionKind", "publishingState")
 MULTI_TENANT = frozenset({"common", "organizations", "consumers"})
+CURSOR_KEYS = ("site_id", "since")  # the cursor: the site id and the newest lastModifiedDateTime read
 # Entra errors that a configuration change fixes (a retry never does).
 CONFIG_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "invalid_request"})
 
@@ -54,10 +55,7 @@ class SharePointNewsReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        for url in (settings.api_base, settings.auth_base):
-            if url:
-                check_url(url, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base, settings.auth_base)
         # App-only tokens are per tenant; sign-in often uses `common`, so the news tenant may be named on its own.
         tenant = settings.options.get("sharepoint_tenant") or settings.options.get("tenant") or ""
         self.tenant = str(tenant).strip().lower()
@@ -80,7 +78,7 @@ class SharePointNewsReader:
     def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage:
         """Published news posts modified after the cursor, newest first."""
         address = self.check_address(source.address)
-        state = _state(cursor, address)
+        state = cursor_state(cursor, address, CURSOR_KEYS)
         headers = {"Authorization": f"Bearer {self._token()}"}
         site_id = state.get("site_id") or self._site_id(address, headers)
         answer = self._get(f"/v1.0/sites/{site_id}/pages/microsoft.graph.sitePage", headers, {
@@ -216,17 +214,6 @@ def _time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _state(cursor: str | None, address: str) -> dict[str, str]:
-    """The stored site id and newest change, if they were made for this site (an edited tile starts afresh)."""
-    try:
-        state = json.loads(cursor) if cursor else {}
-    except ValueError:
-        return {}
-    if not isinstance(state, dict) or state.get("address") != address:
-        return {}
-    return {k: str(v) for k, v in state.items() if k in ("site_id", "since") and v}
 
 
 def _error(response: requests.Response) -> str:

@@ -19,15 +19,15 @@ import json
 import re
 import ssl
 from datetime import datetime, timezone
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, RateLimited,
-                            Transient, check_url, http_session)
-from providers.publishing import retry_after
-from providers.slack.publish import AUTH_ERRORS, CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, TRANSIENT_ERRORS
+from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings,
+                            checked_session, cursor_state)
+from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 # Messages people wrote (plain, shared files, thread replies sent to the channel, bots): not joins, topics, pins.
@@ -35,6 +35,11 @@ SHOWN_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast
 # Slack's own markup in message text: <@U123>, <#C123|name>, <!here>, <https://url|label>.
 MARKUP = re.compile(r"<([^<>]+)>")
 LIST_PAGES = 10  # conversations.list pages to look through for a channel name (200 a page)
+# What the cursor keeps: the address it was made for, the channel id, the newest message's ts, the workspace URL.
+CURSOR_KEYS = ("address", "channel", "oldest", "url")
+# Read refusals with a fix to show the admin: the bot must be invited to the channel before it can read it.
+READ_ERRORS = MappingProxyType({
+    "not_in_channel": "the hub's Slack app is not in that channel: invite it (/invite @app)"})
 
 
 class SlackChannelReader:
@@ -47,9 +52,7 @@ class SlackChannelReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        if settings.api_base:
-            check_url(settings.api_base, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base)
 
     @classmethod
     def check_address(cls, address: str) -> str:
@@ -65,7 +68,7 @@ class SlackChannelReader:
     def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage:
         """The channel's messages newer than the cursor's ts, newest first, with authors and permalinks."""
         address = self.check_address(source.address)
-        state = _state(cursor, address)
+        state = cursor_state(cursor, address, CURSOR_KEYS)
         client = self._client(source)
         try:
             channel = state.get("channel") or self._channel_id(client, address)
@@ -150,20 +153,7 @@ class SlackChannelReader:
         return people[user]
 
     def _error(self, exc: OSError | SlackClientError) -> Exception:
-        if not isinstance(exc, SlackApiError):
-            return Transient(self.name, f"Slack did not answer: {type(exc).__name__}")
-        response = exc.response
-        status = response.status_code
-        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
-        if status == 429 or code == "ratelimited":
-            return RateLimited(self.name, "Slack rate limit", retry_after=retry_after(response.headers))
-        if status == 401 or code in AUTH_ERRORS:
-            return AuthExpired(self.name, f"Slack refused the bot token ({code or status})")
-        if status >= 500 or code in TRANSIENT_ERRORS:
-            return Transient(self.name, f"Slack failed ({code or status})")
-        if code == "not_in_channel":
-            return Permanent(self.name, "the hub's Slack app is not in that channel: invite it (/invite @app)")
-        return Permanent(self.name, f"Slack refused the read ({code or status})")
+        return api_error(self.name, exc, "read", READ_ERRORS)
 
 
 def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | None = None) -> str:
@@ -180,14 +170,3 @@ def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | Non
             return "@" + (label or target[1:].split("^")[0])
         return label or target
     return html.unescape(MARKUP.sub(replace, text))
-
-
-def _state(cursor: str | None, address: str) -> dict[str, str]:
-    """The stored channel id, newest ts and workspace URL, if made for this address (an edited tile starts afresh)."""
-    try:
-        state = json.loads(cursor) if cursor else {}
-    except ValueError:
-        return {}
-    if not isinstance(state, dict) or state.get("address") != address:
-        return {}
-    return {k: str(v) for k, v in state.items() if k in ("address", "channel", "oldest", "url") and v}

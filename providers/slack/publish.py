@@ -9,6 +9,8 @@ conversations.history(include_all_metadata) finds it again after a crash.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -136,18 +138,29 @@ class SlackPublisher(HttpPublisher):
             raise Permanent(self.name, f"slack webhook address must be on {HOOKS_HOST}, not {host!r}")
 
     def _error(self, exc: OSError | SlackClientError) -> Exception:
-        if not isinstance(exc, SlackApiError):
-            return Transient(self.name, f"Slack did not answer: {type(exc).__name__}")
-        response = exc.response
-        status = response.status_code
-        code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
-        if status == 429 or code == "ratelimited":
-            return RateLimited(self.name, "Slack rate limit", retry_after=retry_after(response.headers))
-        if status == 401 or code in AUTH_ERRORS:
-            return AuthExpired(self.name, f"Slack refused the bot token ({code or status})")
-        if status >= 500 or code in TRANSIENT_ERRORS:
-            return Transient(self.name, f"Slack failed ({code or status})")
-        return Permanent(self.name, f"Slack refused the post ({code or status})")
+        return api_error(self.name, exc, "post")
+
+
+def api_error(name: str, exc: OSError | SlackClientError, refused: str,
+              permanent: Mapping[str, str] = MappingProxyType({})) -> Exception:
+    """A failed Web API call as a provider error; refused names what Slack refused ("post", "read").
+
+    permanent: the caller's own words for error codes that need an admin's action (not a retry).
+    """
+    if not isinstance(exc, SlackApiError):
+        return Transient(name, f"Slack did not answer: {type(exc).__name__}")
+    response = exc.response
+    status = response.status_code
+    code = str(response.get("error") or "") if isinstance(response.data, dict) else ""
+    if status == 429 or code == "ratelimited":
+        return RateLimited(name, "Slack rate limit", retry_after=retry_after(response.headers))
+    if status == 401 or code in AUTH_ERRORS:
+        return AuthExpired(name, f"Slack refused the bot token ({code or status})")
+    if status >= 500 or code in TRANSIENT_ERRORS:
+        return Transient(name, f"Slack failed ({code or status})")
+    if code in permanent:
+        return Permanent(name, permanent[code])
+    return Permanent(name, f"Slack refused the {refused} ({code or status})")
 
 
 def fallback(post: Post) -> str:

@@ -1,13 +1,18 @@
-"""tweepy pointed at the configured X API base: tweepy hard-codes https://api.twitter.com."""
+"""tweepy pointed at the configured X API base (tweepy hard-codes https://api.twitter.com), its errors mapped once."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
+import requests
 import tweepy
 from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
 
-from providers.base import DEFAULT_TIMEOUT
+from providers.base import DEFAULT_TIMEOUT, AuthExpired, Permanent, ProviderSettings, RateLimited, Transient
+from providers.publishing import retry_after
+
+T = TypeVar("T")
 
 TWEEPY_HOST = "https://api.twitter.com"  # what tweepy.Client prefixes to every route
 DEFAULT_API_BASE = "https://api.x.com"  # X's current name for the same API
@@ -35,3 +40,33 @@ def client(access_token: str, api_base: str | None, verify: bool | str = True) -
     api.session.verify = verify
     api.session.mount(TWEEPY_HOST + "/", _Rebase(api_base or DEFAULT_API_BASE))
     return api
+
+
+def call(settings: ProviderSettings, verify: bool | str, tokens: Mapping[str, Any], call: Callable[[tweepy.Client], T],
+         *, refused: str, limited: str) -> T:
+    """One tweepy call with the connection's token, X's answers mapped onto the provider errors.
+
+    refused names what X refused ("read", "post") and limited is the RateLimited message, in the caller's words.
+    """
+    name = settings.name
+    token = tokens.get("access_token")
+    if not token:
+        raise AuthExpired(name, "the X connection has no access_token")
+    api = client(str(token), settings.api_base, verify)
+    try:
+        return call(api)
+    except tweepy.TooManyRequests as exc:
+        raise RateLimited(name, limited, retry_after=retry_after(exc.response.headers)) from exc
+    except tweepy.Unauthorized as exc:
+        raise AuthExpired(name, "X refused the access token (401)") from exc
+    except tweepy.TwitterServerError as exc:
+        raise Transient(name, f"X failed ({exc.response.status_code})") from exc
+    except tweepy.HTTPException as exc:
+        detail = "; ".join(exc.api_messages) or str(exc.response.status_code)
+        raise Permanent(name, f"X refused the {refused} ({exc.response.status_code}): {detail[:200]}") from exc
+    except requests.JSONDecodeError as exc:
+        raise Permanent(name, "X answered with something that is not JSON") from exc
+    except requests.RequestException as exc:
+        raise Transient(name, f"X did not answer: {type(exc).__name__}") from exc
+    finally:
+        api.session.close()

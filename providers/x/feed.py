@@ -18,12 +18,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 
-import requests
 import tweepy
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, RateLimited,
-                            Transient, check_url, http_session)
-from providers.publishing import retry_after
+from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, checked_session
 from providers.x import api
 
 SEARCH_MIN, MAX_RESULTS = 10, 100  # search/recent takes 10..100 per request; users/:id/tweets 5..100
@@ -48,9 +45,7 @@ class _XReader:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
-        if settings.api_base:
-            check_url(settings.api_base, settings.insecure_loopback)
-        self.http = http_session(settings)
+        self.http = checked_session(settings, settings.api_base)
 
     def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
         """New tokens for an expired set, as the X publisher redeems them (rotating refresh token)."""
@@ -60,27 +55,8 @@ class _XReader:
 
     def _call(self, source: FeedSource, call: Callable[[tweepy.Client], Any]) -> Any:
         """One tweepy call with the connection's token, X's answers mapped onto the provider errors."""
-        token = source.tokens.get("access_token")
-        if not token:
-            raise AuthExpired(self.name, "the X connection has no access_token")
-        client = api.client(str(token), self.settings.api_base, self.http.verify)
-        try:
-            return call(client)
-        except tweepy.TooManyRequests as exc:
-            raise RateLimited(self.name, "X rate limit on reads", retry_after=retry_after(exc.response.headers)) from exc
-        except tweepy.Unauthorized as exc:
-            raise AuthExpired(self.name, "X refused the access token (401)") from exc
-        except tweepy.TwitterServerError as exc:
-            raise Transient(self.name, f"X failed ({exc.response.status_code})") from exc
-        except tweepy.HTTPException as exc:
-            detail = "; ".join(exc.api_messages) or str(exc.response.status_code)
-            raise Permanent(self.name, f"X refused the read ({exc.response.status_code}): {detail[:200]}") from exc
-        except requests.JSONDecodeError as exc:
-            raise Permanent(self.name, "X answered with something that is not JSON") from exc
-        except requests.RequestException as exc:
-            raise Transient(self.name, f"X did not answer: {type(exc).__name__}") from exc
-        finally:
-            client.session.close()
+        return api.call(self.settings, self.http.verify, source.tokens, call, refused="read",
+                        limited="X rate limit on reads")
 
     @staticmethod
     def _page(answer: Any, since_id: str | None) -> tuple[tuple[FeedItem, ...], str | None]:

@@ -14,11 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import requests
 import tweepy
 
-from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient
-from providers.publishing import HttpPublisher, retry_after, with_marker
+from providers.base import Permanent, Post, Published, Target
+from providers.publishing import HttpPublisher, with_marker
 from providers.x import X, api
 
 TEXT_LIMIT = 280
@@ -70,27 +69,7 @@ class XPublisher(HttpPublisher):
         """Run one tweepy call, mapping X's answers onto the provider errors."""
         if target.address not in ("me", ""):
             raise Permanent(self.name, f"x destinations post as the member (x:me), not {target.address!r}")
-        token = target.tokens.get("access_token")
-        if not token:
-            raise AuthExpired(self.name, "the X connection has no access_token")
-        client = api.client(str(token), self.settings.api_base, self.http.verify)
-        try:
-            return call(client)
-        except tweepy.TooManyRequests as exc:
-            raise RateLimited(self.name, "X rate limit", retry_after=retry_after(exc.response.headers)) from exc
-        except tweepy.Unauthorized as exc:
-            raise AuthExpired(self.name, "X refused the access token (401)") from exc
-        except tweepy.TwitterServerError as exc:
-            raise Transient(self.name, f"X failed ({exc.response.status_code})") from exc
-        except tweepy.HTTPException as exc:
-            detail = "; ".join(exc.api_messages) or str(exc.response.status_code)
-            raise Permanent(self.name, f"X refused the post ({exc.response.status_code}): {detail[:200]}") from exc
-        except requests.JSONDecodeError as exc:
-            raise Permanent(self.name, "X answered with something that is not JSON") from exc
-        except requests.RequestException as exc:
-            raise Transient(self.name, f"X did not answer: {type(exc).__name__}") from exc
-        finally:
-            client.session.close()
+        return api.call(self.settings, self.http.verify, target.tokens, call, refused="post", limited="X rate limit")
 
 
 def _join(text: str, link: str) -> str:

@@ -93,14 +93,20 @@ def watch_for_scripts(page: Any) -> list[str]:
     return dialogs
 
 
-def test_tile_renders_on_another_origin_keyboard_reachable_and_no_injected_script_runs(
-        live: LiveHub, lms: LmsSite, pages: Pages, axe: Any) -> None:
-    tile_id = add_tile(live, "Campus news", html=XSS + '<img src=x onerror="alert(1)">', items=3)
+def open_lms_home(live: LiveHub, lms: LmsSite, pages: Pages, tile_id: int) -> tuple[Any, list[str]]:
+    """The LMS homepage with the tile, in a fresh browser page, once the widget is ready; and the dialogs it opens."""
     lms.pages["/"] = lms_page(live.url, tile_id)
     page = pages.new()
     dialogs = watch_for_scripts(page)
     page.goto(f"http://localhost:{lms.port}/")
     page.wait_for_selector('hub-tile[data-state="ready"]')
+    return page, dialogs
+
+
+def test_tile_renders_on_another_origin_keyboard_reachable_and_no_injected_script_runs(
+        live: LiveHub, lms: LmsSite, pages: Pages, axe: Any) -> None:
+    tile_id = add_tile(live, "Campus news", html=XSS + '<img src=x onerror="alert(1)">', items=3)
+    page, dialogs = open_lms_home(live, lms, pages, tile_id)
     tile = page.locator("hub-tile")
     assert tile.get_by_role("heading", level=2).inner_text() == "Campus news"
     items = tile.locator("li.item")
@@ -146,11 +152,7 @@ def test_the_widget_rebuilds_even_unsanitized_html_without_running_it(
         session.execute(update(TileItem).where(TileItem.tile_id == tile_id).values(html=hostile))
         session.commit()
     bump(live, tile_id)
-    lms.pages["/"] = lms_page(live.url, tile_id)
-    page = pages.new()
-    dialogs = watch_for_scripts(page)
-    page.goto(f"http://localhost:{lms.port}/")
-    page.wait_for_selector('hub-tile[data-state="ready"]')
+    page, dialogs = open_lms_home(live, lms, pages, tile_id)
     body = page.locator("hub-tile li.item .body")
     assert "kept text" in body.inner_text()
     assert body.locator("img, script, iframe, svg, math, style").count() == 0
