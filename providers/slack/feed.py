@@ -34,6 +34,8 @@ CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 SHOWN_SUBTYPES = frozenset({None, "bot_message", "file_share", "thread_broadcast", "me_message"})
 # Slack's own markup in message text: <@U123>, <#C123|name>, <!here>, <https://url|label>.
 MARKUP = re.compile(r"<([^<>]+)>")
+# *bold*, _italic_, ~strike~ around words (Slack's mrkdwn emphasis); an asterisk inside a word or a lone one stays.
+EMPHASIS = re.compile(r"(?<![\w*_~])([*_~])(?=\S)([^*_~\n]*?\S)\1(?![\w*_~])")
 LIST_PAGES = 10  # conversations.list pages to look through for a channel name (200 a page)
 # What the cursor keeps: the address it was made for, the channel id, the newest message's ts, the workspace URL.
 CURSOR_KEYS = ("address", "channel", "oldest", "url")
@@ -157,7 +159,8 @@ class SlackChannelReader:
 
 
 def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | None = None) -> str:
-    """Slack mrkdwn as plain text: links by their label, mentions by name, Slack's three escapes undone."""
+    """Slack mrkdwn as plain text: links by their label, mentions by name, emphasis marks dropped, Slack's three
+    escapes undone."""
     def replace(match: re.Match[str]) -> str:
         inner = match.group(1)
         target, _, label = inner.partition("|")
@@ -169,4 +172,4 @@ def plain_text(text: str, people: dict[str, tuple[str | None, str | None]] | Non
         if target.startswith("!"):
             return "@" + (label or target[1:].split("^")[0])
         return label or target
-    return html.unescape(MARKUP.sub(replace, text))
+    return html.unescape(EMPHASIS.sub(r"\2", MARKUP.sub(replace, text)))

@@ -23,7 +23,7 @@ def source(hosts: PostingHosts, address: str = "#learning", max_items: int = 10)
 def test_first_fetch_is_newest_first_with_author_avatar_permalink_and_time(hosts: PostingHosts) -> None:
     page = reader(hosts).fetch(source(hosts), None)
     assert [i.text for i in page.items] == [
-        "Who else is taking *Security Basics* this month? <3 the labs",
+        "Who else is taking Security Basics this month? <3 the labs",
         "Lunch and learn on Thursday: Intro to SQL",
     ]
     first = page.items[0]
@@ -127,3 +127,5 @@ def test_mrkdwn_becomes_plain_text() -> None:
     people = {"U1": ("Sam", None)}
     assert plain_text("hi <@U1> in <#C1|wins> see <https://a.example/x|the page> &amp; &lt;b&gt;", people) == \
         "hi @Sam in #wins see the page & <b>"
+    assert plain_text("Who is taking *Security Basics* _this_ month? ~not~ me. 2*3*4 and * alone, snake_case_name") == \
+        "Who is taking Security Basics this month? not me. 2*3*4 and * alone, snake_case_name"
