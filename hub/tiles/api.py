@@ -6,6 +6,7 @@ for given organisations needs the viewer's hub session; to anyone else it does n
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,12 @@ bp = Blueprint("tiles", __name__)
 MAX_AGE = 30  # seconds a browser keeps a tile before asking again (then usually a 304)
 STALE_WHILE_REVALIDATE = 300
 STATIC = Path(__file__).resolve().parent.parent / "static"
+# A tile id as the hub writes it: ASCII digits, no sign or leading zero, within the database's 64-bit integers.
+# Anything else (0, -1, 1e3, 0001, a non-ASCII digit, 99999999999999999999) is the same 404 as an unknown tile,
+# answered in the route's own format and with CORS, so the widget can tell "no such tile" from a network error.
+TILE_ID = re.compile(r"[1-9][0-9]{0,18}")
+MAX_TILE_ID = 2**63 - 1
+AVATAR_KEY = re.compile(r"[0-9a-f]{40}")  # avatars.key_of: 40 lower-case hex digits
 
 
 @bp.get("/api/tiles")
@@ -43,16 +50,16 @@ def list_tiles() -> Response:
     return response.make_conditional(request)
 
 
-@bp.get("/api/tiles/<int:tile_id>")
-def tile_items(tile_id: int) -> Response:
+@bp.get("/api/tiles/<tile_id>")
+def tile_items(tile_id: str) -> Response:
     """The tile's items as JSON, from the cache, with a strong ETag from (id, version)."""
     return _serve(tile_id, cache.body, "application/json")
 
 
-@bp.get("/tiles/<int:tile_id>")
-def tile_fragment(tile_id: int) -> Response:
+@bp.get("/tiles/<tile_id>")
+def tile_fragment(tile_id: str) -> Response:
     """The tile as a small HTML document for an iframe: no scripts, framed only by the allowed LMS origins."""
-    response = _serve(tile_id, cache.fragment, "text/html; charset=utf-8")
+    response = _serve(tile_id, cache.fragment, "text/html")
     if response.status_code in (200, 304):
         ancestors = " ".join(("'self'", *_settings().lms_origins))
         response.headers["Content-Security-Policy"] = (
@@ -64,7 +71,7 @@ def tile_fragment(tile_id: int) -> Response:
 @bp.get("/tiles/avatars/<key>")
 def avatar(key: str) -> Response:
     """A fetched avatar from Redis (the route never fetches): 404 until the refresh stored it."""
-    found = avatars.get(key) if len(key) == 40 and key.isalnum() else None
+    found = avatars.get(key) if AVATAR_KEY.fullmatch(key) else None
     if found is None:
         response = Response("no such avatar\n", 404, mimetype="text/plain")
         response.headers["Cache-Control"] = "public, max-age=60"
@@ -90,7 +97,10 @@ def embed_js() -> Response:
 def _cors(response: Response) -> Response:
     """CORS for the allowed LMS origins only; everyone else's page cannot read the answers."""
     response.vary.add("Origin")
-    origin = (request.headers.get("Origin") or "").lower()
+    # Compared as sent: browsers serialise an origin in lower case without a default port or a path, and the
+    # header they check must echo it byte for byte (Fetch, CORS check). "null", a suffix such as
+    # https://lms.example.edu.evil, a trailing slash: not listed, so no CORS headers at all.
+    origin = request.headers.get("Origin") or ""
     if origin and origin in _settings().lms_origins:
         response.headers["Access-Control-Allow-Origin"] = origin
         response.headers["Access-Control-Allow-Credentials"] = "true"  # org tiles need the viewer's hub session
@@ -102,7 +112,10 @@ def _cors(response: Response) -> Response:
     return response
 
 
-def _serve(tile_id: int, render: Any, mimetype: str) -> Response:
+def _serve(raw_id: str, render: Any, mimetype: str) -> Response:
+    tile_id = int(raw_id) if TILE_ID.fullmatch(raw_id) else 0
+    if not 0 < tile_id <= MAX_TILE_ID:
+        return _not_found(mimetype)
     entry = cache.lookup(tile_id)
     if entry is None or (not entry.public and not _viewer_allowed(entry)):
         return _not_found(mimetype)
@@ -112,7 +125,8 @@ def _serve(tile_id: int, render: Any, mimetype: str) -> Response:
         else "private"
     headers = {"ETag": f'"{entry.etag}"',
                "Cache-Control": f"{scope}, max-age={MAX_AGE}, stale-while-revalidate={STALE_WHILE_REVALIDATE}"}
-    if request.if_none_match.contains(entry.etag):
+    # If-None-Match compares weakly (RFC 9110, 13.1.2): W/"tile-..." matches, and so does "*" (the tile exists).
+    if request.if_none_match.contains_weak(entry.etag):
         response = Response(status=304, headers=headers)
     else:
         response = Response(render(entry), 200, headers=headers, mimetype=mimetype)
