@@ -762,13 +762,20 @@ def tile_list(as_json: bool) -> None:
 @click.argument("tile_id", type=int)
 @_admin
 def tile_remove(tile_id: int) -> None:
-    """Remove a tile and its stored items."""
+    """Remove a tile and its stored items; LMS pages stop showing it at once, as after the admin page's Delete."""
+    import redis
+
     from hub import audit, db
-    from hub.tiles import store
+    from hub.tiles import cache, store
 
     with db.transaction() as session:
         store.delete_tile(session, tile_id)
     audit.record("tile.remove", "success", actor="cli", detail={"tile": tile_id})
+    try:
+        cache.forget(tile_id)  # else the serving pointer answers for up to cache.POINTER_TTL seconds
+    except redis.exceptions.RedisError as exc:
+        click.echo(f"warning: the tile cache was not told ({type(exc).__name__}); LMS pages stop showing the tile "
+                   f"within {cache.POINTER_TTL} s", err=True)
     click.echo(f"tile {tile_id} removed")
 
 

@@ -5,9 +5,13 @@ as the CLI spells it (`--refresh`), and InvalidTile.field names it as the admin 
 """
 from __future__ import annotations
 
+import ipaddress
+import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
+import idna
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
@@ -21,6 +25,13 @@ DEFAULT_REFRESH_SECONDS = 300
 DEFAULT_MIN_REFRESH_SECONDS = 60  # for a reader that declares no floor of its own
 TITLE_LIMIT = 200
 ADDRESS_LIMIT = 2000
+MAX_ID = 2**63 - 1  # the database's integer keys: a larger id names no row (and SQLite's driver overflows on it)
+SHOWN_LIMIT = 80  # how much of a refused value a message repeats
+URL_LABELS = ("url", "site")  # address labels whose address is a URL
+# Characters no title or address needs and that make one read as something else: the bidirectional embeddings,
+# overrides and isolates of "Trojan Source" (CVE-2021-42574), and the line and paragraph separators. Controls
+# (category Cc: NUL, ESC, newlines...) are refused besides; PostgreSQL cannot even store NUL in text.
+INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 
 
 class InvalidTile(HubError):
@@ -55,19 +66,75 @@ def min_refresh_seconds(kind: str) -> int:
 
 
 def check_address(kind: str, address: str) -> str:
-    """The reader's normalised address, or InvalidTile naming the address field with the reader's reason."""
+    """The reader's normalised address, or InvalidTile naming the address field with the reader's reason.
+
+    Before the reader sees it: at most ADDRESS_LIMIT characters, no control or direction-override characters.
+    After it, a URL address (label url or site) carries no user name or password and its host is in IDNA form
+    (https://bücher.example -> https://xn--bcher-kva.example), so a look-alike host shows as what it is.
+    """
     cls = reader_class(kind)
     label = address_label(kind)
     address = (address or "").strip()
     if not address:
         raise InvalidTile("address", f"--{label} must not be empty for kind {kind}")
+    if len(address) > ADDRESS_LIMIT:
+        raise InvalidTile("address", f"--{label} must be at most {ADDRESS_LIMIT} characters, not {len(address)}")
+    _check_visible(address, "address", f"--{label}")
+    if label in URL_LABELS:
+        _check_no_credentials(address, f"--{label}")  # before the reader, which may drop them silently
     try:
         normalised = str(cls.check_address(address)) if hasattr(cls, "check_address") else address
     except ValueError as exc:
-        raise InvalidTile("address", f"--{label} {address!r}: {exc}") from None
+        raise InvalidTile("address", f"--{label} {_shown(address)}: {str(exc)[:300]}") from None
+    if label in URL_LABELS:
+        normalised = _checked_url(normalised, f"--{label}")
     if len(normalised) > ADDRESS_LIMIT:
         raise InvalidTile("address", f"--{label} must be at most {ADDRESS_LIMIT} characters")
     return normalised
+
+
+def _checked_url(url: str, flag: str) -> str:
+    """The URL with its host as IDNA A-labels (UTS #46), or InvalidTile."""
+    _check_no_credentials(url, flag)
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        return url  # an IP literal has no IDNA form
+    except ValueError:
+        pass
+    if host.isascii() and not any(label.startswith("xn--") for label in host.split(".")):
+        return url  # plain ASCII names go through as the reader left them (underscores and all)
+    try:
+        ascii_host = idna.encode(host, uts46=True).decode("ascii")
+        idna.decode(ascii_host)  # an A-label must also decode: "xn--zz" is not a name
+    except idna.IDNAError as exc:
+        raise InvalidTile("address", f"{flag}: the host {_shown(host)} is not a valid international domain "
+                                     f"name ({exc})") from None
+    netloc = ascii_host if parts.port is None else f"{ascii_host}:{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _check_no_credentials(url: str, flag: str) -> None:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return  # not a URL at all: the reader says what is wrong with it
+    if parts.username is not None or parts.password is not None:
+        raise InvalidTile("address", f"{flag} must not carry a user name or password")
+
+
+def _check_visible(value: str, field: str, flag: str) -> None:
+    """InvalidTile when the value holds a control character or a bidirectional override (named, with its place)."""
+    for place, char in enumerate(value, 1):
+        if char in INVISIBLE or unicodedata.category(char) == "Cc":
+            raise InvalidTile(field, f"{flag} must not contain control or text-direction characters "
+                                     f"(U+{ord(char):04X} at character {place})")
+
+
+def _shown(value: str, limit: int = SHOWN_LIMIT) -> str:
+    """A value as a message repeats it: quoted, and cut short when long."""
+    return repr(value) if len(value) <= limit else f"{value[:limit]!r}... ({len(value)} characters)"
 
 
 def create_tile(session: Session, *, kind: str, title: str, address: str, org_id: int | None = None,
@@ -95,6 +162,7 @@ def _checked(session: Session, kind: str, title: str, address: str, org_id: int 
         raise InvalidTile("title", "--title must not be empty")
     if len(title) > TITLE_LIMIT:
         raise InvalidTile("title", f"--title must be at most {TITLE_LIMIT} characters")
+    _check_visible(title, "title", "--title")
     normalised = check_address(kind, address)
     floor = min_refresh_seconds(kind)
     refresh = max(DEFAULT_REFRESH_SECONDS, floor) if refresh_seconds is None else refresh_seconds
@@ -144,7 +212,9 @@ def _check_orgs(session: Session, org_ids: Iterable[int], field: str, flag: str)
     wanted = set(org_ids)
     if not wanted:
         return
-    found = set(session.scalars(select(Organisation.id).where(Organisation.id.in_(wanted))))
+    # An id past the database's integers names no organisation (and must not reach the driver).
+    found = set(session.scalars(select(Organisation.id).where(
+        Organisation.id.in_([org for org in wanted if 0 < org <= MAX_ID]))))
     missing = sorted(wanted - found)
     if missing:
         raise InvalidTile(field, f"{flag}: no organisation with id {', '.join(map(str, missing))}")
@@ -152,7 +222,7 @@ def _check_orgs(session: Session, org_ids: Iterable[int], field: str, flag: str)
 
 def get_tile(session: Session, tile_id: int) -> Tile:
     """The tile with this id, or InvalidTile."""
-    tile = session.get(Tile, tile_id)
+    tile = session.get(Tile, tile_id) if 0 < tile_id <= MAX_ID else None
     if tile is None:
         raise InvalidTile("id", f"no tile with id {tile_id}")
     return tile

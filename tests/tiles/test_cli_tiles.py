@@ -2,13 +2,17 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
+from hub import redis_conn
 from hub.cli import main
 from hub.models import Tile, TileAudience
+from hub.tiles import cache
 from tests.live import LiveHub
 from tests.tiles.world import JsonFeed, Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
 
@@ -80,3 +84,72 @@ def test_add_refuses_bad_input_naming_the_field(live: LiveHub, orgs: Orgs, args:
     result = run(live, *full)
     assert result.exit_code != 0 and message in result.output and "Traceback" not in result.output, result.output
     assert count(live) == (0, 0)
+
+
+RSS = ["--kind", "rss", "--url", "https://news.example.org/feed.xml"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--title", "t" * 10_000_000, *RSS], "--title must be at most 200 characters"),
+    (["--title", "News\x00", *RSS], "--title must not contain control or text-direction characters (U+0000"),
+    (["--title", "a\x1b[2Jb", *RSS], "(U+001B at character 2)"),
+    (["--title", "two\nlines", *RSS], "(U+000A at character 4)"),
+    (["--title", "invoice\u202efdp.exe", *RSS], "(U+202E at character 8)"),
+    (["--title", "T", "--kind", "rss", "--url", "https://user:pass@news.example.org/"],
+     "--url must not carry a user name or password"),
+    (["--title", "T", "--kind", "rss", "--url", "file:///etc/passwd"], "an absolute http(s) feed URL"),
+    (["--title", "T", "--kind", "rss", "--url", "gopher://news.example.org/"], "an absolute http(s) feed URL"),
+    (["--title", "T", "--kind", "rss", "--url", "https://xn--zz.example/"], "not a valid international domain"),
+    (["--title", "T", "--kind", "rss", "--url", "https://news.example.org/" + "a" * 5000],
+     "--url must be at most 2000 characters, not 5025"),
+    (["--title", "T", *RSS, "--refresh", "0"], "--refresh must be between 60 and 86400 seconds for kind rss, not 0"),
+    (["--title", "T", *RSS, "--refresh", "-5"], "--refresh must be between 60 and 86400 seconds for kind rss, not -5"),
+    (["--title", "T", *RSS, "--refresh", "9" * 30], "--refresh must be between 60 and 86400"),
+    (["--title", "T", *RSS, "--max-items", "0"], "--max-items must be between 1 and 100, not 0"),
+    (["--title", "T", *RSS, "--max-items", "101"], "--max-items must be between 1 and 100, not 101"),
+    (["--title", "T", *RSS, "--org", "Nope"], "--org: no organisation called 'Nope'"),
+    (["--title", "T", *RSS, "--audience", "Staff", "--audience", "Nobody"],
+     "--audience: no organisation called 'Nobody'"),
+])
+def test_add_refuses_hostile_values_naming_the_field(live: LiveHub, orgs: Orgs, args: list[str],
+                                                     message: str) -> None:
+    result = run(live, "tile", "add", *args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, \
+        result.output[:500]
+    assert len(result.output) < 500  # the hostile value is not printed back whole
+    assert count(live) == (0, 0)
+
+
+def test_add_stores_an_idn_host_in_idna_form(live: LiveHub) -> None:
+    added = run(live, "tile", "add", "--kind", "rss", "--title", "T", "--url", "https://b\u00fccher.example/feed")
+    assert added.exit_code == 0 and "rss https://xn--bcher-kva.example/feed" in added.output, added.output
+
+
+def test_list_json_keeps_non_ascii_titles(live: LiveHub) -> None:
+    title = "Nouvelles \u2014 \u00e9cole \u2603 \u05d7\u05d3\u05e9\u05d5\u05ea \U0001f4f0"
+    assert run(live, "tile", "add", "--title", title, *RSS).exit_code == 0
+    listed = run(live, "tile", "list", "--json")
+    assert listed.exit_code == 0
+    assert [row["title"] for row in json.loads(listed.output)] == [title]
+
+
+@pytest.mark.parametrize("tile_id", ["424242", "0", "99999999999999999999", "9223372036854775808"])
+def test_remove_and_refresh_of_an_unknown_id_exit_1_with_a_clear_error(live: LiveHub, tile_id: str) -> None:
+    for command in ("remove", "refresh"):
+        result = run(live, "tile", command, tile_id)
+        assert result.exit_code == 1 and result.output.strip() == f"Error: no tile with id {tile_id}", \
+            (command, result.output, result.exception)
+    assert run(live, "tile", "remove", "abc").exit_code == 2  # not a number at all: click's usage error
+
+
+def test_remove_stops_serving_at_once(live: LiveHub) -> None:
+    added = run(live, "tile", "add", "--title", "Soon gone", *RSS)
+    tile_id = int(added.output.split()[1].rstrip(":"))
+    http = requests.Session()
+    http.trust_env = False
+    assert http.get(f"{live.url}/api/tiles/{tile_id}").status_code == 200  # the pointer is now cached
+    assert run(live, "tile", "remove", str(tile_id)).exit_code == 0
+    with live.app.app_context():
+        assert redis_conn.get().get(cache.pointer_key(tile_id)) is None
+    time.sleep(cache.LOCAL_TTL + 0.1)  # the web process's own one-second copy (another process: none)
+    assert http.get(f"{live.url}/api/tiles/{tile_id}").status_code == 404

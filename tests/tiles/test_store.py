@@ -93,3 +93,75 @@ def test_feed_allow_hosts_setting(hub_env: dict[str, str]) -> None:
     for bad in ("http://feeds.example.test", "feeds.example.test:8080", "a/b", "under_score.test"):
         with pytest.raises(ConfigError, match="HUB_FEED_ALLOW_HOSTS must hold host names"):
             load_settings({**env, "HUB_FEED_ALLOW_HOSTS": bad})
+
+
+@pytest.mark.parametrize(("fields", "field", "message"), [
+    ({"title": "News\x00"}, "title", "--title must not contain control or text-direction characters (U+0000 at "
+                                     "character 5)"),
+    ({"title": "a\x1b[31mred"}, "title", "(U+001B at character 2)"),
+    ({"title": "line\nbreak"}, "title", "(U+000A at character 5)"),
+    ({"title": "invoice\u202efdp.exe"}, "title", "(U+202E at character 8)"),
+    ({"title": "x\u2066y"}, "title", "(U+2066 at character 2)"),
+    ({"title": "t" * 10_000_000}, "title", "--title must be at most 200 characters"),
+    ({"address": "http://127.0.0.1:1/f\x07"}, "address", "--url must not contain control"),
+    ({"address": "http://127.0.0.1:1/" + "a" * 5000}, "address", "--url must be at most 2000 characters, not 5019"),
+    ({"max_items": -1}, "max_items", "--max-items must be between 1 and 100, not -1"),
+    ({"refresh_seconds": 0}, "refresh_seconds", "--refresh must be between 60 and 86400"),
+    ({"refresh_seconds": -60}, "refresh_seconds", "--refresh must be between 60 and 86400"),
+    ({"refresh_seconds": 10**30}, "refresh_seconds", "--refresh must be between 60 and 86400"),
+    ({"org_id": 10**20}, "org_id", "--org: no organisation with id 100000000000000000000"),
+    ({"audience": [2**63]}, "audience", "--audience: no organisation with id 9223372036854775808"),
+])
+def test_hostile_values_name_the_field_and_store_nothing(live: LiveHub, orgs: Orgs, json_kind: str,
+                                                         fields: dict[str, object], field: str, message: str) -> None:
+    good: dict[str, object] = {"kind": json_kind, "title": "News", "address": "http://127.0.0.1:1/f"}
+    with live.context() as session:
+        with pytest.raises(store.InvalidTile) as caught:
+            store.create_tile(session, **{**good, **fields})  # type: ignore[arg-type]
+        session.commit()
+        assert caught.value.field == field and message in str(caught.value), str(caught.value)
+        assert len(str(caught.value)) < 400  # a hostile value is never repeated whole
+        assert session.scalar(select(func.count()).select_from(Tile)) == 0
+
+
+@pytest.mark.parametrize(("kind", "address", "message"), [
+    ("rss", "https://user:pass@news.example.org/feed", "must not carry a user name or password"),
+    ("rss", "https://:pass@news.example.org/feed", "must not carry a user name or password"),
+    ("sharepoint:news", "https://:pw@contoso.sharepoint.com/sites/news", "--site must not carry a user name"),
+    ("rss", "file:///etc/passwd", "an rss tile needs an absolute http(s) feed URL"),
+    ("rss", "gopher://news.example.org/1", "an rss tile needs an absolute http(s) feed URL"),
+    ("rss", "https://xn--zz.example/feed", "the host 'xn--zz.example' is not a valid international domain name"),
+    ("rss", "https://-bad-\u00e9.example/feed", "is not a valid international domain name"),
+    ("x:search", "#learning\x00", "--query must not contain control"),
+])
+def test_url_addresses_refused_before_anything_is_stored(live: LiveHub, orgs: Orgs, kind: str, address: str,
+                                                         message: str) -> None:
+    with live.context() as session:
+        with pytest.raises(store.InvalidTile) as caught:
+            store.create_tile(session, kind=kind, title="News", address=address, org_id=orgs.partners)
+        session.commit()
+        assert caught.value.field == "address" and message in str(caught.value), str(caught.value)
+        assert session.scalar(select(func.count()).select_from(Tile)) == 0
+
+
+@pytest.mark.parametrize(("address", "stored"), [
+    ("https://b\u00fccher.example/feed", "https://xn--bcher-kva.example/feed"),
+    ("https://B\u00dcCHER.example:8443/f?q=1", "https://xn--bcher-kva.example:8443/f?q=1"),
+    ("https://\u0430pple.com/feed", "https://xn--pple-43d.com/feed"),  # a Cyrillic a shows as what it is
+    ("https://xn--bcher-kva.example/feed", "https://xn--bcher-kva.example/feed"),
+    ("https://news.example.org/feed", "https://news.example.org/feed"),
+    ("https://[2001:db8::1]/feed", "https://[2001:db8::1]/feed"),
+    ("https://Nouvelles.example.org/\u00e9cole", "https://Nouvelles.example.org/\u00e9cole"),  # ASCII host: as given
+])
+def test_url_hosts_are_stored_in_idna_form(live: LiveHub, address: str, stored: str) -> None:
+    with live.context() as session:
+        tile = store.create_tile(session, kind="rss", title="News", address=address)
+        session.commit()
+        assert session.get(Tile, tile.id).address == stored
+
+
+def test_ids_beyond_the_databases_integers_are_unknown(live: LiveHub) -> None:
+    with live.context() as session:
+        for tile_id in (0, -1, 2**63, 10**20):
+            with pytest.raises(store.InvalidTile, match=f"no tile with id {tile_id}"):
+                store.delete_tile(session, tile_id)
