@@ -15,3 +15,6 @@ def init_app(app: Flask) -> None:
     app.extensions["idp_server"] = server.build(app)
     app.extensions["idp_keys"] = {}  # kid -> imported private key: unsealing per token costs ~1 ms
     revocation.connect_signals()
+    # RPs may POST authorization requests (OIDC Core 3.1.2.1) without a CSRF token; the view checks the
+    # consent form's token itself (hub.idp.views.authorize).
+    app.extensions["csrf"].exempt("hub.idp.views.authorize")

@@ -12,13 +12,17 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
+from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants
-from authlib.oauth2.rfc6750 import BearerTokenValidator
+from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, OpenIDToken, UserInfo, UserInfoEndpoint
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, session
+from flask import request as http_request
 from sqlalchemy import select, update
 
 from hub import db
@@ -173,6 +177,29 @@ class S256Only(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # "plain" protects nothing
 
 
+class NoRequestObjects:
+    """`request` and `request_uri` are refused, not ignored (OpenID Connect Core 3.1.2.6, 6): their claims
+    would override the plain parameters, so answering from the plain ones would answer another request."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.refuse)
+
+    def refuse(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        if data.get("request") is not None:
+            raise RequestNotSupportedError("Request objects ('request') are not supported.")
+        if data.get("request_uri") is not None:
+            raise RequestURINotSupportedError("'request_uri' is not supported.")
+
+
+class HubIssuer(IssuerParameter):
+    """RFC 9207: `iss` on every authorization response, errors included (views.redirect_error adds it to
+    the errors the views raise themselves)."""
+
+    def get_issuer(self) -> str:
+        return current_app.extensions["settings"].base_url
+
+
 class CodeGrant(grants.AuthorizationCodeGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
 
@@ -182,7 +209,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
         session_db = db.session()
         session_db.add(AuthorizationCode(
             code_hash=token_hash(code), grant_id=secrets.token_urlsafe(24), client_pk=client_row.id,
-            user_id=request.user.id, redirect_uri=request.payload.redirect_uri, scope=request.payload.scope or "",
+            user_id=request.user.id, redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=payload.get("nonce"), code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method") if payload.get("code_challenge") else None,
             auth_time=int(session.get("auth_time") or time.time()), idp=session.get("idp"),
@@ -275,6 +302,46 @@ class AccessTokens(BearerTokenValidator):
         return Token(row) if row is not None else None
 
 
+class NoBearerToken(InvalidTokenError):
+    """RFC 6750 3.1: a request without a bearer token (none, or another scheme) gets the bare challenge,
+    no error code (authlib's answer, `missing_authorization`, is not an RFC 6750 code)."""
+
+    def get_headers(self) -> list[tuple[str, str]]:
+        return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", "Bearer")]
+
+    def get_body(self) -> list[tuple[str, str]]:
+        return [("error_description", "Send an access token: 'Authorization: Bearer <token>', or the form field "
+                                      "'access_token' in a form-encoded POST.")]
+
+
+class TwoBearerTokens(InvalidTokenError):
+    """RFC 6750 2: a client MUST NOT send the token more than one way; 3.1 calls that invalid_request."""
+
+    error = "invalid_request"
+    status_code = 400
+    description = "Send the access token one way only: the Authorization header or the form body."
+
+
+class BearerProtector(ResourceProtector):
+    """authlib reads only the Authorization header (RFC 6750 2.1); userinfo also takes the token from a
+    form-encoded POST body (2.2), which OpenID Connect Core 5.3.1 lets RPs use. Never from the query (2.3):
+    URLs end up in logs."""
+
+    def parse_request_authorization(self, request: Any) -> Any:
+        header = request.headers.get("Authorization") or ""
+        in_body = None
+        if http_request.method == "POST" and http_request.mimetype == "application/x-www-form-urlencoded":
+            in_body = http_request.form.get("access_token")
+        if in_body is not None:
+            if header:
+                raise TwoBearerTokens()
+            return self.get_token_validator("bearer"), in_body
+        scheme, _, token_string = header.partition(" ")
+        if scheme.lower() != "bearer" or not token_string.strip():
+            raise NoBearerToken()
+        return self.get_token_validator("bearer"), token_string.strip()
+
+
 class UserInfoView(UserInfoEndpoint):
     def get_issuer(self) -> str:
         return current_app.extensions["settings"].base_url
@@ -335,11 +402,15 @@ def build(app: Flask) -> AuthorizationServer:
     app.config.setdefault("OAUTH2_REFRESH_TOKEN_GENERATOR", True)
     app.config.setdefault("OAUTH2_TOKEN_EXPIRES_IN", {"authorization_code": ACCESS_TOKEN_SECONDS,
                                                       "refresh_token": ACCESS_TOKEN_SECONDS})
-    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(claims.SCOPES))
+    # No OAUTH2_SCOPES_SUPPORTED: with it authlib refuses a request naming any scope the hub lacks
+    # (invalid_scope), where OpenID Connect Core 5.4 says unknown scopes are ignored; Client.get_allowed_scope
+    # drops them instead, and the code and tokens carry only the scopes the hub knows.
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
-    server.register_grant(CodeGrant, [HubOpenIDCode(require_nonce=False), S256Only(required=True)])
+    server.register_extension(HubIssuer())
+    server.register_grant(CodeGrant, [HubOpenIDCode(require_nonce=False), S256Only(required=True),
+                                      NoRequestObjects()])
     server.register_grant(RefreshGrant, [HubOpenIDRefresh()])
-    protector = ResourceProtector()
+    protector = BearerProtector()
     protector.register_token_validator(AccessTokens())
     server.register_endpoint(UserInfoView(resource_protector=protector))
     server.register_endpoint(EndSession())

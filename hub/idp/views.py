@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import secrets
 from typing import Any
+from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
@@ -50,12 +51,29 @@ def _error_page(error: OAuth2Error) -> tuple[str, int]:
 
 def _redirect_error(error: OAuth2Error) -> Any:
     audit.record("idp.authorize", "failure", reason=error.error)
-    return _server().handle_error_response(None, error)
+    response = _server().handle_error_response(None, error)
+    # authlib adds RFC 9207's `iss` only to what create_authorization_response returns; these errors are ours
+    _server().execute_hook("after_create_authorization_response", response)
+    return response
+
+
+def _is_consent_answer() -> bool:
+    """A POST from the consent page (it has the CSRF field or a decision), not an RP's authorization request."""
+    return "csrf_token" in request.form or "decision" in request.form
 
 
 @bp.route("/oauth/authorize", methods=["GET", "POST"])
 def authorize() -> Any:
     """Validate the LMS's request, make sure the user is signed in and agreed, then send the code back."""
+    if request.method == "POST":
+        if not _is_consent_answer():
+            # OpenID Connect Core 3.1.2.1: an RP may POST the request form-encoded. It means the same as the
+            # GET, so it becomes one (parking, freshness and the consent page all read the query).
+            return redirect(url_for("idp.authorize") + "?" + urlencode(list(request.form.items(multi=True))), 303)
+        try:  # CSRFProtect skips this view (an RP's POST carries no CSRF token); the consent form does
+            validate_csrf(request.form.get("csrf_token"))
+        except ValidationError as exc:
+            raise CSRFError(str(exc)) from None
     server = _server()
     user = current_user()
     try:
@@ -65,6 +83,7 @@ def authorize() -> Any:
     client: Client = grant.client
     params = request.args.to_dict()
     try:
+        freshness.max_age(params, grant.redirect_uri)  # malformed: refused signed in or not, before any page
         stale = user is not None and freshness.needs_sign_in(params, grant.redirect_uri)
     except OAuth2Error as error:  # a malformed max_age
         error.state = grant.request.payload.state
@@ -74,7 +93,7 @@ def authorize() -> Any:
         if silent:  # authlib answers prompt=none without a session; a stale one is the same (OIDC Core 3.1.2.6)
             return _redirect_error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
         return _send_to_sign_in(client)
-    scopes = (grant.request.payload.scope or "").split()
+    scopes = (grant.request.scope or "").split()  # what the hub grants: unknown scopes dropped (OIDC Core 5.4)
     if request.method == "POST":
         return _decide(grant, user, client, scopes)
     if client.row.first_party or (_consented(user, client, scopes) and grant.prompt != "consent"):
@@ -201,9 +220,11 @@ def discovery() -> Any:
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "prompt_values_supported": ["none", "login", "consent"],
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207
     }
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public metadata, read by browser-based tools too
     return response
 
 
@@ -215,6 +236,7 @@ def jwks() -> Any:
     session_db.commit()
     response = jsonify(keys.published(session_db))
     response.headers["Cache-Control"] = "public, max-age=300"
+    response.headers["Access-Control-Allow-Origin"] = "*"  # public keys, as discovery
     return response
 
 
