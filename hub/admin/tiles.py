@@ -66,6 +66,15 @@ def _org_options() -> list[tuple[str, str]]:
             db.session().execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()]
 
 
+def _whole(value: str) -> int | None:
+    """A whole number typed into the form: ASCII digits only ("²" and "٣" are digits to str.isdigit, not to int
+    or to the database), within the database's integers; None for anything else."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= store.MAX_ID else None
+
+
 def _read_form() -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     """(what was typed, errors found before the store sees it, the parsed values)."""
     form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in FIELDS}
@@ -73,25 +82,23 @@ def _read_form() -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
     form["enabled"] = request.form.get("enabled") == "on"
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"kind": form["kind"].lower(), "title": form["title"], "address": form["address"]}
-    values["org_id"] = int(form["org_id"]) if form["org_id"].isdigit() else None
+    values["org_id"] = _whole(form["org_id"]) if form["org_id"] else None
     if form["org_id"] and values["org_id"] is None:
         errors["org_id"] = "Organisation: choose one from the list"
-    try:
-        values["audience"] = sorted({int(value) for value in form["audience"]})
-    except ValueError:
+    audience = [_whole(value.strip()) for value in form["audience"]]
+    values["audience"] = sorted({org for org in audience if org is not None})
+    if None in audience:
         errors["audience"], values["audience"] = "Audience: choose organisations from the list", []
     values["refresh_seconds"] = None
     if form["refresh_seconds"]:
-        if form["refresh_seconds"].isdigit():
-            values["refresh_seconds"] = int(form["refresh_seconds"])
-        else:
+        values["refresh_seconds"] = _whole(form["refresh_seconds"])
+        if values["refresh_seconds"] is None:
             errors["refresh_seconds"] = "Refresh interval is a whole number of seconds, e.g. 300"
     values["max_items"] = 10
     if form["max_items"]:
-        if form["max_items"].isdigit():
-            values["max_items"] = int(form["max_items"])
-        else:
-            errors["max_items"] = "Max items is a whole number, e.g. 10"
+        values["max_items"] = _whole(form["max_items"])
+        if values["max_items"] is None:
+            errors["max_items"], values["max_items"] = "Max items is a whole number, e.g. 10", 10
     values["enabled"] = form["enabled"]
     return form, errors, values
 
@@ -150,7 +157,7 @@ def _edit_page(tile: Tile, form: dict[str, Any] | None = None, errors: dict[str,
 
 
 def _tile_or_404(tile_id: int) -> Tile:
-    tile = db.session().get(Tile, tile_id)
+    tile = db.session().get(Tile, tile_id) if tile_id <= store.MAX_ID else None  # larger: no row, and no query
     if tile is None:
         abort(404)
     return tile
