@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
 from scim2_models import (
-    Context, Error, InvalidSyntaxException, NotImplementedException, ResponseParameters, InvalidValueException, NotFoundException, PreconditionFailedException,
-    SCIMException, SearchRequest,
+    Context, Error, InvalidSyntaxException, InvalidValueException, NotFoundException, NotImplementedException,
+    PreconditionFailedException, ResponseParameters, SCIMException, ScimPolicy, SearchRequest,
 )
 from pydantic import ValidationError
 
@@ -22,6 +23,20 @@ bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 MEDIA_TYPE = "application/scim+json"
 DEFAULT_COUNT = 100
 MAX_COUNT = 200
+JSON_TYPES = ("application/scim+json", "application/json")  # RFC 7644 §3.1: MUST the first, SHOULD the second
+ROW_ID = re.compile(r"[0-9]{1,18}")  # ASCII digits that fit a 64-bit key (str.isdigit also takes "²" and "١")
+# Microsoft Entra ID's provisioning service departs from RFC 7644 in two ways scim2-models knows by name: it removes
+# group members with {"op": "Remove", "path": "members", "value": [{"value": id}]}, and it replaces
+# emails[type eq "work"].value on a user that has no such entry yet (expecting the entry to be created).
+PATCH_POLICY = ScimPolicy(remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+                          unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create)
+
+
+class UnsupportedMediaType(SCIMException):
+    """A body sent as something other than JSON: 415, a status RFC 7644 §3.12 gives no scimType."""
+
+    status = 415
+    _default_detail = "Unsupported media type"
 
 
 def base_url() -> str:
@@ -45,11 +60,13 @@ def error(status: int, detail: str, scim_type: str | None = None, headers: dict[
 @bp.before_request
 def _authenticate() -> Response | None:
     """A live token with scope scim, or 401 with WWW-Authenticate (RFC 6750 §3)."""
-    scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
-    found = tokens.verify(db.session(), presented.strip(), "scim") if scheme.lower() == "bearer" else None
+    scheme, _, presented = request.headers.get("Authorization", "").strip().partition(" ")
+    bearer = scheme.lower() == "bearer" and presented.strip() != ""
+    found = tokens.verify(db.session(), presented.strip(), "scim") if bearer else None
     if found is None:
         db.session().rollback()
-        challenge = 'Bearer realm="scim"' + (', error="invalid_token"' if presented else "")
+        # RFC 6750 §3.1: an error code only when bearer credentials were presented and refused.
+        challenge = 'Bearer realm="scim"' + (', error="invalid_token"' if bearer else "")
         return error(401, "A valid bearer token with scope scim is required.", headers={"WWW-Authenticate": challenge})
     db.session().commit()  # last_used_at, written at most once a minute
     g.scim_token = found
@@ -65,10 +82,15 @@ def _scim_error(exc: SCIMException) -> Response:
 
 @bp.errorhandler(ValidationError)
 def _invalid(exc: ValidationError) -> Response:
+    """A body that does not fit the schema (RFC 7644 §3.12): an attribute it does not define is invalidSyntax, a
+    SearchRequest's filter invalidFilter (as the same filter in a query string), any other bad value invalidValue."""
     db.session().rollback()
     first = exc.errors()[0] if exc.errors() else {}
-    where = ".".join(str(part) for part in first.get("loc", ()))
-    return error(400, f"{where}: {first.get('msg', 'invalid value')}".strip(": "), "invalidValue")
+    loc = first.get("loc", ())
+    where = ".".join(str(part) for part in loc)
+    scim_type = ("invalidSyntax" if first.get("type") == "extra_forbidden"
+                 else "invalidFilter" if tuple(loc[:1]) == ("filter",) else "invalidValue")
+    return error(400, f"{where}: {first.get('msg', 'invalid value')}".strip(": "), scim_type)
 
 
 @bp.post("/.search")
@@ -77,17 +99,47 @@ def _search_everything() -> Response:
     raise NotImplementedException(detail="search one resource type at a time: POST /Users/.search or /Groups/.search")
 
 
+@bp.route("", defaults={"_rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], strict_slashes=False)
 @bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
 def _unknown(_rest: str) -> Response:
     return error(404, "No such SCIM endpoint.")
 
 
-def body() -> dict[str, Any]:
-    """The request's JSON object (application/scim+json or application/json), or invalidSyntax."""
-    data = request.get_json(force=True, silent=True)
+def body(*schemas: str) -> dict[str, Any]:
+    """The request's JSON object, whose `schemas` lists the first URN given and no URN but those given.
+
+    415 for a body that is not JSON by its Content-Type; invalidSyntax (RFC 7644 §3.12) for malformed JSON, a body
+    that is not an object, a missing or foreign schema URN, or a NUL character (which no column can hold).
+    """
+    if request.mimetype not in JSON_TYPES:
+        raise UnsupportedMediaType(detail=f"send the body as {JSON_TYPES[0]} (or {JSON_TYPES[1]})")
+    data = request.get_json(silent=True)
     if not isinstance(data, dict):
         raise InvalidSyntaxException(detail="the body must be a JSON object")
+    named = data.get("schemas")
+    if not isinstance(named, list) or not all(isinstance(urn, str) for urn in named) or schemas[0] not in named:
+        raise InvalidSyntaxException(detail=f"schemas must list {schemas[0]}")
+    foreign = [urn for urn in named if urn not in schemas]
+    if foreign:
+        raise InvalidSyntaxException(detail=f"unknown schema URN {foreign[0]}")
+    if _holds_nul(data):
+        raise InvalidSyntaxException(detail="a string in the body holds a NUL character")
     return data
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def row_id(text: str) -> int | None:
+    """A resource id as a primary key, or None when no row can have it (so the answer is 404, never a 500)."""
+    return int(text) if ROW_ID.fullmatch(text) else None
 
 
 def paging() -> tuple[int, int]:
@@ -102,7 +154,8 @@ def paging() -> tuple[int, int]:
 
 def search_request(model: Any) -> tuple[str | None, int, int, Any]:
     """POST /.search (RFC 7644 §3.4.3): (filter, startIndex, count, response parameters) from the body."""
-    search = SearchRequest[model].model_validate(body(), scim_ctx=Context.SEARCH_REQUEST)
+    search = SearchRequest[model].model_validate(body(str(SearchRequest.__schema__)),
+                                                 scim_ctx=Context.SEARCH_REQUEST)
     start = max(1, search.start_index or 1)
     count = min(max(0, search.count if search.count is not None else DEFAULT_COUNT), MAX_COUNT)
     params = search if (search.attributes or search.excluded_attributes) else None
@@ -110,9 +163,13 @@ def search_request(model: Any) -> tuple[str | None, int, int, Any]:
 
 
 def page(session: Session, query: Select[Any], order_by: Any, start: int, count: int) -> tuple[int, list[Any]]:
-    """(totalResults, the rows of one page): startIndex is 1-based, count 0 asks for the total alone."""
+    """(totalResults, the rows of one page): startIndex is 1-based, count 0 asks for the total alone.
+
+    A startIndex past the end is an empty page without a query, so no OFFSET beyond a 64-bit integer reaches SQL.
+    """
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = list(session.scalars(query.order_by(order_by).offset(start - 1).limit(count))) if count else []
+    wanted = count and start <= total
+    rows = list(session.scalars(query.order_by(order_by).offset(start - 1).limit(count))) if wanted else []
     return total, rows
 
 

@@ -7,6 +7,7 @@ parameters, and LIKE patterns are escaped (`autoescape`), so a filter value neve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime, timezone
 from typing import Any
 
 from scim2_models import InvalidFilterException, ScimFilter
@@ -23,6 +24,8 @@ def parse(expression: str) -> Any:
     """The filter's tree, or InvalidFilterException with where it went wrong."""
     if len(expression) > 2000:
         raise InvalidFilterException(detail="the filter is longer than 2000 characters")
+    if "\x00" in expression:
+        raise InvalidFilterException(detail="the filter holds a NUL character")
     try:
         return ScimFilter(expression).ast
     except InvalidFilterException:
@@ -69,21 +72,37 @@ def _compare(column: Any, op: str, value: Any, insensitive: bool) -> ColumnEleme
         return (column == value) if op == "eq" else (column != value)
     if value is None:
         return column.is_(None) if op == "eq" else column.isnot(None)
-    if isinstance(value, str) and insensitive:
+    value = _typed(column, op, value)
+    if insensitive:
         column, value = func.lower(column), value.lower()
     if op == "eq":
         return column == value
     if op == "ne":
         return or_(column != value, column.is_(None))
     if op in ("co", "sw", "ew"):
-        if not isinstance(value, str):
-            raise InvalidFilterException(detail=f"{op} needs a string")
         method = {"co": column.contains, "sw": column.startswith, "ew": column.endswith}[op]
         return method(value, autoescape=True)
     comparisons = {"gt": column.__gt__, "ge": column.__ge__, "lt": column.__lt__, "le": column.__le__}
     if op in comparisons:
         return comparisons[op](value)
     raise InvalidFilterException(detail=f"unknown operator {op}")
+
+
+def _typed(column: Any, op: str, value: Any) -> Any:
+    """The value as the column's type, or invalidFilter: PostgreSQL refuses to compare text with a number or a
+    timestamp with text, and that refusal must be a 400, not a 500."""
+    if column.type.python_type is datetime:
+        if op in ("co", "sw", "ew") or not isinstance(value, str):
+            raise InvalidFilterException(detail=f"{op} on a date takes an RFC 3339 date-time string")
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidFilterException(detail=f"{value!r} is not an RFC 3339 date-time") from None
+        # Stored as UTC without a zone: compare like with like.
+        return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    if not isinstance(value, str):
+        raise InvalidFilterException(detail=f"{op} on a string attribute takes a string")
+    return value
 
 
 def boolean(condition: ColumnElement[bool]) -> Callable[[str, Any], ColumnElement[bool]]:

@@ -22,9 +22,12 @@ from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    base_url, body, bp, check_precondition, dump, not_found, page, paging, respond, response_parameters,
-    search_request, unless_not_modified, version_of,
+    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, respond,
+    response_parameters, row_id, search_request, unless_not_modified, version_of,
 )
+
+SCHEMA = str(Group.__schema__)
+EXTERNAL_ID_LENGTH = 255  # scim_versions.external_id
 
 LIVE_MEMBER = ~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id))
 
@@ -59,7 +62,8 @@ def serve(session: Session, org: Organisation, context: Context, status: int = 2
 
 
 def _org(session: Session, group_id: str) -> Organisation:
-    org = session.get(Organisation, int(group_id)) if group_id.isdigit() else None
+    key = row_id(group_id)
+    org = session.get(Organisation, key) if key is not None else None
     if org is None:
         raise not_found("Group")
     return org
@@ -75,9 +79,10 @@ def _special() -> filters.Special:
         members = select(HubUser.id).where(HubUser.org_id == Organisation.id)
         if op == "pr":
             return exists(members)
-        if op != "eq" or not isinstance(value, str) or not value.isdigit():
+        key = row_id(value) if op == "eq" and isinstance(value, str) else None
+        if key is None:
             raise filters.InvalidFilterException(detail="members.value supports eq (a user id) and pr")
-        return exists(members.where(HubUser.id == int(value)))
+        return exists(members.where(HubUser.id == key))
 
     return {"members": member, "members.value": member}
 
@@ -113,7 +118,7 @@ def get_group(group_id: str) -> Response:
 @bp.post("/Groups")
 def create_group() -> Response:
     session = db.session()
-    incoming = Group.model_validate(body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    incoming = Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     org = Organisation(name="", policy=OrgPolicy.INVITE.value)
     session.add(org)
     _apply(session, org, incoming)
@@ -126,7 +131,7 @@ def replace_group(group_id: str) -> Response:
     session = db.session()
     org = _org(session, group_id)
     check_precondition(_versioned(session, org)[1])
-    _apply(session, org, Group.model_validate(body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST))
+    _apply(session, org, Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST))
     session.commit()
     return serve(session, org, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
@@ -137,8 +142,10 @@ def patch_group(group_id: str) -> Response:
     org = _org(session, group_id)
     resource, version = _versioned(session, org)
     check_precondition(version)
-    operations = PatchOp[Group].model_validate(body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-    operations.patch(resource)
+    operations = PatchOp[Group].model_validate(body(str(PatchOp.__schema__)),
+                                               scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                                               scim_policy=PATCH_POLICY)
+    operations.patch(resource, scim_policy=PATCH_POLICY)
     _apply(session, org, resource)
     session.commit()
     return serve(session, org, Context.RESOURCE_PATCH_RESPONSE)
@@ -162,6 +169,8 @@ def _apply(session: Session, org: Organisation, incoming: Group) -> None:
     name = (incoming.display_name or "").strip()
     if not name or len(name) > 200:
         raise InvalidValueException(detail="displayName must be 1 to 200 characters")
+    if incoming.external_id is not None and len(incoming.external_id) > EXTERNAL_ID_LENGTH:
+        raise InvalidValueException(detail=f"externalId is longer than {EXTERNAL_ID_LENGTH} characters")
     clash = session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower(),
                                                          Organisation.id != (org.id or 0)))
     if clash is not None:
@@ -171,7 +180,8 @@ def _apply(session: Session, org: Organisation, incoming: Group) -> None:
     wanted: set[int] = set()
     for member in incoming.members or []:
         value = str(member.value or "")
-        user = session.get(HubUser, int(value)) if value.isdigit() else None
+        key = row_id(value)
+        user = session.get(HubUser, key) if key is not None else None
         if user is None or session.get(Erasure, user.id) is not None:
             raise InvalidValueException(detail=f"member {value} is not a user")
         wanted.add(user.id)

@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, request
+from pydantic import ValidationError
 from scim2_models import (
     Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp,
     UniquenessException, User,
 )
-from sqlalchemy import String, and_, cast, exists, func, select
+from sqlalchemy import String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from hub import db, deprovision
@@ -21,9 +22,12 @@ from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserS
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    base_url, body, bp, check_precondition, dump, not_found, page, paging, respond, response_parameters,
-    search_request, token, unless_not_modified, version_of,
+    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, respond,
+    response_parameters, row_id, search_request, token, unless_not_modified, version_of,
 )
+
+SCHEMA = str(User.__schema__)
+NAME_LENGTH, EXTERNAL_ID_LENGTH = 200, 255  # the columns' sizes (users.name..., lms_accounts.external_id)
 
 
 def _external_id(session: Session, user: HubUser) -> str | None:
@@ -38,8 +42,8 @@ def _versions(session: Session, ids: list[int]) -> dict[int, ScimVersion]:
         ScimVersion.resource_type == "User", ScimVersion.resource_id.in_(ids)))}
 
 
-def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None) -> User:
-    """The SCIM view of a user (meta.version is filled in by `serve`)."""
+def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None, *, patching: bool = False) -> User:
+    """The SCIM view of a user (meta.version is filled in by `serve`); `patching`: the copy a PATCH is applied to."""
     org = session.get(Organisation, user.org_id) if user.org_id else None
     if state is None:
         state = session.get(ScimVersion, ("User", user.id)) if user.id else None
@@ -49,13 +53,24 @@ def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None) -
         id=str(user.id), user_name=user_name, display_name=user.name,
         name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
         else None,
-        emails=[Email(value=user.email)] if user.email else None,
+        emails=[_email(user.email, patching)] if user.email else None,
         active=user.status == UserStatus.ACTIVE.value, external_id=_external_id(session, user),
         groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
         if org else None,
         meta=Meta(resource_type="User", created=user.created_at, last_modified=modified or user.created_at,
                   location=f"{base_url()}/Users/{user.id}"),
     )
+
+
+def _email(address: str, patching: bool) -> Email:
+    """The user's one address. A PATCH sees it as the primary work address, the entry IdPs map mail to (Entra ID
+    writes emails[type eq "work"].value), so their paths find it; type and primary are not stored, so not served.
+
+    Not revalidated: an address a sign-in provider vouched for that email-validator refuses (a@intranet) must not
+    turn every listing into a 400."""
+    if patching:
+        return Email.model_construct(value=address, type=Email.Type.work, primary=True)
+    return Email.model_construct(value=address)
 
 
 def serve(session: Session, user: HubUser, context: Context, status: int = 200) -> Response:
@@ -75,7 +90,8 @@ def serve(session: Session, user: HubUser, context: Context, status: int = 200) 
 
 def _live(session: Session, user_id: str) -> HubUser:
     """The user, unless unknown or erased (an erased user is gone as far as SCIM is concerned)."""
-    user = session.get(HubUser, int(user_id)) if user_id.isdigit() else None
+    key = row_id(user_id)
+    user = session.get(HubUser, key) if key is not None else None
     if user is None or session.get(Erasure, user.id) is not None:
         raise not_found("User")
     return user
@@ -97,6 +113,14 @@ def _user_name() -> Any:
 
 
 def _special() -> filters.Special:
+    def email_type(op: str, value: Any) -> Any:
+        # emails[type eq "work"]: the one address is served as type work (see to_scim).
+        if op == "pr":
+            return HubUser.email.isnot(None)
+        if op != "eq" or not isinstance(value, str):
+            raise filters.InvalidFilterException(detail="emails.type supports eq and pr")
+        return HubUser.email.isnot(None) if value.lower() == "work" else false()
+
     def external_id(op: str, value: Any) -> Any:
         account = select(LmsAccount.id).where(LmsAccount.user_id == HubUser.id,
                                               LmsAccount.home_page == token().home_page)
@@ -106,7 +130,7 @@ def _special() -> filters.Special:
             raise filters.InvalidFilterException(detail="externalId supports eq and pr")
         return exists(account.where(LmsAccount.external_id == value))
 
-    return {"externalid": external_id, "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
+    return {"externalid": external_id, "emails.type": email_type, "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
 
 
 @bp.get("/Users")
@@ -147,7 +171,7 @@ def get_user(user_id: str) -> Response:
 @bp.post("/Users")
 def create_user() -> Response:
     session = db.session()
-    incoming = User.model_validate(body(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    incoming = User.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     user = HubUser(status=UserStatus.ACTIVE.value)
     session.add(user)
     _apply(session, user, incoming, creating=True)
@@ -160,7 +184,7 @@ def replace_user(user_id: str) -> Response:
     session = db.session()
     user = _live(session, user_id)
     check_precondition(_current_version(session, user))
-    incoming = User.model_validate(body(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    incoming = User.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
     _apply(session, user, incoming)
     session.commit()
     return serve(session, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
@@ -171,9 +195,10 @@ def patch_user(user_id: str) -> Response:
     session = db.session()
     user = _live(session, user_id)
     check_precondition(_current_version(session, user))
-    operations = PatchOp[User].model_validate(body(), scim_ctx=Context.RESOURCE_PATCH_REQUEST)
-    resource = to_scim(session, user)
-    operations.patch(resource)
+    operations = PatchOp[User].model_validate(body(str(PatchOp.__schema__)),
+                                              scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=PATCH_POLICY)
+    resource = to_scim(session, user, patching=True)
+    operations.patch(resource, scim_policy=PATCH_POLICY)
     _apply(session, user, resource)
     session.commit()
     return serve(session, user, Context.RESOURCE_PATCH_RESPONSE)
@@ -195,10 +220,14 @@ def _current_version(session: Session, user: HubUser) -> str:
 
 
 def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = False) -> None:
-    """Write a SCIM User onto the row: email, names, externalId, then active (which may disable or enable)."""
+    """Write a SCIM User onto the row: email, names, externalId, then active (which may disable or enable).
+
+    Everything is checked before anything is written, so a refused request changes nothing.
+    """
     user_name = (incoming.user_name or "").strip()
     if not user_name or len(user_name) > 320:
         raise InvalidValueException(detail="userName is required (at most 320 characters)")
+    _check_lengths(incoming)
     email = _email_of(incoming)
     _check_unique(session, user, user_name, email)
     if (user.email or "").lower() != (email or "").lower():
@@ -212,21 +241,44 @@ def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = 
     session.flush()
     _set_external_id(session, user, incoming.external_id)
     actor = f"scim:{token().name}"
+    # A PUT that leaves active out does not assert it (RFC 7644 §3.5.1 lets the hub keep it): omitting it must
+    # never re-enable a user the LMS disabled.
     if incoming.active is False and user.status != UserStatus.DISABLED.value:
         deprovision.disable(session, user, actor=actor, reason="scim active=false")
-    elif incoming.active is not False and user.status != UserStatus.ACTIVE.value and not creating:
+    elif incoming.active is True and user.status != UserStatus.ACTIVE.value and not creating:
         deprovision.enable(session, user, actor=actor, reason="scim active=true")
     _touch(session, user.id, None if email and user_name.lower() == email.lower() else user_name)
 
 
+def _check_lengths(incoming: User) -> None:
+    """Strings longer than their columns are invalidValue (PostgreSQL would refuse them with a 500)."""
+    name = incoming.name
+    for label, value, limit in (("displayName", incoming.display_name, NAME_LENGTH),
+                                ("name.formatted", name.formatted if name else None, NAME_LENGTH),
+                                ("name.givenName", name.given_name if name else None, NAME_LENGTH),
+                                ("name.familyName", name.family_name if name else None, NAME_LENGTH),
+                                ("externalId", incoming.external_id, EXTERNAL_ID_LENGTH)):
+        if value is not None and len(value) > limit:
+            raise InvalidValueException(detail=f"{label} is longer than {limit} characters")
+
+
 def _email_of(incoming: User) -> str | None:
-    """The primary email, else the first, else userName when it is an address; None: a user without email."""
+    """The primary email, else the first, else userName when it is an address; None: a user without email.
+
+    emails[].value is checked by scim2-models; userName is an address only if it passes the same check, else it is
+    a plain userName (an address stored unchecked would be refused when served, after the commit).
+    """
     emails = [str(e.value).strip() for e in sorted(incoming.emails or [], key=lambda e: not e.primary) if e.value]
-    value = emails[0] if emails else (incoming.user_name if incoming.user_name and "@" in incoming.user_name
-                                      else None)
-    if value is not None and ("@" not in value or len(value) > 320):
-        raise InvalidValueException(detail=f"{value!r} is not an email address")
-    return value
+    if emails:
+        return emails[0]
+    user_name = (incoming.user_name or "").strip()
+    if "@" not in user_name:
+        return None
+    try:
+        Email(value=user_name)
+    except ValidationError:
+        return None
+    return user_name
 
 
 def _check_unique(session: Session, user: HubUser, user_name: str, email: str | None) -> None:
