@@ -130,7 +130,8 @@ def _special() -> filters.Special:
             raise filters.InvalidFilterException(detail="externalId supports eq and pr")
         return exists(account.where(LmsAccount.external_id == value))
 
-    return {"externalid": external_id, "emails.type": email_type, "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
+    return {"externalid": external_id, "emails.type": email_type,
+            "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
 
 
 @bp.get("/Users")
