@@ -75,7 +75,12 @@ def _origin(value: str, name: str) -> str:
     if (parts.scheme not in {"http", "https"} or not parts.hostname or parts.path not in {"", "/"}
             or parts.query or parts.fragment or "@" in parts.netloc):
         raise ConfigError(f"{name} must hold origins like https://lms.example.com, not {value!r}")
-    return f"{parts.scheme}://{parts.netloc}".lower()
+    # A browser's Origin leaves the scheme's default port out: an origin configured with it would never match.
+    netloc = parts.netloc.lower()
+    default = {"https": ":443", "http": ":80"}[parts.scheme]
+    if netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    return f"{parts.scheme}://{netloc}"
 
 
 def _base_url(env: Mapping[str, str], insecure_loopback: bool) -> str:

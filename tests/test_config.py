@@ -36,14 +36,17 @@ def test_values_are_normalised(good: dict[str, str], tmp_path: Path) -> None:
     key2 = Fernet.generate_key().decode()
     settings = load_settings({
         **good, "HUB_BASE_URL": "https://hub.example.edu/", "HUB_DATABASE_URL": "postgres://u:p@db/hub",
-        "HUB_LMS_ORIGINS": "https://LMS.example.edu, https://moodle.example.org/",
+        "HUB_LMS_ORIGINS": "https://LMS.example.edu, https://moodle.example.org:443/, http://127.0.0.1:80, "
+                           "https://edx.example.org:8443",
         "HUB_ENCRYPTION_KEYS": f"{good['HUB_ENCRYPTION_KEYS']}, {key2}", "HUB_ADMIN_EMAILS": "Admin@Hub.example",
         "HUB_INSECURE_LOOPBACK": "Yes", "HUB_SANDBOXES": "off", "HUB_CA_BUNDLE": str(bundle),
         "HUB_SMTP_URL": "smtp+starttls://user:pw@mail.example.edu:587", "HUB_REDIS_URL": "redis://127.0.0.1:6379/2",
     })
     assert settings.base_url == "https://hub.example.edu"
     assert settings.database_url == "postgresql+psycopg://u:p@db/hub"
-    assert settings.lms_origins == ("https://lms.example.edu", "https://moodle.example.org")
+    # As browsers send Origin: the scheme's default port left out, any other port kept.
+    assert settings.lms_origins == ("https://lms.example.edu", "https://moodle.example.org", "http://127.0.0.1",
+                                    "https://edx.example.org:8443")
     assert len(settings.encryption_keys) == 2
     assert settings.admin_emails == ("admin@hub.example",)
     assert settings.insecure_loopback and not settings.sandboxes
