@@ -12,6 +12,7 @@ from scim2_models import (
     PreconditionFailedException, ResponseParameters, SCIMException, ScimPolicy, SearchRequest,
 )
 from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from hub.models import ApiToken
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 MEDIA_TYPE = "application/scim+json"
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 DEFAULT_COUNT = 100
 MAX_COUNT = 200
 JSON_TYPES = ("application/scim+json", "application/json")  # RFC 7644 §3.1: MUST the first, SHOULD the second
@@ -99,9 +101,21 @@ def _search_everything() -> Response:
     raise NotImplementedException(detail="search one resource type at a time: POST /Users/.search or /Groups/.search")
 
 
-@bp.route("", defaults={"_rest": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE"], strict_slashes=False)
-@bp.route("/<path:_rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+@bp.route("", defaults={"_rest": ""}, methods=METHODS, strict_slashes=False)
+@bp.route("/<path:_rest>", methods=METHODS)
 def _unknown(_rest: str) -> Response:
+    """404, or 405 with Allow when the path exists for other methods (DELETE /Users)."""
+    adapter = current_app.url_map.bind("scim")
+    allowed = []
+    for method in METHODS:
+        try:
+            endpoint, _ = adapter.match(request.path, method=method)
+        except HTTPException:
+            continue
+        if endpoint != request.endpoint:
+            allowed.append(method)
+    if allowed:
+        return error(405, f"{request.path} answers {', '.join(allowed)}.", headers={"Allow": ", ".join(allowed)})
     return error(404, "No such SCIM endpoint.")
 
 

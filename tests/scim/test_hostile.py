@@ -282,3 +282,17 @@ def test_bearer_header_spellings(live: LiveHub, scim_token: str) -> None:
 @pytest.mark.parametrize("path", ["", "/", "/Me", "/Bulk", "/Users/1/extra"])
 def test_paths_outside_the_api_are_scim_404s(scim: Scim, path: str) -> None:
     scim_error(scim("GET", path), 404)
+
+
+@pytest.mark.parametrize(("method", "path", "allow"), [
+    ("DELETE", "/Users", "GET, POST"), ("PUT", "/Groups", "GET, POST"), ("GET", "/Users/.search", None),
+    ("POST", "/Users/1", "GET, PUT, PATCH, DELETE"),
+])
+def test_a_method_a_path_does_not_answer_is_405_with_allow(scim: Scim, method: str, path: str,
+                                                          allow: str | None) -> None:
+    answer = scim(method, path, json={"schemas": [USER]})
+    if allow is None:  # GET /Users/.search reads ".search" as an id
+        scim_error(answer, 404)
+        return
+    scim_error(answer, 405)
+    assert answer.headers["Allow"] == allow
