@@ -1,11 +1,13 @@
 """LMS clients: registered by the `hub client` commands; secrets shown once, stored as SHA-256."""
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+from authlib.oauth2.base import invalid_error_characters
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
@@ -13,6 +15,11 @@ from hub.config import is_loopback_host
 from hub.crypto import token_hash
 from hub.errors import HubError
 from hub.models import IdpToken, OAuthClient
+
+
+# What `add` makes ("hubc_" + URL-safe base64). Anything else is unknown without asking the database,
+# which PostgreSQL would answer with an error for a NUL byte.
+CLIENT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class ClientError(HubError):
@@ -26,7 +33,10 @@ class Issued:
 
 
 def _check_uri(uri: str) -> str:
-    """Exact-match redirect URIs: https (http only on loopback), no fragment, no userinfo."""
+    """Exact-match redirect URIs: https (http only on loopback), no fragment, no userinfo, printable ASCII."""
+    if " " in uri or invalid_error_characters(uri):  # RFC 3986 characters only: percent-encode the rest
+        raise ClientError(f"{uri!r} is not a valid redirect URI (percent-encode spaces, quotes, backslashes "
+                          "and non-ASCII characters)")
     parts = urlsplit(uri)
     if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment or "@" in parts.netloc:
         raise ClientError(f"{uri!r} is not a valid redirect URI (an absolute http(s) URL without a fragment)")
@@ -94,7 +104,7 @@ def remove(session: Session, name: str) -> None:
 
 def active(session: Session, client_id: str | None) -> OAuthClient | None:
     """The client for this id, unless unknown or revoked."""
-    if not client_id or len(client_id) > 64:
+    if not client_id or not CLIENT_ID.fullmatch(client_id):
         return None
     return session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id,
                                                     OAuthClient.revoked_at.is_(None)))

@@ -6,6 +6,7 @@ which code, which token, which user, which key.
 """
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from datetime import datetime, timedelta, timezone
@@ -13,6 +14,7 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
@@ -190,6 +192,29 @@ class NoRequestObjects:
             raise RequestNotSupportedError("Request objects ('request') are not supported.")
         if data.get("request_uri") is not None:
             raise RequestURINotSupportedError("'request_uri' is not supported.")
+
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class PrintableParameters:
+    """A parameter with a control character is invalid_request (RFC 6749 Appendix A: state and the others are
+    printable ASCII), at the redirect URI, before a NUL reaches the database (PostgreSQL refuses it).
+    client_id, redirect_uri and response_type are checked earlier, in views.authorize: authlib quotes them
+    in error descriptions, which raise ValueError (a 500) on anything outside RFC 6749's error charset."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_validate_authorization_request_payload", self.refuse)
+
+    def refuse(self, grant: Any, redirect_uri: str) -> None:
+        for name, values in grant.request.payload.datalist.items():
+            if any(CONTROL_CHARACTERS.search(value) for value in values):
+                raise InvalidRequestError(f"The '{_printable_name(name)}' parameter contains control characters.")
+
+
+def _printable_name(name: str) -> str:
+    """A parameter's name fit for an error description (RFC 6749 4.1.2.1's character set)."""
+    return "".join("?" if invalid_error_characters(c) else c for c in name[:40])
 
 
 class HubIssuer(IssuerParameter):
@@ -408,7 +433,7 @@ def build(app: Flask) -> AuthorizationServer:
     server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_extension(HubIssuer())
     server.register_grant(CodeGrant, [HubOpenIDCode(require_nonce=False), S256Only(required=True),
-                                      NoRequestObjects()])
+                                      NoRequestObjects(), PrintableParameters()])
     server.register_grant(RefreshGrant, [HubOpenIDRefresh()])
     protector = BearerProtector()
     protector.register_token_validator(AccessTokens())

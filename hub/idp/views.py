@@ -12,6 +12,8 @@ from urllib.parse import urlencode
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.base import invalid_error_characters
+from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
@@ -75,6 +77,11 @@ def authorize() -> Any:
         except ValidationError as exc:
             raise CSRFError(str(exc)) from None
     server = _server()
+    # authlib quotes these three in error descriptions, and raises ValueError (a 500) if one holds a character
+    # RFC 6749 4.1.2.1 forbids there; no registered value does (clients.add), so none can be redirected to.
+    for name in ("client_id", "redirect_uri", "response_type"):  # the others: server.PrintableParameters
+        if any(invalid_error_characters(value) for value in request.args.getlist(name)):
+            return _error_page(InvalidRequestError(f"The '{name}' parameter holds characters it cannot hold."))
     user = current_user()
     try:
         grant = server.get_consent_grant(end_user=user)
