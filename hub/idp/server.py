@@ -184,7 +184,7 @@ class NoRequestObjects:
     would override the plain parameters, so answering from the plain ones would answer another request."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.refuse)
+        grant.register_hook("before_validate_authorization_request_payload", self.refuse)
 
     def refuse(self, grant: Any, redirect_uri: str) -> None:
         data = grant.request.payload.data
@@ -204,7 +204,9 @@ class PrintableParameters:
     in error descriptions, which raise ValueError (a 500) on anything outside RFC 6749's error charset."""
 
     def __call__(self, grant: Any) -> None:
-        grant.register_hook("after_validate_authorization_request_payload", self.refuse)
+        # "before": a grant's hooks are a set, run in no fixed order, and OpenIDCode's nonce check (a query)
+        # runs "after"; errors raised here still go to the validated redirect_uri.
+        grant.register_hook("before_validate_authorization_request_payload", self.refuse)
 
     def refuse(self, grant: Any, redirect_uri: str) -> None:
         for name, values in grant.request.payload.datalist.items():
