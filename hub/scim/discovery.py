@@ -1,7 +1,8 @@
 """/ServiceProviderConfig, /ResourceTypes and /Schemas: what the hub supports, built from scim2-models.
 
-The schemas are the RFC 7643 core User and Group schemas cut down to the attributes the hub stores, so a client
-(and scim2-tester) never sends a value the hub would silently drop.
+The schemas are the RFC 7643 core User and Group schemas cut down to the attributes the hub stores and serves, so a
+client (and scim2-tester) is told only what it can read back. Writes to /Users also accept, and ignore, the rest of
+the core User and the Enterprise User extension (hub/scim/users.py, docs/scim.md "Accepted and ignored").
 """
 from __future__ import annotations
 

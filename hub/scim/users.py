@@ -3,6 +3,10 @@
 externalId is kept as LmsAccount(token.home_page, externalId), the row the xAPI intake matches actor.account
 against, so an LMS that provisions by SCIM is also understood when it sends statements. active false disables the
 user through hub/deprovision.py (sessions, refresh tokens, waiting posts, provider tokens); DELETE erases them.
+
+Writes are read as RFC 7643's full core User with its Enterprise User extension (scim2-models' own models), so the
+attributes identity providers map by default (title, phoneNumbers, the extension's department...) are accepted and
+ignored, while an attribute neither schema defines is still refused. Only what the hub stores is served.
 """
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from typing import Any
 from flask import Response, request
 from pydantic import ValidationError
 from scim2_models import (
-    Context, Email, GroupMembership, InvalidValueException, ListResponse, Meta, Name, PatchOp,
-    UniquenessException, User,
+    Context, Email, EnterpriseUser, GroupMembership, InvalidValueException, ListResponse, Manager, Meta, Name,
+    PatchOp, UniquenessException, User,
 )
 from sqlalchemy import String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
@@ -27,6 +31,9 @@ from hub.scim.api import (
 )
 
 SCHEMA = str(User.__schema__)
+ENTERPRISE = str(EnterpriseUser.__schema__)
+WRITTEN = User[EnterpriseUser]  # what POST, PUT and PATCH are read as; everything it holds beyond to_scim is ignored
+MANAGER_PATH = f"{ENTERPRISE}:manager".lower()
 NAME_LENGTH, EXTERNAL_ID_LENGTH = 200, 255  # the columns' sizes (users.name..., lms_accounts.external_id)
 
 
@@ -49,7 +56,7 @@ def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None, *
         state = session.get(ScimVersion, ("User", user.id)) if user.id else None
     modified = state.updated_at if state else None
     user_name = (state.user_name if state else None) or user.email or f"user-{user.id}"
-    return User(
+    return (WRITTEN if patching else User)(
         id=str(user.id), user_name=user_name, display_name=user.name,
         name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
         else None,
@@ -172,7 +179,7 @@ def get_user(user_id: str) -> Response:
 @bp.post("/Users")
 def create_user() -> Response:
     session = db.session()
-    incoming = User.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    incoming = _written(Context.RESOURCE_CREATION_REQUEST)
     user = HubUser(status=UserStatus.ACTIVE.value)
     session.add(user)
     _apply(session, user, incoming, creating=True)
@@ -185,7 +192,7 @@ def replace_user(user_id: str) -> Response:
     session = db.session()
     user = _live(session, user_id)
     check_precondition(_current_version(session, user))
-    incoming = User.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST)
+    incoming = _written(Context.RESOURCE_REPLACEMENT_REQUEST)
     _apply(session, user, incoming)
     session.commit()
     return serve(session, user, Context.RESOURCE_REPLACEMENT_RESPONSE)
@@ -196,8 +203,11 @@ def patch_user(user_id: str) -> Response:
     session = db.session()
     user = _live(session, user_id)
     check_precondition(_current_version(session, user))
-    operations = PatchOp[User].model_validate(body(str(PatchOp.__schema__)),
-                                              scim_ctx=Context.RESOURCE_PATCH_REQUEST, scim_policy=PATCH_POLICY)
+    data = body(str(PatchOp.__schema__))
+    if isinstance(data.get("Operations"), list):
+        data = {**data, "Operations": [_entra_manager_op(op) for op in data["Operations"]]}
+    operations = PatchOp[WRITTEN].model_validate(data, scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+                                                 scim_policy=PATCH_POLICY)
     resource = to_scim(session, user, patching=True)
     operations.patch(resource, scim_policy=PATCH_POLICY)
     _apply(session, user, resource)
@@ -214,6 +224,43 @@ def delete_user(user_id: str) -> Response:
     deprovision.erase(session, user, actor=f"scim:{token().name}")
     session.commit()
     return Response(status=204)
+
+
+def _written(context: Context) -> User:
+    """A POST or PUT body as the full core User with the Enterprise extension (the hub keeps none of the latter)."""
+    data = body(SCHEMA, ENTERPRISE)
+    extension = data.get(ENTERPRISE)
+    if isinstance(extension, dict):
+        # manager.$ref is required by RFC 7643 §8.7.1 (and so by scim2-models) but only RECOMMENDED by §4.3, and
+        # Entra ID sends neither $ref nor even an object ("manager": "id"): checked as a Manager, then dropped.
+        for key in [key for key in extension if key.lower() == "manager"]:
+            if extension[key] is not None:
+                Manager.model_validate(_as_manager(extension[key]))
+        data = {**data, ENTERPRISE: {key: value for key, value in extension.items() if key.lower() != "manager"}}
+    return WRITTEN.model_validate(data, scim_ctx=context)
+
+
+def _as_manager(value: Any) -> Any:
+    """Entra ID writes the enterprise manager as the manager's id alone: read it as the complex attribute."""
+    return {"value": value} if isinstance(value, str) else value
+
+
+def _entra_manager_op(operation: Any) -> Any:
+    """A PATCH operation with Entra ID's string manager made complex: as the path (`...:User:manager`), as a key of a
+    path-less value (`{"...:User:manager": id}`, `{"...:User": {"manager": id}}`) or of the extension's value."""
+    if not isinstance(operation, dict):
+        return operation
+    path, value = str(operation.get("path") or "").lower(), operation.get("value")
+    if path == MANAGER_PATH:
+        return {**operation, "value": _as_manager(value)}
+    if path not in ("", ENTERPRISE.lower()) or not isinstance(value, dict):
+        return operation
+    manager_keys = {"manager"} if path else {MANAGER_PATH}
+    fixed = {key: _as_manager(item) if key.lower() in manager_keys else item for key, item in value.items()}
+    if not path:
+        fixed = {key: _entra_manager_op({"path": ENTERPRISE, "value": item})["value"]
+                 if key.lower() == ENTERPRISE.lower() else item for key, item in fixed.items()}
+    return {**operation, "value": fixed}
 
 
 def _current_version(session: Session, user: HubUser) -> str:
