@@ -18,7 +18,7 @@ from sqlalchemy import String, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from hub import db
-from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, utcnow
+from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, aware, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
@@ -40,7 +40,7 @@ def to_scim(session: Session, org: Organisation) -> Group:
     return Group(
         id=str(org.id), display_name=org.name, external_id=state.external_id if state else None,
         members=[GroupMember(value=str(uid), type="User", ref=f"{base_url()}/Users/{uid}") for uid in members] or None,
-        meta=Meta(resource_type="Group", created=org.created_at, last_modified=modified or org.created_at,
+        meta=Meta(resource_type="Group", created=aware(org.created_at), last_modified=aware(modified or org.created_at),
                   location=f"{base_url()}/Groups/{org.id}"),
     )
 

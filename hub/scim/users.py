@@ -22,7 +22,7 @@ from sqlalchemy import String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from hub import db, deprovision
-from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserStatus, utcnow
+from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserStatus, aware, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
@@ -64,8 +64,8 @@ def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None, *
         active=user.status == UserStatus.ACTIVE.value, external_id=_external_id(session, user),
         groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
         if org else None,
-        meta=Meta(resource_type="User", created=user.created_at, last_modified=modified or user.created_at,
-                  location=f"{base_url()}/Users/{user.id}"),
+        meta=Meta(resource_type="User", created=aware(user.created_at),
+                  last_modified=aware(modified or user.created_at), location=f"{base_url()}/Users/{user.id}"),
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, or_, update
 from sqlalchemy.orm import Session
 
-from hub.models import Delivery, DeliveryStatus
+from hub.models import Delivery, DeliveryStatus, aware  # noqa: F401  (aware: used through this module)
 
 S = DeliveryStatus
 RETRYABLE = (S.DEAD.value, S.UNKNOWN.value, S.FAILED.value)
@@ -47,11 +47,6 @@ def apply(session: Session, statement: Update) -> bool:
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
-
-
-def aware(moment: datetime | None) -> datetime | None:
-    """SQLite hands datetimes back naive; every stored time is UTC."""
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def backoff(attempts: int, policy: Policy, rng: random.Random | None = None) -> timedelta:
