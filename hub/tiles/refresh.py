@@ -21,9 +21,8 @@ from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
 from hub import redis_conn
-from hub.models import Connection, Tile, TileItem
+from hub.models import Connection, Tile, TileItem, aware, utcnow
 from hub.sharing import publishing
-from hub.sharing.outbox import aware, utcnow
 from hub.tiles import reading, sanitize
 from providers.base import AuthExpired, FeedItem, FeedPage, FeedReader, ProviderError, RateLimited, Transient
 
