@@ -10,13 +10,24 @@ import redis
 import sqlalchemy.exc
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.routing import IntegerConverter, Map
 
 from hub import db, logs, redis_conn, sandboxes
 from hub.config import Settings, load_settings
 from hub.crypto import Vault
+from hub.models import MAX_KEY
 from hub.provider_store import ProviderCache
 
 csrf = CSRFProtect()
+
+
+class KeyConverter(IntegerConverter):
+    """`<int:...>` in every route, capped at what a primary key can hold (hub.models.MAX_KEY): a larger number names
+    no row and is the route's 404, instead of PostgreSQL's 'integer out of range' as a 500."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002  (werkzeug's own name)
+        kwargs.setdefault("max", MAX_KEY)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
@@ -44,6 +55,7 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     db.init_app(app, settings.database_url)
     redis_conn.init_app(app, settings.redis_url, settings.instance_path)
     csrf.init_app(app)
+    app.url_map.converters["int"] = KeyConverter  # before any route is added: every <int:id> is a key in range
     _register_blueprints(app)
     if settings.sandboxes:
         sandboxes.init_app(app, csrf)

@@ -12,6 +12,11 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+# The largest primary key every supported database holds: an Integer key is PostgreSQL's 32-bit `integer` (and
+# SQLAlchemy's psycopg dialect casts bound ids to it, so a larger one is an error there, not "no row").
+MAX_KEY = 2**31 - 1
+
+
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; every stored time is UTC."""
     return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)

@@ -18,7 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from hub import db, tokens
-from hub.models import ApiToken
+from hub.models import MAX_KEY, ApiToken
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
 MEDIA_TYPE = "application/scim+json"
@@ -153,7 +153,8 @@ def _holds_nul(value: Any) -> bool:
 
 def row_id(text: str) -> int | None:
     """A resource id as a primary key, or None when no row can have it (so the answer is 404, never a 500)."""
-    return int(text) if ROW_ID.fullmatch(text) else None
+    number = int(text) if ROW_ID.fullmatch(text) else None
+    return number if number is not None and number <= MAX_KEY else None
 
 
 def paging() -> tuple[int, int]:

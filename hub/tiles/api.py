@@ -15,6 +15,7 @@ from sqlalchemy import exists, or_, select
 
 from hub import db
 from hub.auth.sessions import current_user
+from hub.models import MAX_KEY
 from hub.models.tiles import Tile, TileAudience
 from hub.tiles import avatars, cache
 
@@ -23,11 +24,11 @@ bp = Blueprint("tiles", __name__)
 MAX_AGE = 30  # seconds a browser keeps a tile before asking again (then usually a 304)
 STALE_WHILE_REVALIDATE = 300
 STATIC = Path(__file__).resolve().parent.parent / "static"
-# A tile id as the hub writes it: ASCII digits, no sign or leading zero, within the database's 64-bit integers.
+# A tile id as the hub writes it: ASCII digits, no sign or leading zero, within the database's keys (MAX_KEY).
 # Anything else (0, -1, 1e3, 0001, a non-ASCII digit, 99999999999999999999) is the same 404 as an unknown tile,
 # answered in the route's own format and with CORS, so the widget can tell "no such tile" from a network error.
 TILE_ID = re.compile(r"[1-9][0-9]{0,18}")
-MAX_TILE_ID = 2**63 - 1
+MAX_TILE_ID = MAX_KEY
 AVATAR_KEY = re.compile(r"[0-9a-f]{40}")  # avatars.key_of: 40 lower-case hex digits
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
 from hub.errors import HubError
-from hub.models import Organisation, Tile, TileAudience, TileItem
+from hub.models import MAX_KEY, Organisation, Tile, TileAudience, TileItem
 from providers import registry
 
 MAX_ITEMS_RANGE = (1, 100)
@@ -25,7 +25,7 @@ DEFAULT_REFRESH_SECONDS = 300
 DEFAULT_MIN_REFRESH_SECONDS = 60  # for a reader that declares no floor of its own
 TITLE_LIMIT = 200
 ADDRESS_LIMIT = 2000
-MAX_ID = 2**63 - 1  # the database's integer keys: a larger id names no row (and SQLite's driver overflows on it)
+MAX_ID = MAX_KEY  # a larger id names no row (PostgreSQL refuses it, SQLite's driver overflows past 64 bits)
 SHOWN_LIMIT = 80  # how much of a refused value a message repeats
 URL_LABELS = ("url", "site")  # address labels whose address is a URL
 # Characters no title or address needs and that make one read as something else: the bidirectional embeddings,
