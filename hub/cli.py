@@ -11,6 +11,10 @@ from flask import Flask
 from sqlalchemy import select
 
 from hub.errors import ConfigError, HubError
+from hub.models import MAX_KEY
+
+# A row id: what a primary key can hold (a larger number would be PostgreSQL's "integer out of range").
+ROW_ID = click.IntRange(1, MAX_KEY)
 
 
 def _app() -> Flask:
@@ -617,7 +621,7 @@ def rule_list(as_json: bool) -> None:
 
 
 @rule.command("preview")
-@click.argument("rule_id", type=int)
+@click.argument("rule_id", type=ROW_ID)
 @_admin
 def rule_preview(rule_id: int) -> None:
     """Show the message a rule would post, on a sample event."""
@@ -663,7 +667,7 @@ def delivery_list(as_json: bool, status: str | None, limit: int) -> None:
 
 
 @delivery.command("retry")
-@click.argument("delivery_id", type=int)
+@click.argument("delivery_id", type=ROW_ID)
 @_admin
 def delivery_retry(delivery_id: int) -> None:
     """Send a dead, unknown or failed delivery again (now, with fresh attempts)."""
@@ -840,7 +844,7 @@ def token_list(as_json: bool) -> None:
 
 
 @token.command("revoke")
-@click.argument("token_id", type=int)
+@click.argument("token_id", type=ROW_ID)
 @_admin
 def token_revoke(token_id: int) -> None:
     """Revoke a token at once."""

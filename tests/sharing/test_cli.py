@@ -91,3 +91,12 @@ def test_adding_an_x_rule_warns_that_x_bills_links(world: World, hub_env: dict[s
     quiet = CliRunner().invoke(main, ["rule", "add", "--org", "Partners Inc", "--on", "course.completed", "--to",
                                       "slack:#wins"], env=hub_env)
     assert quiet.exit_code == 0 and "note:" not in quiet.stderr
+
+
+def test_ids_past_any_key_are_refused_by_name(world: World, hub_env: dict[str, str]) -> None:
+    """A number no primary key can hold is a usage error naming the argument (PostgreSQL would refuse the query)."""
+    for args in (("delivery", "retry"), ("rule", "preview"), ("token", "revoke")):
+        result = run(hub_env, *args, str(2**31))
+        assert result.exit_code == 2 and "is not in the range 1<=x<=2147483647" in result.output, (args, result.output)
+    missing = run(hub_env, "delivery", "retry", str(2**31 - 1))
+    assert missing.exit_code != 0 and "Traceback" not in missing.output
