@@ -10,7 +10,7 @@ import redis
 import sqlalchemy.exc
 from flask import Flask, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter
 
 from hub import db, logs, redis_conn, sandboxes
 from hub.config import Settings, load_settings
@@ -22,12 +22,13 @@ csrf = CSRFProtect()
 
 
 class KeyConverter(IntegerConverter):
-    """`<int:...>` in every route, capped at what a primary key can hold (hub.models.MAX_KEY): a larger number names
-    no row and is the route's 404, instead of PostgreSQL's 'integer out of range' as a 500."""
+    """`<int:...>` in every route: a number past what a primary key can hold (hub.models.MAX_KEY) reaches the view
+    as 0, which no row has, so the view answers as for any unknown id (404) instead of PostgreSQL's 'integer out of
+    range' as a 500. (Refusing it in the router instead makes werkzeug answer some such paths 405.)"""
 
-    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:  # noqa: A002  (werkzeug's own name)
-        kwargs.setdefault("max", MAX_KEY)
-        super().__init__(map, *args, **kwargs)
+    def to_python(self, value: str) -> int:
+        number = int(super().to_python(value))
+        return number if number <= MAX_KEY else 0
 
 
 def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
