@@ -16,7 +16,7 @@ from hub.admin import bp
 from hub.admin.common import done
 from hub.admin.tile_preview import preview
 from hub.auth.sessions import admin_required
-from hub.models import Organisation, Tile
+from hub.models import MAX_KEY, Organisation, Tile
 from hub.tiles import cache, scheduler, store
 
 FIELDS = ("kind", "title", "address", "org_id", "refresh_seconds", "max_items")
@@ -72,7 +72,7 @@ def _whole(value: str) -> int | None:
     if not (value.isascii() and value.isdigit()):
         return None
     number = int(value)
-    return number if number <= store.MAX_ID else None
+    return number if number <= MAX_KEY else None
 
 
 def _read_form() -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
@@ -157,7 +157,7 @@ def _edit_page(tile: Tile, form: dict[str, Any] | None = None, errors: dict[str,
 
 
 def _tile_or_404(tile_id: int) -> Tile:
-    tile = db.session().get(Tile, tile_id) if tile_id <= store.MAX_ID else None  # larger: no row, and no query
+    tile = db.session().get(Tile, tile_id)  # an id past MAX_KEY arrives as 0 (hub.app.KeyConverter): no row
     if tile is None:
         abort(404)
     return tile

@@ -28,7 +28,6 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 # Anything else (0, -1, 1e3, 0001, a non-ASCII digit, 99999999999999999999) is the same 404 as an unknown tile,
 # answered in the route's own format and with CORS, so the widget can tell "no such tile" from a network error.
 TILE_ID = re.compile(r"[1-9][0-9]{0,18}")
-MAX_TILE_ID = MAX_KEY
 AVATAR_KEY = re.compile(r"[0-9a-f]{40}")  # avatars.key_of: 40 lower-case hex digits
 
 
@@ -115,7 +114,7 @@ def _cors(response: Response) -> Response:
 
 def _serve(raw_id: str, render: Any, mimetype: str) -> Response:
     tile_id = int(raw_id) if TILE_ID.fullmatch(raw_id) else 0
-    if not 0 < tile_id <= MAX_TILE_ID:
+    if not 0 < tile_id <= MAX_KEY:
         return _not_found(mimetype)
     entry = cache.lookup(tile_id)
     if entry is None or (not entry.public and not _viewer_allowed(entry)):

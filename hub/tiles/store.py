@@ -25,7 +25,6 @@ DEFAULT_REFRESH_SECONDS = 300
 DEFAULT_MIN_REFRESH_SECONDS = 60  # for a reader that declares no floor of its own
 TITLE_LIMIT = 200
 ADDRESS_LIMIT = 2000
-MAX_ID = MAX_KEY  # a larger id names no row (PostgreSQL refuses it, SQLite's driver overflows past 64 bits)
 SHOWN_LIMIT = 80  # how much of a refused value a message repeats
 URL_LABELS = ("url", "site")  # address labels whose address is a URL
 # Characters no title or address needs and that make one read as something else: the bidirectional embeddings,
@@ -214,7 +213,7 @@ def _check_orgs(session: Session, org_ids: Iterable[int], field: str, flag: str)
         return
     # An id past the database's integers names no organisation (and must not reach the driver).
     found = set(session.scalars(select(Organisation.id).where(
-        Organisation.id.in_([org for org in wanted if 0 < org <= MAX_ID]))))
+        Organisation.id.in_([org for org in wanted if 0 < org <= MAX_KEY]))))
     missing = sorted(wanted - found)
     if missing:
         raise InvalidTile(field, f"{flag}: no organisation with id {', '.join(map(str, missing))}")
@@ -222,7 +221,7 @@ def _check_orgs(session: Session, org_ids: Iterable[int], field: str, flag: str)
 
 def get_tile(session: Session, tile_id: int) -> Tile:
     """The tile with this id, or InvalidTile."""
-    tile = session.get(Tile, tile_id) if 0 < tile_id <= MAX_ID else None
+    tile = session.get(Tile, tile_id) if 0 < tile_id <= MAX_KEY else None
     if tile is None:
         raise InvalidTile("id", f"no tile with id {tile_id}")
     return tile
