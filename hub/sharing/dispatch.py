@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -20,13 +21,13 @@ import redis
 import sqlalchemy.exc
 from flask import Flask
 from rq import Queue
-from sqlalchemy import CursorResult, or_, select, update
+from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, redis_conn
 from hub.models import Delivery, DeliveryStatus, Event
 from hub.sharing import digests, planner
-from hub.sharing.outbox import utcnow
+from hub.sharing.outbox import aware, utcnow
 
 log = logging.getLogger(__name__)
 QUEUE = "default"
@@ -34,6 +35,7 @@ JOB = "hub.jobs.deliver"  # by name: hub.jobs imports the sharing package, not t
 BATCH = 500
 DISPATCHABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 INTERVAL = 0.2  # seconds between passes when the last one found nothing
+WAKE = "hub:dispatch:wake"  # a Redis list: a worker that hands back a delivery due sooner than INTERVAL pushes here
 
 
 def job_id(delivery_id: int) -> str:
@@ -111,16 +113,25 @@ def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BA
     due = due.order_by(Delivery.id).limit(limit)
     result = cast(CursorResult[Any], session.execute(
         update(Delivery).where(Delivery.id.in_(due.scalar_subquery()), Delivery.enqueued_at.is_(None))
-        .values(enqueued_at=now).returning(Delivery.id).execution_options(synchronize_session=False)))
-    claimed = sorted(result.scalars().all())
+        .values(enqueued_at=now).returning(Delivery.id, Delivery.next_attempt_at)
+        .execution_options(synchronize_session=False)))
+    rows = sorted(result.all())
     session.commit()
+    claimed = [row.id for row in rows]
     if not claimed:
         return 0
+    # A delivery handed back (its rate-limit turn, a retry) has waited its time already: it goes to the front of
+    # the queue, earliest first, so a backlog of new deliveries to other destinations does not make it miss its
+    # turn; new ones go to the back.
+    back = sorted((row for row in rows if row.next_attempt_at is not None), key=lambda row: row.next_attempt_at,
+                  reverse=True)
+    jobs = [Queue.prepare_data(JOB, kwargs={"delivery_id": row.id}, job_id=job_id(row.id),
+                               at_front=row.next_attempt_at is not None)
+            for row in back + [row for row in rows if row.next_attempt_at is None]]
     try:
         queue = _queue(connection)
         with queue.connection.pipeline() as pipe:
-            queue.enqueue_many([Queue.prepare_data(JOB, kwargs={"delivery_id": d}, job_id=job_id(d))
-                                for d in claimed], pipeline=pipe)
+            queue.enqueue_many(jobs, pipeline=pipe)
             pipe.execute()
     except redis.RedisError as exc:
         log.warning("%d deliveries not enqueued (the next pass will): %s", len(claimed), type(exc).__name__)
@@ -131,21 +142,76 @@ def dispatch(session: Session, ids: Sequence[int] | None = None, limit: int = BA
     return len(claimed)
 
 
+def next_due_in(session: Session, limit: float) -> float:
+    """Seconds until the first handed-back delivery (rate limit, retry) is due, at most `limit`."""
+    now = utcnow()
+    soonest = session.scalar(select(func.min(Delivery.next_attempt_at)).where(
+        Delivery.status.in_(DISPATCHABLE), Delivery.enqueued_at.is_(None), Delivery.next_attempt_at > now))
+    session.rollback()  # end the read: a SQLite reader left open would pin the WAL
+    if soonest is None:
+        return limit
+    return max(0.0, min(limit, (aware(soonest) - now).total_seconds()))
+
+
+def wake(connection: redis.Redis) -> None:
+    """Tell the sleeping dispatchers that a delivery was handed back due sooner than their next pass."""
+    connection.publish(WAKE, b"1")
+
+
 def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL) -> None:
-    """Dispatch until `stop` is set or the parent process (the worker that started us) is gone."""
+    """Dispatch until `stop` is set or the parent process (the worker that started us) is gone.
+
+    Between passes it sleeps until the first handed-back delivery is due (at most `interval`), and a worker's
+    wake() cuts the sleep short: a rate-limited delivery is enqueued at its time, not up to a pass later, which
+    is what keeps a busy channel posting at its limit."""
     from hub import db
 
     parent = os.getppid()
     stop = stop or threading.Event()
-    while not stop.is_set() and os.getppid() == parent:
-        with app.app_context():
-            session = db.session()
+    alarm = _Alarm(app)
+    try:
+        while not stop.is_set() and os.getppid() == parent:
+            with app.app_context():
+                session = db.session()
+                try:
+                    full = run_pass(session).full
+                    pause = 0.0 if full else next_due_in(session, interval)
+                except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
+                    # The database or Redis is down: nothing was claimed for good; the next pass tries again.
+                    session.rollback()
+                    log.warning("dispatcher pass failed: %s", type(exc).__name__)
+                    pause = interval
+            if pause > 0:
+                alarm.sleep(stop, pause)
+    finally:
+        alarm.close()
+
+
+class _Alarm:
+    """A sleep that wake() cuts short: a subscription to WAKE, read with a client-side timeout (precise to the
+    millisecond, where a blocking Redis command's timeout is only checked at the server's 10 Hz)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.listener: Any = None
+
+    def sleep(self, stop: threading.Event, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        try:
+            if self.listener is None:
+                self.listener = redis_conn.get_from(self.app).pubsub(ignore_subscribe_messages=True)
+                self.listener.subscribe(WAKE)
+            while (left := deadline - time.monotonic()) > 0:
+                if self.listener.get_message(timeout=left) is not None:
+                    return
+        except redis.RedisError:
+            self.close()  # subscribe again next time; meanwhile, a plain sleep
+            stop.wait(max(0.0, deadline - time.monotonic()))
+
+    def close(self) -> None:
+        if self.listener is not None:
             try:
-                full = run_pass(session).full
-            except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
-                # The database or Redis is down: nothing was claimed for good; the next pass tries again.
-                session.rollback()
-                log.warning("dispatcher pass failed: %s", type(exc).__name__)
-                full = False
-        if not full:
-            stop.wait(interval)
+                self.listener.close()
+            except redis.RedisError:
+                pass
+            self.listener = None

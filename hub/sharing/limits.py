@@ -1,4 +1,14 @@
-"""A token bucket per destination in Redis: a worker asks for a token and, if none, reschedules; it never sleeps."""
+"""A token bucket per destination in Redis, with a place in line for whoever had to wait; it never sleeps.
+
+A delivery that finds no token is told when to come back, and keeps its place: the bucket also holds a line of
+waiting holders (a sorted set, holder -> reserved time), so twenty deliveries to one channel come back one per
+token, not all at once to fight over each one (the herd that held channels well under their limit, each loser a
+wasted job run). A newcomer queues behind the holders; a holder back at its time takes the token the moment there
+is one, and if an earlier post went out late it is told to come back when the next token is due (its place kept),
+so posts are spaced by the actual takes, never closer than the limit. The hub paces at SAFETY of each published
+limit: the trip from the take to the provider varies by milliseconds, and a provider that allows no burst (the
+Slack sandbox's strict bucket) answers 429 to a post that arrives early by one.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,6 +16,9 @@ from dataclasses import dataclass
 import redis
 
 from providers import registry
+
+SAFETY = 0.98  # the share of a destination's published limit the hub uses
+GRACE_MS = 60_000  # a holder this late (a lost job, a long backlog) loses its place; back, it queues again
 
 
 @dataclass(frozen=True)
@@ -22,25 +35,38 @@ class Limit:
 
 DEFAULT = Limit(1, 1)
 
-# KEYS[1] bucket hash, KEYS[2] block key (set after a 429); ARGV capacity, refill per second.
-# Returns 0 when a token was taken, otherwise milliseconds until one is available. Time comes from Redis
-# itself so every worker agrees.
+# KEYS[1] bucket hash (tokens, at), KEYS[2] block key (set after a 429), KEYS[3] the line (holder -> slot ms).
+# ARGV capacity, tokens per second, holder, grace ms. Returns 0 when a token was taken, otherwise milliseconds
+# until the holder should come back. Time comes from Redis itself so every worker agrees.
 _TAKE = """
 local blocked = redis.call('PTTL', KEYS[2])
 if blocked > 0 then return blocked end
 local capacity = tonumber(ARGV[1])
-local rate = tonumber(ARGV[2])
+local interval = 1000 / tonumber(ARGV[2])
+local holder = ARGV[3]
+local grace = tonumber(ARGV[4])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
 local tokens = tonumber(state[1]) or capacity
 local at = tonumber(state[2]) or now
-tokens = math.min(capacity, tokens + (now - at) * rate / 1000)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = math.ceil((1 - tokens) * 1000 / rate) end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * 1000 / rate) + 1000)
-return wait
+tokens = math.min(capacity, tokens + (now - at) / interval)
+redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now - grace)
+local placed = redis.call('ZSCORE', KEYS[3], holder)
+if tokens >= 1 and (placed or redis.call('ZCARD', KEYS[3]) == 0) then
+  redis.call('ZREM', KEYS[3], holder)
+  redis.call('HSET', KEYS[1], 'tokens', tostring(tokens - 1), 'at', now)
+  redis.call('PEXPIRE', KEYS[1], math.ceil(capacity * interval) + 1000)
+  return 0
+end
+local due = now
+if tokens < 1 then due = now + math.ceil((1 - tokens) * interval) end
+if placed then return math.max(1, due - now) end
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')
+if last[2] then due = math.max(due, math.ceil(tonumber(last[2]) + interval)) end
+redis.call('ZADD', KEYS[3], due, holder)
+redis.call('PEXPIRE', KEYS[3], due - now + grace)
+return math.max(1, due - now)
 """
 
 
@@ -57,9 +83,11 @@ def limit_for(kind: str) -> Limit:
         return DEFAULT
 
 
-def take(connection: redis.Redis, key: str, limit: Limit) -> float:
-    """Take a token: 0.0 if granted, otherwise the seconds until the bucket has one."""
-    wait_ms = connection.eval(_TAKE, 2, key, key + ":blocked", limit.capacity, limit.per_second)
+def take(connection: redis.Redis, key: str, limit: Limit, holder: str) -> float:
+    """Take a token for `holder` (a delivery id): 0.0 if granted, otherwise the seconds until it should come back,
+    its place in line kept until then (and GRACE_MS after)."""
+    wait_ms = connection.eval(_TAKE, 3, key, key + ":blocked", key + ":line", limit.capacity,
+                              limit.per_second * SAFETY, holder, GRACE_MS)
     return int(wait_ms) / 1000.0
 
 

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TypeVar
 
+import redis
 from flask import current_app
 from sqlalchemy.orm import Session
 
 from hub import redis_conn
 from hub.crypto import DecryptionFailed
 from hub.models import Connection, Delivery, DeliveryStatus, Event, Rule, User, UserStatus
-from hub.sharing import consent, digests, limits, outbox, publishing, templates
+from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
 from providers import registry
@@ -90,7 +91,7 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
         return Outcome.SKIPPED
     bucket = limits.bucket_key(str(destination), connection.remote_id if destination.on_learner_account and
                                connection else None)
-    wait = limits.take(redis_conn.get(), bucket, limits.limit_for(destination.kind))
+    wait = limits.take(redis_conn.get(), bucket, limits.limit_for(destination.kind), str(row.id))
     if wait > 0:
         return _postpone(session, row, attempt, wait, f"{destination.kind} rate limit (hub bucket)")
     try:
@@ -179,7 +180,11 @@ def _digest_post(session: Session, row: Delivery) -> publishing.Post | None:
 
 def _postpone(session: Session, row: Delivery, attempt: str, seconds: float, reason: str) -> Outcome:
     when = utcnow() + timedelta(seconds=max(seconds, 0.001))
-    outbox.postpone(session, row.id, attempt, when, reason)
+    if outbox.postpone(session, row.id, attempt, when, reason) and seconds < dispatch.INTERVAL:
+        try:
+            dispatch.wake(redis_conn.get())  # due before the dispatcher's next pass: have it come at the time
+        except redis.RedisError:
+            pass  # the next pass enqueues it, a little late
     return Outcome.POSTPONED
 
 
