@@ -2,15 +2,15 @@
 
 Part 1 (throughput). N deliveries are planned through the real planner (an organisation, a learner, rules to N
 Slack channels, the organisation's Slack bot connection sealed with the vault), enqueued with
-`hub.sharing.dispatch.enqueue(delivery_id)` and drained by `hub.jobs.run_worker(app, burst=True)`: HubWorker, a
-work horse forked per job, as `hub worker` runs it. Then N empty jobs (`noop` below) are drained by the same call
-in the same run; the two alternate for --rounds and the best round of each is compared. Every channel is posted
+`hub.sharing.dispatch.enqueue(delivery_id)` and drained by `hub.jobs.run_worker(app, burst=True)`: HubWorker (RQ's
+SimpleWorker: jobs run in the worker's own process), as `hub worker` runs it. Then N empty jobs (`noop` below) are
+drained by the same call in the same run; the two alternate for --rounds and the best round of each is compared. Every channel is posted
 to once, so the hub's token buckets run (a Redis script per job) but never hold a delivery back.
 Target: delivery jobs/s >= 0.8 x empty jobs/s.
 
 Part 2 (limits). --channels channels x --per-channel deliveries (more than Slack's 1 post per second per channel
-lets through at once) are worked by --workers worker processes (`run_worker(app)`, with RQ's scheduler, which
-moves rate-limited deliveries back to the queue when they are due). The sandbox enforces the per-channel limit
+lets through at once) are worked by --workers worker processes (`run_worker(app)`, each with the dispatcher
+beside it, which enqueues a rate-limited delivery again when its turn is due). The sandbox enforces the per-channel limit
 and answers 429 with Retry-After beyond it. Targets: every channel's posts per second >= 0.9 x its limit, 429
 answers < 1% of chat.postMessage calls, and jobs that never wait for a limit (their mean and longest durations
 far below the 1 s spacing between two posts to a channel).
@@ -325,7 +325,7 @@ def drain_here() -> None:
 @dataclass
 class Drained:
     rate: float  # jobs per second, run_worker's whole run
-    in_job: float  # seconds per job inside the work horse (RQ's started_at..ended_at)
+    in_job: float  # seconds per job inside it (RQ's started_at..ended_at)
 
 
 def throughput(app: Any, env: dict[str, str], work: Path, world: World,
@@ -363,7 +363,7 @@ def throughput(app: Any, env: dict[str, str], work: Path, world: World,
 
 
 def time_in_jobs(connection: Any, jobs: int) -> float:
-    """Seconds per job inside work horses, from the finished burst worker's counters (its key outlives it)."""
+    """Seconds per job inside the jobs, from the finished burst worker's counters (its key outlives it)."""
     busy = 0.0
     for key in connection.scan_iter("rq:worker:*"):
         if connection.type(key) == b"hash" and connection.hexists(key, "total_working_time"):
@@ -395,8 +395,8 @@ class LimitsResult:
     posts: int
     refused: int
     job_runs: int
-    busy: float  # seconds the work horses spent in jobs, all workers
-    horse_cpu: float  # CPU seconds of the finished work horses, all workers (Linux: /proc/<pid>/stat)
+    busy: float  # seconds the workers spent in jobs, all workers
+    worker_cpu: float  # CPU seconds of the worker processes (jobs and RQ's own work; Linux: /proc/<pid>/stat)
     longest_job: float
     statuses: dict[str, int]
     stuck: dict[str, int]  # unfinished deliveries by their job's last outcome ("not_due": came before its time)
@@ -438,7 +438,7 @@ def limits_run(app: Any, env: dict[str, str], work: Path, world: World, api_base
         busy = sum(w.total_working_time for w in workers)
         longest = longest_job(connection)
         stuck = stuck_outcomes(app, connection, ids)
-        horse_cpu = sum(children_cpu(child.pid) for child in children)
+        worker_cpu = sum(process_cpu(child.pid) for child in children)
     stats = sandbox_stats(api_base)
     admitted: dict[str, list[float]] = stats["admitted"]
     starts = [times[0] for times in admitted.values() if times]
@@ -446,17 +446,17 @@ def limits_run(app: Any, env: dict[str, str], work: Path, world: World, api_base
     rates = [(len(t) - 1) / (t[-1] - t[0]) for t in admitted.values() if len(t) > 1 and t[-1] > t[0]]
     return LimitsResult(wall=wall, rates=rates, first_posts=[s - first for s in starts],
                         posts=sum(len(t) for t in admitted.values()), refused=sum(stats["refused"].values()),
-                        job_runs=job_runs, busy=busy, horse_cpu=horse_cpu, longest_job=longest, statuses=done,
+                        job_runs=job_runs, busy=busy, worker_cpu=worker_cpu, longest_job=longest, statuses=done,
                         stuck=stuck)
 
 
-def children_cpu(pid: int) -> float:
-    """CPU seconds of a process's reaped children (a worker's finished work horses); 0 where /proc is absent."""
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process has used itself; 0 where /proc is absent."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
-    return (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")  # cutime, cstime
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def stuck_outcomes(app: Any, connection: Any, ids: Sequence[int]) -> dict[str, int]:
@@ -545,7 +545,7 @@ def main() -> None:
                 empty, deliver = throughput(app, env, work, world, args)
             ratio = deliver.rate / empty.rate
             print(f"empty jobs:    {empty.rate:7.1f} jobs/s")
-            print(f"delivery jobs: {deliver.rate:7.1f} jobs/s   (in the work horse: {deliver.in_job * 1000:.1f} ms per "
+            print(f"delivery jobs: {deliver.rate:7.1f} jobs/s   (in the job: {deliver.in_job * 1000:.1f} ms per "
                   f"delivery, {empty.in_job * 1000:.1f} ms per empty job)")
             print(f"ratio delivery/empty: {ratio:.2f}  (target >= 0.80) {verdict(ratio >= 0.8)}", flush=True)
         if args.skip != "limits":
@@ -587,9 +587,9 @@ def report_limits(result: LimitsResult, limit: float, args: argparse.Namespace) 
     print(f"job runs: {result.job_runs} for {sum(result.statuses.values())} deliveries; mean job {mean * 1000:.0f} ms, "
           f"longest {result.longest_job * 1000:.0f} ms; workers in jobs {result.busy:.1f} s of "
           f"{args.workers} x {result.wall:.1f} s = {result.busy / (args.workers * result.wall):.0%}")
-    if result.horse_cpu:
-        print(f"work horses' CPU: {result.horse_cpu:.1f} s = {result.horse_cpu / result.busy:.0%} of their time in "
-              "jobs (the rest: database, Redis and Slack round trips, and waiting for a core)")
+    if result.worker_cpu:
+        print(f"workers' CPU: {result.worker_cpu:.1f} s, against {result.busy:.1f} s in jobs (CPU also counts RQ's own "
+              "work between jobs; time in jobs also counts database, Redis and Slack round trips)")
 
 
 if __name__ == "__main__":

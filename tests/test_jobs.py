@@ -42,7 +42,7 @@ def test_worker_sends_the_outbox_and_marks_it_sent(hub_env: dict[str, str], smtp
         with db.transaction():
             mail.queue("noor@partner.example", "Confirm your email", "Open this link: http://x/confirm")
         jobs.enqueue(jobs.send_mail)
-    jobs.run_worker(app, burst=True)  # what `hub worker` runs: a forking RQ worker, one job per work horse
+    jobs.run_worker(app, burst=True)  # what `hub worker` runs (HubWorker: jobs in its own process)
     with app.app_context():
         sent = db.session().scalar(select(MailMessage))
         assert sent.sent_at is not None

@@ -19,7 +19,6 @@ from hub.models import Connection, Delivery, DeliveryStatus, Event, Rule, User, 
 from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
-from providers import registry
 from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, Transient
 
 log = logging.getLogger(__name__)
@@ -215,28 +214,3 @@ def recover(session: Session, row: Delivery) -> Outcome:
     outbox.unknown(session, row.id, attempt, "an attempt crashed mid-send and the post was not found at the "
                                              "provider: retry to post it, or leave it")
     return Outcome.UNKNOWN
-
-
-def warm_up(session: Session) -> None:
-    """Run the statements a delivery runs once, against no row, before the worker forks its work horses.
-
-    SQLAlchemy compiles each statement shape once per process and keeps it on the engine; a work horse forked
-    after this inherits the compiled forms instead of compiling them again for every job (measured: about 17 ms of
-    a 43 ms delivery). Every UPDATE matches nothing; nothing is changed. If this list drifts from what a delivery
-    runs, only speed suffers.
-    """
-    nothing, policy_ = -1, Policy()
-    for model in (Delivery, User, Event, Rule):
-        session.get(model, nothing)
-    outbox.claim(session, nothing, policy_)
-    outbox.take_over(session, nothing, policy_)
-    outbox.sent(session, nothing, "warm-up", None, None)
-    outbox.postpone(session, nothing, "warm-up", utcnow(), "warm-up")
-    outbox.failed(session, nothing, "warm-up", 1, "warm-up", policy_)
-    for finish in (outbox.dead, outbox.skipped, outbox.unknown):
-        finish(session, nothing, "warm-up", "warm-up")
-    for kind in registry.PUBLISHERS:
-        consent.choice_of(session, nothing, kind)
-        publishing.connection_for(session, Destination(kind, "warm-up"), nothing, nothing)
-        publishing.publisher_for(session, kind)
-    session.rollback()

@@ -33,7 +33,7 @@ BATCH = 500
 INTERVAL = 5.0  # seconds between passes; a tile's interval is at least a minute
 # Outlives a queued job's wait plus its refresh; the refresh replaces it with the tile's own next time.
 LEASE_SECONDS = 300
-# The work horse is killed before the tile's refresh lock frees, so a hung fetch never overlaps the next one.
+# RQ stops the job (SIGALRM) before the tile's refresh lock frees, so a hung fetch never overlaps the next one.
 JOB_TIMEOUT = LOCK_SECONDS - 10
 PENDING = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED}
 

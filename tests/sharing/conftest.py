@@ -37,7 +37,8 @@ class StandInProvider:
     work horse and the test can see them, and answers by channel name the way a real provider would fail.
 
     '#busy' -> 429 (RateLimited, Retry-After 120); '#flaky' -> 5xx (Transient); '#gone' -> channel_not_found
-    (Permanent); '#crash-after' stores the post then the worker dies; '#crash-before' dies before storing;
+    (Permanent); '#crash-after' stores the post then the worker dies; '#crash-before' dies before storing
+    (run those in work_in_own_process: the worker runs jobs in its own process, which dies with them);
     '#slow' takes 0.5 s (so racing workers overlap).
     """
 
@@ -151,3 +152,16 @@ def world(hub_env: dict[str, str]) -> Iterator[World]:
             session.commit()
             redis_conn.get().flushdb()
         app.extensions["db_engine"].dispose()
+
+
+def work_in_own_process(app: Flask) -> int | None:
+    """`hub worker --burst` in a process of its own, as production runs it; returns its exit code. A job that
+    crashes the worker (the '#crash-*' addresses) takes that process down, not the test's."""
+    import multiprocessing
+
+    from hub import jobs
+
+    worker = multiprocessing.get_context("fork").Process(target=jobs.run_worker, args=(app, True))
+    worker.start()
+    worker.join(120)
+    return worker.exitcode

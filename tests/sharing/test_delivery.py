@@ -11,7 +11,7 @@ from hub import db, jobs, redis_conn
 from hub.models import Consent, Delivery, User
 from hub.sharing import dispatch, reconciler
 from hub.sharing.outbox import aware, utcnow
-from tests.sharing.conftest import World
+from tests.sharing.conftest import World, work_in_own_process
 
 
 def rows(world: World) -> dict[str, Delivery]:
@@ -68,7 +68,9 @@ def test_crash_after_the_provider_stored_the_post_is_found_not_reposted(world: W
     world.connect("slack", learner=False)
     world.rule("slack:#crash-after")
     _, ids = world.event()
-    send(world, ids)  # the work horse dies right after the provider stored the post
+    with world.app.app_context():
+        dispatch.dispatch(db.session(), ids)
+    assert work_in_own_process(world.app) == 1  # the worker dies right after the provider stored the post
     assert rows(world)["slack:#crash-after"].status == "sending"
     expire_leases(world)
     with world.app.app_context():
@@ -83,7 +85,9 @@ def test_crash_before_the_post_is_stored_parks_it_as_unknown(world: World) -> No
     world.connect("slack", learner=False)
     world.rule("slack:#crash-before")
     _, ids = world.event()
-    send(world, ids)
+    with world.app.app_context():
+        dispatch.dispatch(db.session(), ids)
+    assert work_in_own_process(world.app) == 1  # the worker dies before the provider stored anything
     expire_leases(world)
     assert run_job(world, ids[0]) == "unknown"  # a retried job recovers the same way as the reconciler
     row = rows(world)["slack:#crash-before"]
@@ -301,20 +305,3 @@ def test_a_running_worker_dispatches_committed_deliveries_itself(world: World) -
     assert stopped
     with world.app.app_context():
         assert dispatch.dispatch(db.session()) == 0  # nothing left undispatched
-
-
-def test_the_workers_warm_up_changes_nothing(world: World) -> None:
-    """sender.warm_up runs a delivery's statements against no row before the worker forks: nothing may move."""
-    from hub.sharing import sender
-
-    world.connect("slack", learner=False)
-    world.rule("slack:#wins")
-    _, ids = world.event()
-    before = rows(world)["slack:#wins"]
-    with world.app.app_context():
-        sender.warm_up(db.session())
-    after = rows(world)["slack:#wins"]
-    assert (after.status, after.attempts, after.attempt_id, after.updated_at) == \
-        (before.status, before.attempts, before.attempt_id, before.updated_at)
-    send(world, ids)
-    assert rows(world)["slack:#wins"].status == "sent" and len(world.provider.posts()) == 1
