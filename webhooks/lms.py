@@ -27,10 +27,45 @@ _UNVERIFIED = WebhookVerificationError("invalid_signature", "no signature matche
 _SOURCE_BY_NAME = select(Source.__table__).where(Source.__table__.c.name == bindparam("name"))
 
 
-def _source(name: str) -> Source | None:
-    """The source as a detached row object (read-only here), fetched with one prepared SELECT."""
+_KNOWN_MAX = 1024
+
+
+def _known() -> dict[str, Source]:
+    """Enabled sources as this app last read them. The store is guarded by what was read (intake.SourceChanged), so
+    a source disabled or re-keyed by another process is refused at once; the cache saves the SELECT, not the check."""
+    return current_app.extensions.setdefault("webhooks.sources", {})  # type: ignore[no-any-return]
+
+
+def _source(name: str, fresh: bool = False) -> Source | None:
+    """The source as a detached row object (read-only here): from the app's cache, or one prepared SELECT."""
+    known = _known()
+    if not fresh and (cached := known.get(name)) is not None:
+        return cached
     row = db.session().connection().execute(_SOURCE_BY_NAME, {"name": name}).one_or_none()
-    return Source(**row._mapping) if row is not None else None
+    source = Source(**row._mapping) if row is not None else None
+    if source is not None and source.enabled:
+        if len(known) >= _KNOWN_MAX:
+            known.clear()
+        known[name] = source
+    else:
+        known.pop(name, None)
+    return source
+
+
+def _verified(name: str, headers: dict[str, str], body: bytes, clock: Callable[[], float],
+              fresh: bool = False) -> tuple[Source, Any]:
+    """The enabled source and the verified message; a signature the cached secrets refuse is checked again against
+    the source as stored now (a secret rotated in by another process)."""
+    source = _source(name, fresh)
+    if source is None or not source.enabled:
+        raise _UNVERIFIED
+    vault = current_app.extensions["vault"]
+    try:
+        return source, SignatureVerifier(sources.webhook_secrets(vault, source), clock=clock).verify(headers, body)
+    except WebhookVerificationError:
+        if fresh or name not in _known():
+            raise
+        return _verified(name, headers, body, clock, fresh=True)
 
 
 def _clock() -> Callable[[], float]:
@@ -52,11 +87,7 @@ def receive(name: str) -> Any:
     try:
         headers = {name: value for name in SIGNED_HEADERS if (value := request.headers.get(name)) is not None}
         check_headers(headers, clock=clock)  # cheap refusals before the database is asked
-        source = _source(name)
-        if source is None or not source.enabled:
-            raise _UNVERIFIED
-        vault = current_app.extensions["vault"]
-        message = SignatureVerifier(sources.webhook_secrets(vault, source), clock=clock).verify(headers, body)
+        source, message = _verified(name, headers, body, clock)
     except WebhookVerificationError as exc:
         log.warning("webhook refused source=%s reason=%s", name, exc.code)
         return _error(401, exc.code, exc.message)
@@ -65,11 +96,15 @@ def receive(name: str) -> Any:
     except InvalidEvent as exc:
         status = 400 if exc.code == "invalid_json" else 422
         return _error(status, exc.code, exc.message, field=exc.field, errors=exc.errors)
-    stored = intake.accept(db.session(), [intake.IncomingEvent(
-        source_id=source.id, external_id=message.id, type=event.type.value, payload=event.payload,
-        occurred_at=event.occurred_at, email=event.email, home_page=sources.account_home_page(source),
-        lms_user_id=event.external_id,
-    )])[0]
+    try:
+        stored = _store(source, message.id, event)
+    except intake.SourceChanged:  # disabled or re-keyed since this process read it: decide on the source as it is
+        try:
+            source, message = _verified(name, headers, body, clock, fresh=True)
+            stored = _store(source, message.id, event)
+        except (WebhookVerificationError, intake.SourceChanged):
+            log.warning("webhook refused source=%s reason=source_changed", name)
+            return _error(401, _UNVERIFIED.code, _UNVERIFIED.message)
     if stored.duplicate and not stored.same_content:
         # Standard Webhooks makes the id the idempotency key: keep the first, answer 2xx so the LMS stops, say so.
         audit.record("event.conflict", "ignored", actor=f"source:{name}", reason="same webhook-id, other content",
@@ -78,6 +113,15 @@ def receive(name: str) -> Any:
     if stored.duplicate and not stored.same_content:
         answer["content_mismatch"] = True
     return jsonify(answer), 200 if stored.duplicate else 202
+
+
+def _store(source: Source, webhook_id: str, event: Any) -> intake.Stored:
+    """Store the event once, only while the source is as verified (one statement and its commit)."""
+    return intake.accept(db.session(), [intake.IncomingEvent(
+        source_id=source.id, external_id=webhook_id, type=event.type.value, payload=event.payload,
+        occurred_at=event.occurred_at, email=event.email, home_page=sources.account_home_page(source),
+        lms_user_id=event.external_id, source_seal=source.webhook_secrets_sealed or "",
+    )])[0]
 
 
 @bp.errorhandler(sqlalchemy.exc.OperationalError)

@@ -20,7 +20,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from hub.models import Event, LmsAccount, User, utcnow
+from hub.models import Event, LmsAccount, Source, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,13 @@ class IncomingEvent:
     home_page: str | None = None  # with lms_user_id: LmsAccount(home_page, external_id)
     lms_user_id: str | None = None
     content_hash: str | None = None  # default: SHA-256 of the canonical JSON of payload
+    # The source's sealed webhook secrets the signature was checked against (a webhook read from a cache): the
+    # event is stored only if the source is still enabled with exactly these, in the same statement.
+    source_seal: str | None = None
+
+
+class SourceChanged(Exception):
+    """The source was disabled or its secrets changed since the caller read it: nothing was stored."""
 
 
 @dataclass(frozen=True)
@@ -58,17 +65,21 @@ def stage(session: Session, incoming: IncomingEvent) -> Stored:
     """Insert the event (or find the stored one) inside the caller's transaction; the dispatcher plans it."""
     digest = incoming.content_hash or content_hash(incoming.payload)
     now = utcnow()
-    row = session.connection().execute(_insert_event(session.get_bind().dialect.name), {
+    guarded = incoming.source_seal is not None
+    row = session.connection().execute(_insert_event(session.get_bind().dialect.name, guarded), {
         "source_id": incoming.source_id, "external_id": incoming.external_id, "content_hash": digest,
         "type": incoming.type, "payload": incoming.payload, "occurred_at": incoming.occurred_at,
         "home_page": incoming.home_page if incoming.lms_user_id else None, "lms_user_id": incoming.lms_user_id,
         "email": incoming.email.lower() if incoming.email else None, "received_at": now,
         # A planless event (no type: an xAPI statement the hub ignores) is born planned: the dispatcher skips it.
         "planned_at": None if incoming.type else now,
+        **({"source_seal": incoming.source_seal} if guarded else {}),
     }).one_or_none()
     if row is None:
         existing = session.execute(select(Event.id, Event.content_hash, Event.user_id).where(
-            Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one()
+            Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one_or_none()
+        if existing is None:  # not a duplicate: the guard stopped it
+            raise SourceChanged(incoming.source_id)
         return Stored(event_id=existing.id, duplicate=True, same_content=existing.content_hash == digest,
                       user_id=existing.user_id)
     return Stored(event_id=row.id, duplicate=False, same_content=True, user_id=row.user_id)
@@ -86,10 +97,11 @@ def accept(session: Session, events: Sequence[IncomingEvent]) -> list[Stored]:
 
 
 @functools.cache
-def _insert_event(dialect: str) -> Any:
+def _insert_event(dialect: str, guarded: bool) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING RETURNING, built once per dialect: constructing it per request cost more
     than running it. The user is the LMS's own id for them first, else a verified email; NULL when neither matches
-    (a NULL parameter matches nothing)."""
+    (a NULL parameter matches nothing). Guarded, it is an INSERT ... SELECT that inserts only while the source is
+    enabled with the given sealed secrets: the webhook's one round trip checks the source and stores the event."""
     insert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(Event)
     by_account = select(LmsAccount.user_id).where(
         LmsAccount.home_page == bindparam("home_page"), LmsAccount.external_id == bindparam("lms_user_id"),
@@ -100,4 +112,12 @@ def _insert_event(dialect: str) -> Any:
     columns = ("source_id", "external_id", "content_hash", "type", "payload", "occurred_at", "received_at",
                "planned_at")
     values: dict[str, Any] = {name: bindparam(name, type_=Event.__table__.c[name].type) for name in columns}
-    return insert.values({**values, "user_id": func.coalesce(by_account, by_email)}).on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(Event.id, Event.user_id)
+    values["user_id"] = func.coalesce(by_account, by_email)
+    if guarded:
+        still = select(Source.id).where(Source.id == bindparam("source_id"), Source.enabled.is_(True),
+                                        Source.webhook_secrets_sealed == bindparam("source_seal")).exists()
+        statement = insert.from_select(list(values), select(*(v.label(k) for k, v in values.items())).where(still))
+    else:
+        statement = insert.values(values)
+    return statement.on_conflict_do_nothing(index_elements=["source_id", "external_id"]).returning(
+        Event.id, Event.user_id)

@@ -275,6 +275,31 @@ def test_rotated_secrets_are_all_accepted_until_retired(live: LiveHub, secret: s
     assert len(events(live)) == 3
 
 
+def test_a_source_changed_by_another_process_is_decided_on_as_it_is_now(live: LiveHub, secret: str) -> None:
+    """The receiver keeps sources it has read, but stores only while the source is as it read it: changes made
+    elsewhere (here straight in the database, as another hub process would) take effect on the next event."""
+    vault = live.app.extensions["vault"]
+    assert send(live, secret, COMPLETED).status_code == 202  # read (and kept) by the receiver
+    with live.context() as session:
+        newer = sources.rotate_secret(session, vault, "moodle")
+        session.commit()
+    assert send(live, newer, COMPLETED).status_code == 202  # a secret the kept copy does not know
+    with live.context() as session:
+        sources.retire_secrets(session, vault, "moodle")
+        session.commit()
+    retired = send(live, secret, COMPLETED)  # the kept copy still lists it: the store must not take it
+    assert retired.status_code == 401 and retired.json()["error"] == "invalid_signature"
+    with live.context() as session:
+        sources.set_enabled(session, "moodle", False)
+        session.commit()
+    assert send(live, newer, COMPLETED).status_code == 401
+    with live.context() as session:
+        sources.set_enabled(session, "moodle", True)
+        session.commit()
+    assert send(live, newer, COMPLETED).status_code == 202
+    assert len(events(live)) == 3
+
+
 def test_the_csrf_check_does_not_apply(live: LiveHub, secret: str) -> None:
     """A browser-style Origin header from elsewhere does not matter: the signature authenticates."""
     answer = send(live, secret, COMPLETED, headers={"Origin": "https://elsewhere.example"})
