@@ -20,6 +20,7 @@ from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from hub import db
 from hub.models import Event, LmsAccount, Source, User, utcnow
 
 
@@ -61,39 +62,50 @@ def content_hash(payload: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def stage(session: Session, incoming: IncomingEvent) -> Stored:
-    """Insert the event (or find the stored one) inside the caller's transaction; the dispatcher plans it."""
-    digest = incoming.content_hash or content_hash(incoming.payload)
+def _parameters(incoming: IncomingEvent, digest: str) -> dict[str, Any]:
     now = utcnow()
-    guarded = incoming.source_seal is not None
-    row = session.connection().execute(_insert_event(session.get_bind().dialect.name, guarded), {
+    return {
         "source_id": incoming.source_id, "external_id": incoming.external_id, "content_hash": digest,
         "type": incoming.type, "payload": incoming.payload, "occurred_at": incoming.occurred_at,
         "home_page": incoming.home_page if incoming.lms_user_id else None, "lms_user_id": incoming.lms_user_id,
         "email": incoming.email.lower() if incoming.email else None, "received_at": now,
         # A planless event (no type: an xAPI statement the hub ignores) is born planned: the dispatcher skips it.
         "planned_at": None if incoming.type else now,
-        **({"source_seal": incoming.source_seal} if guarded else {}),
-    }).one_or_none()
-    if row is None:
-        existing = session.execute(select(Event.id, Event.content_hash, Event.user_id).where(
-            Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one_or_none()
-        if existing is None:  # not a duplicate: the guard stopped it
-            raise SourceChanged(incoming.source_id)
-        return Stored(event_id=existing.id, duplicate=True, same_content=existing.content_hash == digest,
-                      user_id=existing.user_id)
-    return Stored(event_id=row.id, duplicate=False, same_content=True, user_id=row.user_id)
+        **({"source_seal": incoming.source_seal} if incoming.source_seal is not None else {}),
+    }
 
 
 def accept(session: Session, events: Sequence[IncomingEvent]) -> list[Stored]:
-    """Stage every event and commit once; the 2xx may follow. Redis is not touched: the dispatcher enqueues."""
-    try:
-        stored = [stage(session, incoming) for incoming in events]
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+    """Store every event (or find the stored one) and commit once; the 2xx may follow. Redis is not touched: the
+    dispatcher plans and enqueues. Everything but the statements and the commit is done before the write turn
+    (db.write_turn), so the one SQLite writer slot is held as briefly as possible."""
+    digests = [incoming.content_hash or content_hash(incoming.payload) for incoming in events]
+    parameters = [_parameters(incoming, digest) for incoming, digest in zip(events, digests)]
+    dialect = session.get_bind().dialect.name
+    connection = session.connection()
+    with db.write_turn(session):
+        try:
+            stored = [_store(session, connection, _insert_event(dialect, incoming.source_seal is not None), params,
+                             incoming, digest)
+                      for incoming, digest, params in zip(events, digests, parameters)]
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     return stored
+
+
+def _store(session: Session, connection: Any, statement: Any, parameters: dict[str, Any], incoming: IncomingEvent,
+           digest: str) -> Stored:
+    row = connection.execute(statement, parameters).one_or_none()
+    if row is not None:
+        return Stored(event_id=row.id, duplicate=False, same_content=True, user_id=row.user_id)
+    existing = session.execute(select(Event.id, Event.content_hash, Event.user_id).where(
+        Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one_or_none()
+    if existing is None:  # not a duplicate: the guard stopped it
+        raise SourceChanged(incoming.source_id)
+    return Stored(event_id=existing.id, duplicate=True, same_content=existing.content_hash == digest,
+                  user_id=existing.user_id)
 
 
 @functools.cache
