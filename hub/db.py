@@ -79,10 +79,10 @@ class _WriteQueue:
 _WRITE_QUEUES: weakref.WeakKeyDictionary[Engine, _WriteQueue] = weakref.WeakKeyDictionary()
 
 
-def write_turn(db: Session) -> ContextManager[None]:
+def write_turn(engine: Engine) -> ContextManager[None]:
     """Hold around a short write transaction on a hot path (intake): queue for SQLite's one writer slot instead of
     polling for it. PostgreSQL takes concurrent writers itself, so there it does nothing."""
-    queue = _WRITE_QUEUES.get(db.get_bind().engine)
+    queue = _WRITE_QUEUES.get(engine)
     return queue.turn() if queue is not None else nullcontext()
 
 

@@ -19,7 +19,7 @@ def store(session: Session, source: Source, statements: Sequence[Statement]) -> 
     if conflict is not None:
         session.rollback()
         return conflict
-    results = intake.accept(session, [_incoming(source, s) for s in statements])
+    results = intake.accept(session.get_bind(), [_incoming(source, s) for s in statements])  # its own connection
     # A racing request may have stored an id between the check and the insert: still say so.
     for statement, result in zip(statements, results):
         if result.duplicate and not result.same_content and not statement.derived_id:
