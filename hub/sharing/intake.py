@@ -14,7 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -75,32 +75,30 @@ def _parameters(incoming: IncomingEvent, digest: str) -> dict[str, Any]:
 
 
 def accept(bind: Engine, events: Sequence[IncomingEvent]) -> list[Stored]:
-    """Store every event (or find the stored one) and commit once, on a connection of its own; the 2xx may follow.
-    Redis is not touched: the dispatcher plans and enqueues. Everything but the statements and the commit is done
-    before the write turn (db.write_turn), so SQLite's one writer slot is held as briefly as possible; the ORM
+    """Store every event (or find the stored one) and commit once; the 2xx may follow. Redis is not touched: the
+    dispatcher plans and enqueues. Everything but the statements is done first, and the statements go through
+    db.commit_together (on SQLite: a group commit with other requests, holding the one writer slot briefly); the ORM
     session is not used (its begin and commit cost more than the INSERT)."""
     digests = [incoming.content_hash or content_hash(incoming.payload) for incoming in events]
     parameters = [_parameters(incoming, digest) for incoming, digest in zip(events, digests)]
     statements = [_insert_event(bind.dialect.name, incoming.source_seal is not None) for incoming in events]
-    with bind.connect() as connection, db.write_turn(bind):
-        try:
-            stored = [_store(connection, *work) for work in zip(statements, parameters, events, digests)]
-            connection.commit()
-        except BaseException:
-            connection.rollback()
-            raise
-    return stored
+    stored = db.commit_together(bind, lambda connection: [
+        _store(connection, *work) for work in zip(statements, parameters, events, digests)])
+    for incoming, result in zip(events, stored):
+        if result is None:  # not stored: the guard stopped it (others stored beside it stand)
+            raise SourceChanged(incoming.source_id)
+    return cast(list[Stored], stored)
 
 
 def _store(connection: Connection, statement: Any, parameters: dict[str, Any], incoming: IncomingEvent,
-           digest: str) -> Stored:
+           digest: str) -> Stored | None:
     row = connection.execute(statement, parameters).one_or_none()
     if row is not None:
         return Stored(event_id=row.id, duplicate=False, same_content=True, user_id=row.user_id)
     existing = connection.execute(select(Event.id, Event.content_hash, Event.user_id).where(
         Event.source_id == incoming.source_id, Event.external_id == incoming.external_id)).one_or_none()
     if existing is None:  # not a duplicate: the guard stopped it
-        raise SourceChanged(incoming.source_id)
+        return None
     return Stored(event_id=existing.id, duplicate=True, same_content=existing.content_hash == digest,
                   user_id=existing.user_id)
 
