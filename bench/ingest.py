@@ -13,7 +13,8 @@ rounds (bare first, then events first, ...) and the medians are compared: on thi
 the bare endpoint swung between 1,200 and 3,600 req/s.
 
 Usage: .venv/bin/python bench/ingest.py [--rounds 3] [--seconds 8] [--connections 8] [--workers 2] [--threads 4]
-       [--database-url postgresql://postgres@127.0.0.1:5432/hub_bench]  (default: a SQLite file)
+       [--database-url postgresql://postgres@127.0.0.1:5432/postgres]  (a scratch database created on that server
+       and dropped after; default: a SQLite file)
 """
 from __future__ import annotations
 
@@ -35,7 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
-from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
+from _harness import free_port, gunicorn, scratch_database, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 SOURCE = "bench-lms"
 LEARNER = "ada@partner.example"
@@ -199,8 +200,14 @@ def main() -> None:
         raise SystemExit("bench/ingest.py needs wrk: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-ingest-"))
+    with scratch_database(args.database_url, work) as database:
+        measure(args, work, database)
+
+
+def measure(args: argparse.Namespace, work: Path, database: str) -> None:
+    """Seed, sign, serve, run the rounds and report, against a migrated scratch database."""
     port = free_port()
-    env, embedded = scratch_hub(work, args.database_url, port)
+    env, embedded = scratch_hub(work, database, port)
     database = env["HUB_DATABASE_URL"]
     secret = seed(env)
     host = f"127.0.0.1:{port}"

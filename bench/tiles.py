@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
-from _harness import free_port, gunicorn, scratch_hub, wait_up, wrk_options  # noqa: E402
+from _harness import free_port, gunicorn, scratch_database, scratch_hub, wait_up, wrk_options  # noqa: E402
 
 BARE_BODY = b'{"ok":true}'
 
@@ -222,8 +222,14 @@ def main() -> None:
         raise SystemExit("bench/tiles.py needs wrk: apt-get install wrk")
 
     work = Path(tempfile.mkdtemp(prefix="hub-bench-tiles-"))
+    with scratch_database(args.database_url, work) as database:
+        measure(args, work, database)
+
+
+def measure(args: argparse.Namespace, work: Path, database: str) -> None:
+    """Both parts against a migrated scratch database."""
     port = free_port()
-    env, embedded = scratch_hub(work, args.database_url, port)
+    env, embedded = scratch_hub(work, database, port)
     try:
         ok = serving(args, work, env, port)
         ok = refreshing(args, env) and ok
