@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
-from flask import Flask, g, render_template, request
+from flask import Flask, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -45,6 +45,7 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_CSRF_SSL_STRICT=False,  # the Origin check below replaces the Referer check
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
+        MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.extensions["settings"] = settings
     app.extensions["vault"] = Vault(settings.encryption_keys)
@@ -118,6 +119,15 @@ def _security_headers(response: Any) -> Any:
     return response
 
 
+# A ceiling above every route's own limit (the largest: an xAPI batch, 10 MiB, webhooks/xapi/views.py): werkzeug
+# stops every read there, a chunked body included, so no route can be made to buffer an endless request. A body
+# with a larger Content-Length is a 413 before anything reads it.
+MAX_REQUEST_BYTES = 16 * 1024 * 1024
+
+# Paths machines call (LMSs, SCIM clients, relying parties, embedded tiles): their errors are JSON, not pages.
+MACHINE_PATHS = ("/webhooks/", "/xapi", "/scim/", "/oauth/", "/api/", "/.well-known/")
+
+
 def _error_pages(app: Flask) -> None:
     from hub import audit
 
@@ -128,7 +138,22 @@ def _error_pages(app: Flask) -> None:
         "Form expired", "This form expired or did not come from this site. Go back, reload and try again.", 400))
     app.register_error_handler(403, lambda e: page("Not allowed", "You don't have access to this page.", 403))
     app.register_error_handler(404, lambda e: page("Not found", "There is nothing at this address.", 404))
-    app.register_error_handler(405, lambda e: page("Not allowed", "That method is not allowed here.", 405))
+    @app.errorhandler(405)
+    def not_allowed(error: Any) -> Any:
+        allow = {"Allow": ", ".join(sorted(getattr(error, "valid_methods", None) or []))}
+        if request.path.startswith(MACHINE_PATHS):
+            return jsonify(error="method_not_allowed", message=f"{request.path} does not answer {request.method}",
+                           allow=allow["Allow"]), 405, allow
+        body, status = page("Not allowed", "That method is not allowed here.", 405)
+        return body, status, allow
+
+    @app.errorhandler(413)
+    def too_large(_error: Any) -> Any:
+        """Any body past MAX_CONTENT_LENGTH, with or without a Content-Length (werkzeug counts chunked ones too)."""
+        limit = app.config["MAX_CONTENT_LENGTH"]
+        if request.path.startswith(MACHINE_PATHS):
+            return jsonify(error="too_large", message=f"a request body is at most {limit} bytes here"), 413
+        return page("Too large", "That request was too large to take.", 413)
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)

@@ -77,7 +77,7 @@ def about() -> Any:
 def post_statements() -> Any:
     """Store one statement or an array; answer with the ids in input order."""
     source = _source()
-    statements = [prepare(body, f"statements[{i}]") for i, body in enumerate(parse_body(request.get_data()))]
+    statements = [prepare(body, f"statements[{i}]") for i, body in enumerate(parse_body(_body()))]
     conflict = store.store(db.session(), source, statements)
     if conflict is not None:
         return _error(409, f"statement {conflict} was already stored with different content", "id")
@@ -92,7 +92,7 @@ def put_statement() -> Any:
     statement_id = request.args.get("statementId")
     if not statement_id:
         return _error(400, "statementId: required for PUT", "statementId")
-    raw = request.get_data()
+    raw = _body()
     bodies = parse_body(raw)
     if len(bodies) != 1 or raw.lstrip().startswith(b"["):
         return _error(400, "body: PUT takes one statement, not an array", "body")
@@ -120,6 +120,14 @@ def _source() -> Source:
     if (request.content_length or 0) > MAX_BODY_BYTES:
         raise Refused(_error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body"))
     return source
+
+
+def _body() -> bytes:
+    """The body, read to one byte past the limit: a chunked body has no Content-Length to refuse up front."""
+    raw = request.stream.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise Refused(_error(413, f"body: larger than {MAX_BODY_BYTES} bytes", "body"))
+    return raw
 
 
 def _error(status: int, message: str, field: str) -> Response:

@@ -279,3 +279,53 @@ def test_database_down_is_503_so_the_lms_sends_again(lms: Lms) -> None:
         unreachable.dispose()
     assert lms.moodle_post(moodle_batch()).status_code == 200
     assert len(lms.events()) == 5
+
+
+def test_a_chunked_body_past_the_limit_is_a_413_and_is_not_buffered(lms: Lms) -> None:
+    """No Content-Length to refuse up front (chunked): the endpoint reads one byte past its limit, then answers."""
+    from webhooks.xapi.views import MAX_BODY_BYTES
+
+    def endless() -> Iterator[bytes]:
+        yield b"["
+        chunk = b'{"actor": "x"},' * 4096
+        for _ in range(MAX_BODY_BYTES // len(chunk) + 2):
+            yield chunk
+        yield b"{}]"
+
+    answer = lms.http.post(f"{lms.hub.url}/xapi/statements", data=endless(), headers={
+        "Authorization": lms.basic(), "X-Experience-API-Version": "1.0.3", "Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["field"] == "body"
+    assert lms.events() == []
+
+
+def test_a_content_length_past_the_hubs_ceiling_is_a_json_413_before_the_body_is_read(lms: Lms) -> None:
+    """Announced far past MAX_REQUEST_BYTES and never sent: the answer comes at once (nothing waits for the body)."""
+    from hub.app import MAX_REQUEST_BYTES
+
+    host, port = lms.hub.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(f"POST /webhooks/lms/moodle HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                     f"Content-Length: {MAX_REQUEST_BYTES * 4}\r\n\r\n{{".encode())
+        answer = b""
+        while chunk := sock.recv(65536):  # the hub closes the connection after its answer
+            answer += chunk
+    text = answer.decode("latin-1")
+    assert text.startswith("HTTP/1.1 413") and "application/json" in text and '"too_large"' in text
+
+
+@pytest.mark.parametrize(("method", "path", "allowed"), [
+    ("get", "/webhooks/lms/moodle", {"POST"}),
+    ("delete", "/xapi/statements", {"POST", "PUT"}),
+])
+def test_a_method_a_machine_path_does_not_answer_is_a_json_405_with_allow(lms: Lms, method: str, path: str,
+                                                                          allowed: set[str]) -> None:
+    answer = lms.http.request(method, lms.hub.url + path)
+    allow = set(answer.headers["Allow"].split(", "))
+    assert answer.status_code == 405 and allowed <= allow and method.upper() not in allow
+    assert answer.json()["error"] == "method_not_allowed"
+
+
+def test_a_page_answers_a_wrong_method_with_a_page_and_allow(lms: Lms) -> None:
+    answer = lms.http.delete(f"{lms.hub.url}/login")
+    assert answer.status_code == 405 and "GET" in answer.headers["Allow"]
+    assert answer.headers["Content-Type"].startswith("text/html")
