@@ -208,7 +208,6 @@ def measure(args: argparse.Namespace, work: Path, database: str) -> None:
     """Seed, sign, serve, run the rounds and report, against a migrated scratch database."""
     port = free_port()
     env, embedded = scratch_hub(work, database, port)
-    database = env["HUB_DATABASE_URL"]
     secret = seed(env)
     host = f"127.0.0.1:{port}"
     count = int(args.max_rate * args.seconds)

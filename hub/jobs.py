@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 from typing import Any
 
 from flask import Flask

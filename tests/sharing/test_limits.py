@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 
 from rq import Queue
@@ -115,20 +117,29 @@ def until(check: object, seconds: float) -> float | None:
     return None
 
 
+@contextmanager
+def dispatcher(world: World, interval: float) -> Iterator[None]:
+    """dispatch.run in a thread, passes `interval` apart at most; stopped (and woken to notice) on exit."""
+    stop = threading.Event()
+    runner = threading.Thread(target=dispatch.run, args=(world.app, stop, interval))
+    runner.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        with world.app.app_context():
+            dispatch.wake(redis_conn.get())
+        runner.join(10)
+
+
 def test_the_dispatcher_comes_back_when_a_handed_back_delivery_is_due_not_a_pass_later(world: World) -> None:
     world.connect("slack", learner=False)
     world.rule("slack:#wins")
     _, [delivery] = world.event()
     hand_back(world, delivery, 0.6)
-    stop = threading.Event()
-    runner = threading.Thread(target=dispatch.run, args=(world.app, stop, 5.0))  # passes 5 s apart
-    runner.start()
-    try:
+    with dispatcher(world, 5.0):  # passes 5 s apart
         took = until(lambda: enqueued(world, delivery), 3)
         assert took is not None and 0.45 < took < 1.5, took
-    finally:
-        stop.set()
-        runner.join(10)
 
 
 def test_wake_cuts_the_dispatchers_sleep_short(world: World) -> None:
@@ -136,10 +147,7 @@ def test_wake_cuts_the_dispatchers_sleep_short(world: World) -> None:
     world.rule("slack:#wins")
     _, [delivery] = world.event()
     hand_back(world, delivery, 3600)
-    stop = threading.Event()
-    runner = threading.Thread(target=dispatch.run, args=(world.app, stop, 30.0))
-    runner.start()
-    try:
+    with dispatcher(world, 30.0):
         time.sleep(0.5)  # it has passed and gone to sleep for its full 30 s
         assert not enqueued(world, delivery)
         hand_back(world, delivery, 0.0)
@@ -147,11 +155,6 @@ def test_wake_cuts_the_dispatchers_sleep_short(world: World) -> None:
             dispatch.wake(redis_conn.get())
         took = until(lambda: enqueued(world, delivery), 5)
         assert took is not None and took < 2, took
-    finally:
-        stop.set()
-        with world.app.app_context():
-            dispatch.wake(redis_conn.get())
-        runner.join(10)
 
 
 def test_handed_back_deliveries_go_to_the_front_of_the_queue_earliest_first(world: World) -> None:
