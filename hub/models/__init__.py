@@ -90,6 +90,9 @@ class User(Base):
     groups: Mapped[list] = mapped_column(JSON, default=list)
     # Bumped by "sign out everywhere": sessions carry the epoch they began in.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # The address was set or changed through SCIM: usable for the LMS handoff, but never a reason to link a new
+    # sign-in identity to an account that already has one (hub/auth/pipeline.py).
+    email_from_scim: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     org: Mapped[Organisation | None] = relationship()
     identities: Mapped[list[Identity]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -188,9 +191,32 @@ class MailMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+class OrgAdmin(Base):
+    """An organisation admin: sees and changes only this organisation's objects (hub/tenancy.py)."""
+
+    __tablename__ = "org_admins"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
+
+
+class UserSession(Base):
+    """A signed-in browser session, kept on the server so signing out ends it for any copy of the cookie.
+
+    Only the SHA-256 of the session's secret id is stored; the cookie carries the id itself."""
+
+    __tablename__ = "user_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
 class AuditEvent(Base):
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The organisation the action concerns, so an organisation admin sees its own audit log (None: hub-level).
+    org_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     ref: Mapped[str] = mapped_column(String(32), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     action: Mapped[str] = mapped_column(String(64))
@@ -204,8 +230,8 @@ class AuditEvent(Base):
 
 
 from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadata for Alembic)
-    Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source,
+    Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source, SourceOrg,
 )
 from hub.models.tiles import Tile, TileAudience, TileItem  # noqa: E402,F401  (registered on Base.metadata)
-from hub.models.scim import ApiToken, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)
+from hub.models.scim import ApiToken, ApiTokenOrg, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.idp import AuthorizationCode, IdpConsent, IdpSubject, IdpToken, KeyState, OAuthClient, SigningKey  # noqa: E402,F401,E501

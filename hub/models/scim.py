@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, utcnow
@@ -28,6 +28,18 @@ class ApiToken(Base):
     expires_at: Mapped[datetime | None] = mapped_column(default=None)
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Which organisations it reaches: every one (said explicitly), else the rows of api_token_orgs.
+    all_orgs: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Made before organisations were tenants and kept working as all-orgs: listings flag it for narrowing.
+    all_orgs_by_migration: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiTokenOrg(Base):
+    """An organisation a scoped API token reaches."""
+
+    __tablename__ = "api_token_orgs"
+    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
 
 
 class Erasure(Base):

@@ -64,10 +64,22 @@ class Source(Base):
     home_page: Mapped[str | None] = mapped_column(Text, default=None)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Whose learners its events may name: every organisation (said explicitly), else the rows of source_orgs.
+    all_orgs: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Made before organisations were tenants and kept working as all-orgs: listings flag it for narrowing.
+    all_orgs_by_migration: Mapped[bool] = mapped_column(Boolean, default=False)
 
     @property
     def seal_context(self) -> str:
         return f"source:{self.name}:webhook_secrets"
+
+
+class SourceOrg(Base):
+    """An organisation whose learners a scoped source's events may name."""
+
+    __tablename__ = "source_orgs"
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), primary_key=True)
 
 
 class LmsAccount(Base):
