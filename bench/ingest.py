@@ -109,7 +109,7 @@ def seed(env: dict[str, str]) -> str:
 
     app = create_app(env)
     with app.app_context(), db.transaction() as session:
-        _, secret = sources.add_source(session, app.extensions["vault"], SOURCE, None)
+        _, secret = sources.add_source(session, app.extensions["vault"], SOURCE, None, all_orgs=True)
         org = Organisation(name="Partner Co")
         session.add(org)
         session.flush()

@@ -356,7 +356,7 @@ def user_list(as_json: bool, status: str | None, search: str | None) -> None:
           as_json, ["id", "email", "email_verified", "org", "status", "identities"])
 
 
-def _set_user(email: str, action: str, change: Callable[[Any], None]) -> None:
+def _set_user(email: str, action: str, change: Callable[[Any], None], org_id: int | None = None) -> None:
     from sqlalchemy import func
 
     from hub import audit, db
@@ -367,7 +367,7 @@ def _set_user(email: str, action: str, change: Callable[[Any], None]) -> None:
         if found is None:
             raise HubError(f"no user with email {email}")
         change(found)
-    audit.record(f"user.{action}", "success", actor="cli", user_id=found.id)
+    audit.record(f"user.{action}", "success", actor="cli", user_id=found.id, org_id=org_id or found.org_id)
     click.echo(f"{email}: {action}")
 
 
@@ -423,14 +423,25 @@ def user_reject(email: str) -> None:
 
 @user.command("admin")
 @click.argument("email")
+@click.option("--org", "org_name", help="Make them an admin of this organisation only (docs/tenancy.md).")
 @click.option("--revoke", is_flag=True)
 @_admin
-def user_admin(email: str, revoke: bool) -> None:
-    """Grant (or --revoke) the admin role."""
-    def change(u: Any) -> None:
-        u.is_admin = not revoke
+def user_admin(email: str, org_name: str | None, revoke: bool) -> None:
+    """Grant (or --revoke) the hub admin role, or with --org an organisation's admin role."""
+    from hub import db, tenancy
 
-    _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
+    if org_name is None:
+        def change(u: Any) -> None:
+            u.is_admin = not revoke
+
+        _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
+        return
+    org = tenancy.find_orgs(db.session(), [org_name])[0]
+
+    def change_org(u: Any) -> None:
+        tenancy.set_org_admin(db.session(), u, org, grant=not revoke)
+
+    _set_user(email, "org-admin-revoke" if revoke else "org-admin-grant", change_org, org_id=org.id)
 
 
 # --- LMS sources ----------------------------------------------------------------------------
@@ -439,22 +450,33 @@ def source() -> None:
     """LMS sources that send events (signed webhooks)."""
 
 
+def _org_scope(action: Callable[..., Any]) -> Callable[..., Any]:
+    """--org NAME (repeatable) or --all-orgs: which organisations a credential reaches (no default)."""
+    action = click.option("--all-orgs", is_flag=True, help="Reach every organisation (say it explicitly).")(action)
+    return click.option("--org", "org_names", multiple=True, metavar="NAME",
+                        help="An organisation it reaches (repeatable).")(action)
+
+
 @source.command("add")
 @click.argument("name")
 @click.option("--home-page", help="The LMS's URL that names its user ids (default: the source name).")
 @click.option("--xapi", is_flag=True, help="Also print xAPI credentials (Basic key/secret and a Bearer token).")
+@_org_scope
 @_admin
-def source_add(name: str, home_page: str | None, xapi: bool) -> None:
+def source_add(name: str, home_page: str | None, xapi: bool, org_names: tuple[str, ...], all_orgs: bool) -> None:
     """Create a source and print its webhook secret (shown once: give it to the LMS)."""
     from flask import current_app
 
-    from hub import audit, db, sources
+    from hub import audit, db, sources, tenancy
     from webhooks.xapi.auth import issue_credentials
 
     with db.transaction() as session:
-        added, secret = sources.add_source(session, current_app.extensions["vault"], name, home_page)
+        orgs = tenancy.find_orgs(session, org_names)
+        added, secret = sources.add_source(session, current_app.extensions["vault"], name, home_page, orgs=orgs,
+                                           all_orgs=all_orgs)
         credentials = issue_credentials(added) if xapi else None
-    audit.record("source.add", "success", actor="cli", detail={"source": added.name, "xapi": xapi})
+    audit.record("source.add", "success", actor="cli", detail={"source": added.name, "xapi": xapi,
+                                                                "orgs": "all" if all_orgs else list(org_names)})
     click.echo(secret)
     click.echo(f"endpoint: {current_app.extensions['settings'].base_url}/webhooks/lms/{added.name}", err=True)
     if credentials is not None:  # shown once: only their hashes are stored
@@ -476,7 +498,33 @@ def source_list(as_json: bool) -> None:
     from hub import db, sources
 
     rows = [dataclasses.asdict(info) for info in sources.list_sources(db.session(), current_app.extensions["vault"])]
-    _emit(rows, as_json, ["name", "enabled", "home_page", "webhook_secrets", "xapi", "created_at"])
+    _emit(rows, as_json, ["name", "enabled", "orgs", "home_page", "webhook_secrets", "xapi", "created_at"])
+    _flag_migrated(rows, "source", "hub source scope NAME --org ORG")
+
+
+def _flag_migrated(rows: list[dict[str, Any]], what: str, fix: str) -> None:
+    """Credentials older than tenancy reach every organisation: say so, and how to narrow them (on stderr)."""
+    migrated = [str(row["name"]) for row in rows if row.get("all_orgs_by_migration")]
+    if migrated:
+        click.echo(f"warning: {len(migrated)} {what}(s) reach every organisation because they predate "
+                   f"organisation scoping: {', '.join(migrated)}. Narrow each with: {fix} (or confirm with "
+                   "--all-orgs). docs/tenancy.md", err=True)
+
+
+@source.command("scope")
+@click.argument("name")
+@_org_scope
+@_admin
+def source_scope(name: str, org_names: tuple[str, ...], all_orgs: bool) -> None:
+    """Set the organisations whose learners the source's events may name."""
+    from hub import audit, db, sources, tenancy
+
+    with db.transaction() as session:
+        sources.set_orgs(session, name, tenancy.find_orgs(session, org_names), all_orgs)
+    reach = "all organisations" if all_orgs else ", ".join(org_names)
+    audit.record("source.scope", "success", actor="cli", detail={"source": name,
+                                                                  "orgs": "all" if all_orgs else list(org_names)})
+    click.echo(f"source {name}: reaches {reach}")
 
 
 @source.command("rotate")
@@ -815,17 +863,18 @@ def token() -> None:
 @click.option("--expires-days", type=int, help="Expire after this many days (default: never).")
 @click.option("--home-page", help="The LMS's account homePage: SCIM externalIds are the LMS's ids there.")
 @click.option("--source", "source_name", help="Take the home page from this xAPI source.")
+@_org_scope
 @_admin
 def token_create(scope: str, name: str | None, expires_days: int | None, home_page: str | None,
-                 source_name: str | None) -> None:
+                 source_name: str | None, org_names: tuple[str, ...], all_orgs: bool) -> None:
     """Create a token and print it once (only its SHA-256 is kept)."""
-    from hub import audit, db, tokens
+    from hub import audit, db, tenancy, tokens
 
     with db.transaction() as session:
         created = tokens.create(session, scope=scope, name=name, expires_days=expires_days, home_page=home_page,
-                                source=source_name)
-    audit.record("token.create", "success", actor="cli", detail={"token_id": created.id, "name": created.name,
-                                                                  "scope": scope})
+                                source=source_name, orgs=tenancy.find_orgs(session, org_names), all_orgs=all_orgs)
+    audit.record("token.create", "success", actor="cli", detail={
+        "token_id": created.id, "name": created.name, "scope": scope, "orgs": "all" if all_orgs else list(org_names)})
     click.echo(created.secret)
     click.echo(f"token {created.name} (id {created.id}): copy it now, it is not shown again", err=True)
 
@@ -835,12 +884,33 @@ def token_create(scope: str, name: str | None, expires_days: int | None, home_pa
 @_admin
 def token_list(as_json: bool) -> None:
     """List tokens (prefix only, never the secret)."""
-    from hub import db, tokens
+    from hub import db, tenancy, tokens
 
+    session = db.session()
     rows = [{"id": t.id, "name": t.name, "scope": t.scope, "prefix": t.prefix, "home_page": t.home_page,
+             "orgs": tenancy.org_names(session, tenancy.of_token(session, t)),
+             "all_orgs_by_migration": t.all_orgs_by_migration,
              "created_at": t.created_at, "expires_at": t.expires_at, "last_used_at": t.last_used_at,
-             "revoked_at": t.revoked_at} for t in tokens.listing(db.session())]
-    _emit(rows, as_json, ["id", "name", "scope", "prefix", "expires_at", "last_used_at", "revoked_at"])
+             "revoked_at": t.revoked_at} for t in tokens.listing(session)]
+    _emit(rows, as_json, ["id", "name", "scope", "orgs", "prefix", "expires_at", "last_used_at", "revoked_at"])
+    _flag_migrated([r for r in rows if r["revoked_at"] is None], "token", "hub token scope ID --org ORG")
+
+
+@token.command("scope")
+@click.argument("token_id", type=ROW_ID)
+@_org_scope
+@_admin
+def token_scope(token_id: int, org_names: tuple[str, ...], all_orgs: bool) -> None:
+    """Set the organisations a token reaches."""
+    from hub import audit, db, tenancy, tokens
+
+    with db.transaction() as session:
+        token = tokens.find(session, token_id)
+        tenancy.scope_token(session, token, tenancy.find_orgs(session, org_names), all_orgs)
+        name = token.name
+    audit.record("token.scope", "success", actor="cli", detail={"token_id": token_id, "name": name,
+                                                                 "orgs": "all" if all_orgs else list(org_names)})
+    click.echo(f"token {name} (id {token_id}): reaches {'all organisations' if all_orgs else ', '.join(org_names)}")
 
 
 @token.command("revoke")

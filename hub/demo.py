@@ -116,9 +116,10 @@ def _seed_sharing(app: Flask, session: Session) -> None:
 
 def _seed_lms(app: Flask, session: Session) -> None:
     """The demo LMS: a source whose secret the page signs with, and Partner Co learners to send events for."""
-    if session.scalar(select(Source.id).where(Source.name == LMS_SOURCE)) is None:
-        sources.add_source(session, app.extensions["vault"], LMS_SOURCE)
     org = orgs.find_org(session, "Partner Co")
+    if session.scalar(select(Source.id).where(Source.name == LMS_SOURCE)) is None:
+        # The demo LMS is Partner Co's: its events may name only Partner Co's learners (docs/tenancy.md).
+        sources.add_source(session, app.extensions["vault"], LMS_SOURCE, orgs=[org])
     for name, email in LEARNERS:
         if session.scalar(select(User.id).where(User.email == email)) is None:
             learner = User(email=email, email_verified=True, name=name, org_id=org.id, groups=[])

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import tenancy
 from hub.crypto import Vault
 from hub.errors import HubError
-from hub.models import Source
+from hub.models import Organisation, Source
 from webhooks.signature import new_secret
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
@@ -29,6 +30,9 @@ class SourceInfo:
     webhook_secrets: int
     xapi: bool
     created_at: datetime
+    orgs: list[str] | str  # "all", or the names of the organisations whose learners its events may name
+    # Made before organisations were tenants and kept working for all of them: narrow it with --org.
+    all_orgs_by_migration: bool
 
 
 def find_source(session: Session, name: str) -> Source:
@@ -39,8 +43,11 @@ def find_source(session: Session, name: str) -> Source:
     return found
 
 
-def add_source(session: Session, vault: Vault, name: str, home_page: str | None = None) -> tuple[Source, str]:
-    """Create a source with one fresh `whsec_` secret; returns the source and the secret (shown once)."""
+def add_source(session: Session, vault: Vault, name: str, home_page: str | None = None, *,
+               orgs: list[Organisation] | None = None, all_orgs: bool = False) -> tuple[Source, str]:
+    """Create a source with one fresh `whsec_` secret, reaching `orgs` (or, said explicitly, all organisations);
+    returns the source and the secret (shown once)."""
+    tenancy.check_scope(orgs or [], all_orgs)
     if not _NAME.match(name):
         raise HubError(f"source name {name!r} must be 1-64 lowercase letters, digits and dashes (it is a URL segment)")
     if home_page is not None and (urlsplit(home_page).scheme not in {"http", "https"} or not urlsplit(home_page).hostname):
@@ -52,6 +59,7 @@ def add_source(session: Session, vault: Vault, name: str, home_page: str | None 
     _store(vault, source, [secret])
     session.add(source)
     session.flush()
+    tenancy.scope_source(session, source, orgs or [], all_orgs)
     return source, secret
 
 
@@ -59,7 +67,8 @@ def list_sources(session: Session, vault: Vault) -> list[SourceInfo]:
     """Every source, by name."""
     return [SourceInfo(name=s.name, enabled=s.enabled, home_page=account_home_page(s),
                        webhook_secrets=len(webhook_secrets(vault, s)), xapi=s.xapi_key is not None,
-                       created_at=s.created_at)
+                       created_at=s.created_at, orgs=tenancy.org_names(session, tenancy.of_source(session, s)),
+                       all_orgs_by_migration=s.all_orgs_by_migration)
             for s in session.scalars(select(Source).order_by(Source.name))]
 
 
@@ -91,6 +100,13 @@ def retire_secrets(session: Session, vault: Vault, name: str) -> int:
     current = webhook_secrets(vault, source)
     _store(vault, source, current[:1])
     return max(len(current) - 1, 0)
+
+
+def set_orgs(session: Session, name: str, orgs: list[Organisation], all_orgs: bool) -> Source:
+    """Narrow (or widen) the organisations whose learners a source's events may name."""
+    source = find_source(session, name)
+    tenancy.scope_source(session, source, orgs, all_orgs)
+    return source
 
 
 def set_enabled(session: Session, name: str, enabled: bool) -> None:

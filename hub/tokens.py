@@ -13,9 +13,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import tenancy
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
-from hub.models import ApiToken, Source
+from hub.models import ApiToken, Organisation, Source
 
 PREFIX = "hubt_"
 SCOPES = ("scim",)
@@ -43,8 +44,11 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def create(session: Session, *, scope: str, name: str | None = None, expires_days: int | None = None,
-           home_page: str | None = None, source: str | None = None) -> Created:
-    """Make a token; `home_page` (or the xAPI `source`'s) is where SCIM externalIds are kept for this LMS."""
+           home_page: str | None = None, source: str | None = None, orgs: list[Organisation] | None = None,
+           all_orgs: bool = False) -> Created:
+    """Make a token reaching `orgs` (or, said explicitly, all organisations); `home_page` (or the xAPI
+    `source`'s) is where SCIM externalIds are kept for this LMS."""
+    tenancy.check_scope(orgs or [], all_orgs)
     if scope not in SCOPES:
         raise InvalidToken(f"--scope must be one of {', '.join(SCOPES)}")
     if expires_days is not None and not 1 <= expires_days <= 3650:
@@ -67,6 +71,7 @@ def create(session: Session, *, scope: str, name: str | None = None, expires_day
                      expires_at=datetime.now(timezone.utc) + timedelta(days=expires_days) if expires_days else None)
     session.add(token)
     session.flush()
+    tenancy.scope_token(session, token, orgs or [], all_orgs)
     return Created(id=token.id, name=name, secret=secret)
 
 
@@ -94,11 +99,17 @@ def listing(session: Session) -> list[ApiToken]:
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
 
 
-def revoke(session: Session, token_id: int) -> ApiToken:
-    """Revoke a token at once; the next request with it gets 401."""
+def find(session: Session, token_id: int) -> ApiToken:
+    """The token with this id, or InvalidToken naming it."""
     token = session.get(ApiToken, token_id)
     if token is None:
-        raise InvalidToken(f"no token with id {token_id}")
+        raise InvalidToken(f"no token with id {token_id} (see: hub token list)")
+    return token
+
+
+def revoke(session: Session, token_id: int) -> ApiToken:
+    """Revoke a token at once; the next request with it gets 401."""
+    token = find(session, token_id)
     if token.revoked_at is None:
         token.revoked_at = datetime.now(timezone.utc)
     return token

@@ -15,7 +15,7 @@ HOME_PAGE = "https://lms.example.edu"
 @pytest.fixture
 def scim_token(live: LiveHub) -> str:
     with live.context() as session:
-        created = tokens.create(session, scope="scim", name="lms", home_page=HOME_PAGE)
+        created = tokens.create(session, scope="scim", name="lms", home_page=HOME_PAGE, all_orgs=True)
         session.commit()
     return created.secret
 

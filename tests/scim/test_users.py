@@ -16,9 +16,9 @@ from tests.scim.conftest import HOME_PAGE, Scim, new_user
 
 def test_no_token_or_a_dead_one_gets_401_with_a_challenge(live: LiveHub, scim_token: str) -> None:
     with live.context() as session:
-        revoked = tokens.create(session, scope="scim", name="revoked")
+        revoked = tokens.create(session, scope="scim", name="revoked", all_orgs=True)
         tokens.revoke(session, revoked.id)
-        expired = tokens.create(session, scope="scim", name="expired", expires_days=1)
+        expired = tokens.create(session, scope="scim", name="expired", expires_days=1, all_orgs=True)
         session.get(ApiToken, expired.id).expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
         session.add(ApiToken(name="other", scope="other", token_hash=token_hash("hubt_other"), prefix="hubt_oth",
                              home_page="urn:x"))

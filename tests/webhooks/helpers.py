@@ -9,7 +9,7 @@ from typing import Any
 
 import requests
 
-from hub import sources
+from hub import sources, tenancy
 from hub.models import Event
 from tests.live import LiveHub
 from webhooks.signature import sign
@@ -28,10 +28,13 @@ def event(**changes: Any) -> dict[str, Any]:
     return {**copy.deepcopy(COMPLETED), **changes}
 
 
-def add_source(live: LiveHub, name: str = "moodle", home_page: str | None = None) -> str:
-    """Create a source; returns its first secret."""
+def add_source(live: LiveHub, name: str = "moodle", home_page: str | None = None,
+               orgs: list[str] | None = None) -> str:
+    """Create a source reaching the organisations called `orgs` (default: all of them); returns its first secret."""
     with live.context() as session:
-        _, secret = sources.add_source(session, live.app.extensions["vault"], name, home_page)
+        scoped = tenancy.find_orgs(session, orgs or [])
+        _, secret = sources.add_source(session, live.app.extensions["vault"], name, home_page, orgs=scoped,
+                                       all_orgs=orgs is None)
         session.commit()
     return secret
 

@@ -22,7 +22,7 @@ def ok(live: LiveHub, *args: str) -> Result:
 
 
 def test_add_prints_a_secret_once_that_signs_events(live: LiveHub) -> None:
-    added = ok(live, "source", "add", "moodle", "--home-page", "https://lms.example.edu")
+    added = ok(live, "source", "add", "moodle", "--all-orgs", "--home-page", "https://lms.example.edu")
     secret = added.stdout.strip()
     assert secret.startswith("whsec_")
     assert f"{live.url}/webhooks/lms/moodle" in added.stderr
@@ -38,7 +38,7 @@ def test_add_prints_a_secret_once_that_signs_events(live: LiveHub) -> None:
 
 
 def test_rotate_keeps_old_secrets_until_retired(live: LiveHub) -> None:
-    old = ok(live, "source", "add", "moodle").stdout.strip()
+    old = ok(live, "source", "add", "moodle", "--all-orgs").stdout.strip()
     new = ok(live, "source", "rotate", "moodle").stdout.strip()
     assert new.startswith("whsec_") and new != old
     assert json.loads(ok(live, "source", "list", "--json").output)[0]["webhook_secrets"] == 2
@@ -51,7 +51,7 @@ def test_rotate_keeps_old_secrets_until_retired(live: LiveHub) -> None:
 
 
 def test_disable_and_enable(live: LiveHub) -> None:
-    secret = ok(live, "source", "add", "moodle").stdout.strip()
+    secret = ok(live, "source", "add", "moodle", "--all-orgs").stdout.strip()
     ok(live, "source", "disable", "moodle")
     assert send(live, secret, COMPLETED).status_code == 401
     ok(live, "source", "enable", "moodle")
@@ -59,11 +59,11 @@ def test_disable_and_enable(live: LiveHub) -> None:
 
 
 def test_bad_input_is_a_clear_error(live: LiveHub) -> None:
-    ok(live, "source", "add", "moodle")
+    ok(live, "source", "add", "moodle", "--all-orgs")
     for args, message in [
-        (("source", "add", "moodle"), "already exists"),
-        (("source", "add", "Bad Name"), "lowercase letters"),
-        (("source", "add", "x", "--home-page", "lms.example.edu"), "--home-page"),
+        (("source", "add", "moodle", "--all-orgs"), "already exists"),
+        (("source", "add", "Bad Name", "--all-orgs"), "lowercase letters"),
+        (("source", "add", "x", "--all-orgs", "--home-page", "lms.example.edu"), "--home-page"),
         (("source", "rotate", "nobody"), "no source named 'nobody'"),
         (("source", "retire-secrets", "nobody"), "no source named 'nobody'"),
         (("source", "disable", "nobody"), "no source named 'nobody'"),

@@ -16,7 +16,7 @@ from tests.webhooks.xapi.helpers import openedx
 
 
 def test_source_add_xapi_prints_credentials_that_work(live: LiveHub) -> None:
-    result = CliRunner().invoke(main, ["source", "add", "edx", "--xapi"], env=live.env)
+    result = CliRunner().invoke(main, ["source", "add", "edx", "--all-orgs", "--xapi"], env=live.env)
     assert result.exit_code == 0, result.output
     printed = dict(re.findall(r"^xapi (key|secret|bearer): (\S+)$", result.output, re.MULTILINE))
     assert set(printed) == {"key", "secret", "bearer"}
@@ -37,7 +37,7 @@ def test_source_add_xapi_prints_credentials_that_work(live: LiveHub) -> None:
 
 
 def test_source_add_without_xapi_has_no_xapi_credentials(live: LiveHub) -> None:
-    result = CliRunner().invoke(main, ["source", "add", "hooks-only"], env=live.env)
+    result = CliRunner().invoke(main, ["source", "add", "hooks-only", "--all-orgs"], env=live.env)
     assert result.exit_code == 0, result.output
     assert "xapi" not in result.output.replace("xapi/", "")
     with live.context() as session:
