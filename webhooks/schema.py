@@ -14,6 +14,7 @@ from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator,
                       StringConstraints, TypeAdapter, ValidationError, model_validator)
 from pydantic.networks import validate_email
 
+from hub import json_input
 from hub.models.sharing import EventType
 
 MAX_BODY_BYTES = 64 * 1024
@@ -140,6 +141,11 @@ class ValidEvent:
 
 def parse_event(body: bytes) -> ValidEvent:
     """Parse and validate one event body; raise InvalidEvent naming the first bad field."""
+    try:
+        json_input.check_depth(body)  # the same nesting limit as every route's JSON, before pydantic parses
+    except json_input.InvalidJson as exc:
+        raise InvalidEvent("invalid_json", None, f"body: {exc}",
+                           [{"field": None, "kind": "json_invalid", "message": str(exc)}]) from None
     try:
         event = _ADAPTER.validate_json(body)
     except ValidationError as exc:

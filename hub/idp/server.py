@@ -6,6 +6,7 @@ which code, which token, which user, which key.
 """
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import time
@@ -27,7 +28,7 @@ from flask import Flask, current_app, session
 from flask import request as http_request
 from sqlalchemy import select, update
 
-from hub import db
+from hub import db, json_input
 from hub.crypto import token_hash
 from hub.idp import claims, clients, keys, revocation
 from hub.idp.lifetimes import ACCESS_TOKEN_SECONDS, CODE_SECONDS, ID_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS
@@ -414,6 +415,10 @@ class Revocation(RevocationEndpoint):
 
 
 class EndSession(EndSessionEndpoint):
+    def validate_request(self, request: Any) -> Any:
+        _check_jwt_depth(request.payload.data.get("id_token_hint") or "")
+        return super().validate_request(request)
+
     def get_server_jwks(self) -> dict[str, Any]:
         return keys.published(db.session())
 
@@ -422,6 +427,20 @@ class EndSession(EndSessionEndpoint):
 
     def end_session(self, end_session_request: Any) -> None:
         revocation.end_browser_session(db.session(), end_session_request.id_token_claims)
+
+
+def _check_jwt_depth(token: str) -> None:
+    """joserfc decodes a JWT's header (before the signature is checked) and its claims with Python's json, which
+    raises RecursionError (a 500) on deep nesting: a segment nested past json_input.MAX_DEPTH is invalid_request."""
+    for segment in token.split(".")[:2]:
+        try:
+            decoded = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+        except ValueError:
+            return  # not base64url: joserfc refuses it with its own message
+        try:
+            json_input.check_depth(decoded)
+        except json_input.InvalidJson as exc:
+            raise InvalidRequestError(f"id_token_hint: {exc}") from None
 
 
 def build(app: Flask) -> AuthorizationServer:

@@ -12,12 +12,12 @@ from scim2_models import (
     PreconditionFailedException, ResponseParameters, SCIMException, ScimPolicy, SearchRequest,
 )
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hub import db, tokens
+from hub import db, json_input, tokens
 from hub.models import MAX_KEY, ApiToken
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -95,6 +95,13 @@ def _invalid(exc: ValidationError) -> Response:
     return error(400, f"{where}: {first.get('msg', 'invalid value')}".strip(": "), scim_type)
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def _too_large(_exc: RequestEntityTooLarge) -> Response:
+    """A body past the hub's MAX_CONTENT_LENGTH (hub/app.py), as a SCIM Error rather than the app's own JSON."""
+    db.session().rollback()
+    return error(413, f"a request body is at most {current_app.config['MAX_CONTENT_LENGTH']} bytes")
+
+
 @bp.post("/.search")
 def _search_everything() -> Response:
     """Searching every resource type at once is optional (RFC 7644 §3.4.3): 501, as the RFC says."""
@@ -122,12 +129,16 @@ def _unknown(_rest: str) -> Response:
 def body(*schemas: str) -> dict[str, Any]:
     """The request's JSON object, whose `schemas` lists the first URN given and no URN but those given.
 
-    415 for a body that is not JSON by its Content-Type; invalidSyntax (RFC 7644 §3.12) for malformed JSON, a body
-    that is not an object, a missing or foreign schema URN, or a NUL character (which no column can hold).
+    415 for a body that is not JSON by its Content-Type; invalidSyntax (RFC 7644 §3.12) for malformed JSON or JSON
+    nested past json_input.MAX_DEPTH, a body that is not an object, a missing or foreign schema URN, or a NUL
+    character (which no column can hold).
     """
     if request.mimetype not in JSON_TYPES:
         raise UnsupportedMediaType(detail=f"send the body as {JSON_TYPES[0]} (or {JSON_TYPES[1]})")
-    data = request.get_json(silent=True)
+    try:
+        data = json_input.loads(request.get_data())
+    except json_input.InvalidJson as exc:
+        raise InvalidSyntaxException(detail=f"body: {exc}") from None
     if not isinstance(data, dict):
         raise InvalidSyntaxException(detail="the body must be a JSON object")
     named = data.get("schemas")

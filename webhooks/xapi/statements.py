@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from hub import json_input
+
 # Fixed namespace for ids derived from statements that come without one (Moodle sends none).
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2b7e-3a55-5d0e-9b52-5c8a0e0f4a11")
 # Properties an LRS sets itself: they never make two statements with one id "different" (xAPI 2.2.4.3).
@@ -41,9 +43,9 @@ class Statement:
 def parse_body(raw: bytes) -> list[dict[str, Any]]:
     """The statements in a request body: one object or an array of them."""
     try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise StatementError(f"body: not JSON ({exc})", "body") from exc
+        data = json_input.loads(raw)  # nesting past json_input.MAX_DEPTH is refused before json recurses
+    except json_input.InvalidJson as exc:
+        raise StatementError(f"body: {exc}", "body") from None
     items = data if isinstance(data, list) else [data]
     for index, item in enumerate(items):
         if not isinstance(item, dict):
