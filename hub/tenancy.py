@@ -91,6 +91,22 @@ def any_admin_clause() -> ColumnElement[bool]:
     return User.is_admin.is_(True) | User.id.in_(select(OrgAdmin.user_id))
 
 
+def users_within(reach: Reach) -> ColumnElement[bool]:
+    """A WHERE clause over User keeping the people reach may see and change: members of its organisations who hold
+    no role beyond it. A hub admin, or an admin of an organisation outside reach, is out of reach even as a member:
+    an organisation admin can neither list, nor disable, nor change them."""
+    if reach.everything:
+        return true()
+    beyond = select(OrgAdmin.user_id).where(~reach.where(OrgAdmin.org_id))
+    return reach.where(User.org_id) & User.is_admin.is_(False) & User.id.not_in(beyond)
+
+
+def require_user(session: Session, reach: Reach, user: User) -> None:
+    """404 unless user is within reach: the listing's own clause, so a user's page and the user list agree."""
+    if not reach.everything and session.scalar(select(User.id).where(User.id == user.id, users_within(reach))) is None:
+        raise NotFound()
+
+
 def set_org_admin(session: Session, user: User, org: Organisation, grant: bool) -> bool:
     """Grant or revoke user's admin role for org; returns whether anything changed."""
     row = session.get(OrgAdmin, (user.id, org.id))

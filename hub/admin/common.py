@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit
 from hub.auth.sessions import current_user
+from hub.models import MAX_KEY
 
 
 def actor() -> str:
@@ -19,11 +20,21 @@ def actor() -> str:
 
 
 def done(action: str, message: str, *, outcome: str = "success", **fields: Any) -> str:
-    """Audit one admin action and flash its result; returns the audit ref."""
+    """Audit one admin action and flash its result; returns the audit ref. Pass org_id (or user_id) for an action
+    on an organisation's objects: the row is filed under it, so that organisation's admins see it."""
     ref = audit.record(action, outcome, actor=actor(), **fields)
     flash(message if outcome == "success" else f"{message} (ref {ref})",
           "success" if outcome == "success" else "error")
     return ref
+
+
+def whole(value: str) -> int | None:
+    """A whole number typed into a form: ASCII digits only ("²" and "٣" are digits to str.isdigit, not to int
+    or to the database), within the database's integers; None for anything else."""
+    if not (value.isascii() and value.isdigit()):
+        return None
+    number = int(value)
+    return number if number <= MAX_KEY else None
 
 
 @dataclass

@@ -1,18 +1,20 @@
-"""Organisations page: add, change policy, invitations, and claim mappings."""
+"""Organisations page: add (hub admins), change policy, invitations, and claim mappings.
+
+Organisation admins see only their organisations and the mappings into them; the rest answers 404."""
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import db, deprovision, orgs
+from hub import db, deprovision, orgs, tenancy
 from hub.admin import bp
-from hub.admin.common import actor, done
-from hub.auth.sessions import admin_required
-from hub.models import ClaimMapping, Organisation, OrgPolicy, ProviderConfig, User
+from hub.admin.access import console_required, hub_admin_required, new_org, reach, reachable
+from hub.admin.common import actor, done, whole
+from hub.models import ClaimMapping, Organisation, OrgDomain, OrgPolicy, ProviderConfig, User, UserStatus
 
 POLICIES = [policy.value for policy in OrgPolicy]
 # orgs.py words its errors for the CLI; the form shows them in its own words, beside the field.
@@ -42,11 +44,12 @@ def _provider_names() -> list[str]:
 def _list_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                mapping: dict[str, Any] | None = None, mapping_errors: dict[str, str] | None = None,
                status: int = 200) -> Any:
-    session = db.session()
-    members = dict(session.execute(select(User.org_id, func.count()).group_by(User.org_id)).all())
-    rows = list(session.scalars(select(Organisation).order_by(Organisation.name)))
-    mappings = list(session.scalars(select(ClaimMapping).order_by(ClaimMapping.provider, ClaimMapping.claim,
-                                                                  ClaimMapping.value)))
+    session, mine = db.session(), reach()
+    members = dict(session.execute(select(User.org_id, func.count()).where(mine.where(User.org_id))
+                                   .group_by(User.org_id)).all())
+    rows = list(session.scalars(select(Organisation).where(mine.where(Organisation.id)).order_by(Organisation.name)))
+    mappings = list(session.scalars(select(ClaimMapping).where(mine.where(ClaimMapping.org_id))
+                                    .order_by(ClaimMapping.provider, ClaimMapping.claim, ClaimMapping.value)))
     names = {org.id: org.name for org in rows}
     return render_template("admin/orgs.html", rows=rows, members=members, mappings=mappings, org_names=names,
                            policies=POLICIES, providers=_provider_names(),
@@ -57,13 +60,13 @@ def _list_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None
 
 
 @bp.get("/orgs")
-@admin_required
+@console_required
 def orgs_page() -> Any:
     return _list_page()
 
 
 @bp.post("/orgs")
-@admin_required
+@hub_admin_required
 def org_add() -> Any:
     """Create an organisation with its email domains and, optionally, their home provider."""
     form = {key: request.form.get(key, "").strip() for key in ("name", "domains", "policy", "provider")}
@@ -77,18 +80,23 @@ def org_add() -> Any:
              reason="invalid", detail={"org": form["name"], "error": text})
         return _list_page(form=form, errors={field: text}, status=400)
     done("org.add", f"Organisation {added.name} added ({added.policy}).",
-         detail={"org": added.name, "policy": added.policy, "domains": domains})
+         detail={"org": added.name, "policy": added.policy, "domains": domains}, org_id=added.id)
     return redirect(url_for("admin.org_detail", org_id=added.id), 303)
 
 
 @bp.post("/mappings")
-@admin_required
+@console_required
 def mapping_add() -> Any:
-    """Map a provider claim value (Microsoft tid, Slack team, Google hd) to an organisation and/or group."""
+    """Map a provider claim value (Microsoft tid, Slack team, Google hd) to an organisation and/or group; an
+    organisation admin maps only into their organisation (a mapping of no organisation is hub-level)."""
     mapping = {key: request.form.get(key, "").strip() for key in ("provider", "claim", "value", "org", "group")}
     errors = {key: f"{label} is required." for key, label in
               (("provider", "Provider"), ("claim", "Claim"), ("value", "Value")) if not mapping[key]}
-    org = db.session().get(Organisation, int(mapping["org"])) if mapping["org"].isdigit() else None
+    chosen = new_org(whole(mapping["org"]))
+    org = db.session().get(Organisation, chosen) if chosen is not None else None
+    org_id = org.id if org else None
+    if not errors and _placed_elsewhere(mapping["provider"], mapping["claim"], mapping["value"]):
+        errors["value"] = "This value already places people in another organisation: ask a hub admin."
     if not errors:
         try:
             with db.transaction() as session:
@@ -101,18 +109,29 @@ def mapping_add() -> Any:
     detail = {k: mapping[k] for k in ("claim", "value", "group")} | {"org": org.name if org else None}
     if errors:
         done("org.map", "The mapping was not added: correct the fields marked below.", outcome="failure",
-             provider=mapping["provider"] or None, reason="invalid", detail=detail | {"errors": errors})
+             provider=mapping["provider"] or None, reason="invalid", detail=detail | {"errors": errors}, org_id=org_id)
         return _list_page(mapping=mapping, mapping_errors=errors, status=400)
     done("org.map", f"Mapped {mapping['provider']} {mapping['claim']}={mapping['value']}.",
-         provider=mapping["provider"], detail=detail)
+         provider=mapping["provider"], detail=detail, org_id=org_id)
     return redirect(url_for("admin.orgs_page") + "#mappings", 303)
 
 
+def _placed_elsewhere(provider: str, claim: str, value: str) -> bool:
+    """Would this claim value pull people out of an organisation beyond reach? A mapping wins over an email
+    domain at sign-in (hub/auth/pipeline.py), so an organisation admin may not map a value that is another
+    organisation's mapping or email domain."""
+    mine, session = reach(), db.session()
+    if mine.everything:
+        return False
+    mapped = select(ClaimMapping.id).where(ClaimMapping.provider == provider, ClaimMapping.claim == claim,
+                                           ClaimMapping.value == value, ClaimMapping.org_id.is_not(None),
+                                           ~mine.where(ClaimMapping.org_id))
+    domain = select(OrgDomain.id).where(OrgDomain.domain == value.lower(), ~mine.where(OrgDomain.org_id))
+    return session.scalar(mapped.limit(1)) is not None or session.scalar(domain.limit(1)) is not None
+
+
 def _org(org_id: int) -> Organisation:
-    org = db.session().get(Organisation, org_id)
-    if org is None:
-        abort(404)
-    return org
+    return reachable(Organisation, org_id, org_of=lambda org: org.id)
 
 
 def _detail_page(org: Organisation, invite: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
@@ -125,30 +144,42 @@ def _detail_page(org: Organisation, invite: dict[str, Any] | None = None, errors
 
 
 @bp.get("/orgs/<int:org_id>")
-@admin_required
+@console_required
 def org_detail(org_id: int) -> Any:
     return _detail_page(_org(org_id))
 
 
 @bp.post("/orgs/<int:org_id>/policy")
-@admin_required
+@console_required
 def org_policy(org_id: int) -> Any:
     """Change who may join (closed also refuses existing members)."""
     org = _org(org_id)
     policy = request.form.get("policy", "")
     if policy not in POLICIES:
         done("org.policy", f"Choose one of: {', '.join(POLICIES)}.", outcome="failure", reason="invalid",
-             detail={"org": org.name, "policy": policy[:40]})
+             detail={"org": org.name, "policy": policy[:40]}, org_id=org.id)
+        return redirect(url_for("admin.org_detail", org_id=org.id), 303)
+    if policy == OrgPolicy.CLOSED.value and _members_beyond_reach(org):
+        done("org.policy", f"{org.name} has members with roles beyond it (hub admins or admins of other "
+                           "organisations), whom closing would disable: ask a hub admin to close it.",
+             outcome="failure", reason="refused", detail={"org": org.name, "policy": policy}, org_id=org.id)
         return redirect(url_for("admin.org_detail", org_id=org.id), 303)
     with db.transaction() as session:  # closing also disables its members (hub/deprovision.py)
         disabled = deprovision.apply_policy(session, org, policy, actor=actor())
     done("org.policy", f"{org.name} is now {policy}." + (f" {disabled} members disabled." if disabled else ""),
-         detail={"org": org.name, "policy": policy, "disabled": disabled})
+         detail={"org": org.name, "policy": policy, "disabled": disabled}, org_id=org.id)
     return redirect(url_for("admin.org_detail", org_id=org.id), 303)
 
 
+def _members_beyond_reach(org: Organisation) -> bool:
+    """Does the organisation have active members the signed-in admin may not disable (tenancy.users_within)?"""
+    beyond = select(User.id).where(User.org_id == org.id, User.status != UserStatus.DISABLED.value,
+                                   ~tenancy.users_within(reach()))
+    return db.session().scalar(beyond.limit(1)) is not None
+
+
 @bp.post("/orgs/<int:org_id>/invites")
-@admin_required
+@console_required
 def invite_create(org_id: int) -> Any:
     """A one-time invitation: the code is shown in this response only (only its hash is stored)."""
     org = _org(org_id)
@@ -160,12 +191,12 @@ def invite_create(org_id: int) -> Any:
         errors["email"] = "Enter an email address like name@example.com, or leave it empty."
     if errors:
         done("invite.create", "The invitation was not created: correct the fields marked below.",
-             outcome="failure", reason="invalid", detail={"org": org.name})
+             outcome="failure", reason="invalid", detail={"org": org.name}, org_id=org.id)
         return _detail_page(org, invite, errors, 400)
     with db.transaction() as session:
         code = orgs.create_invite(session, org, days=int(invite["days"]), email=invite["email"] or None)
     done("invite.create", f"Invitation created for {org.name}. Copy it now: it is shown only once.",
-         detail={"org": org.name, "days": int(invite["days"]), "email": invite["email"] or None})
+         detail={"org": org.name, "days": int(invite["days"]), "email": invite["email"] or None}, org_id=org.id)
     settings = current_app.extensions["settings"]
     invite |= {"code": code, "link": f"{settings.base_url}{url_for('auth.login_page', invite=code)}"}
     return _detail_page(org, invite)

@@ -1,4 +1,4 @@
-"""Providers page: list, add (or replace), disable and enable sign-in providers."""
+"""Providers page (hub admins only): list, add (or replace), disable and enable sign-in providers."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,8 +8,8 @@ from sqlalchemy import select
 
 from hub import db, provider_store
 from hub.admin import bp
+from hub.admin.access import hub_admin_required
 from hub.admin.common import done
-from hub.auth.sessions import admin_required
 from hub.models import ProviderConfig
 from providers import registry
 
@@ -64,13 +64,13 @@ def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = No
 
 
 @bp.get("/providers")
-@admin_required
+@hub_admin_required
 def providers() -> Any:
     return _page()
 
 
 @bp.post("/providers")
-@admin_required
+@hub_admin_required
 def provider_add() -> Any:
     """Add a provider, or replace the one of the same name; errors go back beside their fields."""
     form: dict[str, Any] = {field: request.form.get(field, "").strip() for field in TEXT_FIELDS}
@@ -92,7 +92,8 @@ def provider_add() -> Any:
                     scopes=form["scopes"].replace(",", " ").split(), api_base=form["api_base"] or None,
                     auth_base=form["auth_base"] or None, options=options, hidden=form["hidden"],
                     profile_sync=form["profile_sync"] or "always",
-                    insecure_loopback=current_app.extensions["settings"].insecure_loopback)
+                    insecure_loopback=current_app.extensions["settings"].insecure_loopback,
+                    allow_hosts=current_app.extensions["settings"].provider_allow_hosts)
         except provider_store.InvalidProvider as exc:
             field, text = field_error(str(exc))
             errors[field] = text
@@ -107,7 +108,7 @@ def provider_add() -> Any:
 
 
 @bp.post("/providers/<name>/<any(enable, disable):change>")
-@admin_required
+@hub_admin_required
 def provider_switch(name: str, change: str) -> Any:
     """Offer a provider again or stop offering it; its users keep their accounts and other sign-ins."""
     try:

@@ -1,4 +1,7 @@
-"""Sharing pages: rules (add with a live preview) and the deliveries outbox (status, errors, retry)."""
+"""Sharing pages: rules (add with a live preview) and the deliveries outbox (status, errors, retry).
+
+Organisation admins see and add only their organisations' rules, and see and retry only their deliveries; a rule
+for every organisation is hub-level."""
 from __future__ import annotations
 
 import re
@@ -9,8 +12,8 @@ from sqlalchemy import select
 
 from hub import db
 from hub.admin import bp
-from hub.admin.common import done, paginate
-from hub.auth.sessions import admin_required
+from hub.admin.access import console_required, new_org, reach, reachable
+from hub.admin.common import done, paginate, whole
 from hub.errors import HubError
 from hub.models import Delivery, DeliveryStatus, EventType, Organisation, Rule
 from hub.sharing import digests, dispatch, outbox, rules, templates
@@ -39,39 +42,52 @@ def ids(text: str) -> list[str]:
 
 
 def _orgs() -> list[tuple[str, str]]:
-    names = db.session().execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()
-    return [("*", "Every organisation")] + [(str(org_id), name) for org_id, name in names]
+    """The organisation choices: every organisation ('*', hub-level) and each one within reach."""
+    mine = reach()
+    names = db.session().execute(select(Organisation.id, Organisation.name).where(mine.where(Organisation.id))
+                                 .order_by(Organisation.name)).all()
+    every = [("*", "Every organisation")] if mine.everything else []
+    return every + [(str(org_id), name) for org_id, name in names]
 
 
 def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                 preview: str | None = None, status: int = 200) -> Any:
-    names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
-    rows = list(db.session().scalars(select(Rule).order_by(Rule.id)))
-    return render_template("admin/rules.html", rows=rows, org_names=names, orgs=_orgs(),
+    mine = reach()
+    names = dict(db.session().execute(select(Organisation.id, Organisation.name)
+                                      .where(mine.where(Organisation.id))).all())
+    rows = list(db.session().scalars(select(Rule).where(mine.where(Rule.org_id)).order_by(Rule.id)))
+    orgs = _orgs()
+    return render_template("admin/rules.html", rows=rows, org_names=names, orgs=orgs,
                            event_types=[(t.value, t.value) for t in EventType],
-                           form=form or {"org": "*", "event_type": EventType.COURSE_COMPLETED.value,
-                                         "mode": "immediate"}, modes=MODE_CHOICES,
-                           errors=errors or {}, preview=preview, kinds=rules.destination_kinds()), status
+                           form=form or {"org": orgs[0][0] if orgs else "*",
+                                         "event_type": EventType.COURSE_COMPLETED.value, "mode": "immediate"},
+                           modes=MODE_CHOICES, errors=errors or {}, preview=preview,
+                           kinds=rules.destination_kinds()), status
 
 
 @bp.get("/rules")
-@admin_required
+@console_required
 def rules_page() -> Any:
     return _rules_page()
 
 
 def _org_id(value: str) -> int | None:
-    """'*' for every organisation, else the id of an existing one; raises InvalidRule naming the field."""
-    if value == "*":
+    """'*' for every organisation (hub-level), else the id of an existing one within reach (404 beyond it); raises
+    InvalidRule naming the field."""
+    typed = None if value == "*" else whole(value)
+    if value != "*" and typed is None:
+        raise rules.InvalidRule("organisation: choose one from the list")
+    chosen = new_org(typed)  # an organisation admin's '*' is their organisation
+    if chosen is None:
         return None
-    org = db.session().get(Organisation, int(value)) if value.isdigit() else None
+    org = db.session().get(Organisation, chosen)
     if org is None:
         raise rules.InvalidRule("organisation: choose one from the list")
     return org.id
 
 
 @bp.post("/rules")
-@admin_required
+@console_required
 def rule_add() -> Any:
     """Preview the message, or add the rule; errors go back beside their fields and nothing is stored."""
     form = {field: request.form.get(field, "").strip() for field in FIELDS}
@@ -104,12 +120,13 @@ def rule_add() -> Any:
             errors[field] = text
     if errors:
         done("rule.add", "The rule was not saved: correct the fields marked below.", outcome="failure",
-             reason="invalid", detail={"errors": errors})
+             reason="invalid", detail={"errors": errors}, org_id=org_id)
         return _rules_page(form, errors, status=400)
     note = rules.admin_note(added.destination)
     done("rule.add", f"Rule {added.id} saved: {added.event_type} → {added.destination}." + (f" Note: {note}." if note
                                                                                              else ""),
-         detail={"rule": added.id, "org": form["org"], "on": added.event_type, "to": added.destination})
+         detail={"rule": added.id, "org": form["org"], "on": added.event_type, "to": added.destination},
+         org_id=added.org_id)
     return redirect(url_for("admin.rules_page"), 303)
 
 
@@ -135,10 +152,10 @@ def _preview(form: dict[str, str], template: str | None, errors: dict[str, str])
 
 
 @bp.get("/deliveries")
-@admin_required
+@console_required
 def deliveries() -> Any:
     status = request.args.get("status", "")
-    query = select(Delivery).order_by(Delivery.id.desc())
+    query = select(Delivery).where(reach().where(Delivery.org_id)).order_by(Delivery.id.desc())
     if status in {s.value for s in DeliveryStatus}:
         query = query.where(Delivery.status == status)
     else:
@@ -149,19 +166,20 @@ def deliveries() -> Any:
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")
-@admin_required
+@console_required
 def delivery_retry(delivery_id: int) -> Any:
     """Send a dead, unknown or failed delivery again, as `hub delivery retry` does."""
+    org_id = reachable(Delivery, delivery_id).org_id
     try:
         with db.transaction() as session:
             outbox.retry(session, delivery_id)
     except HubError as exc:
         done("delivery.retry", f"Not retried: {exc}.", outcome="failure", reason="refused",
-             detail={"delivery": delivery_id})
+             detail={"delivery": delivery_id}, org_id=org_id)
     else:
         queued = dispatch.dispatch(db.session(), [delivery_id])
         done("delivery.retry", f"Delivery {delivery_id} is pending again" +
              ("." if queued else " (the queue is down: the reconciler will send it)."),
-             detail={"delivery": delivery_id})
+             detail={"delivery": delivery_id}, org_id=org_id)
     status = request.form.get("status") or None  # back to the filtered list the button was on
     return redirect(url_for("admin.deliveries", status=status), 303)

@@ -3,20 +3,25 @@
 Everything is checked by hub.tiles.store, as for `hub tile add`; its messages speak the CLI's flags, and the form
 shows them in its own words beside the field. The preview is a dry run (hub.admin.tile_preview) rendered with the
 serving side's fragment template into a sandboxed iframe whose document forbids every script (its own CSP).
+
+Organisation admins see and change the tiles of their organisations only. A tile they add, edit or preview reads
+through one of their organisations (never another's connection) and shows to their organisations: a tile for every
+user, or a public feed of no organisation, is hub-level.
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from flask import Response, abort, current_app, redirect, render_template, request, url_for
+from flask import Response, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from hub import db, redis_conn
 from hub.admin import bp
-from hub.admin.common import done
+from hub.admin.access import console_required, new_org, reach, reachable
+from hub.admin.common import done, whole
 from hub.admin.tile_preview import preview
-from hub.auth.sessions import admin_required
-from hub.models import MAX_KEY, Organisation, Tile
+from hub.models import Organisation, Tile
 from hub.tiles import cache, scheduler, store
 
 FIELDS = ("kind", "title", "address", "org_id", "refresh_seconds", "max_items")
@@ -61,65 +66,76 @@ def form_words(message: str, kind: str | None) -> str:
     return text[:1].upper() + text[1:]
 
 
+def _org_names() -> dict[int, str]:
+    """The names of the organisations within reach (others show by id: a hub admin may have added them)."""
+    return dict(db.session().execute(select(Organisation.id, Organisation.name)
+                                     .where(reach().where(Organisation.id))).all())
+
+
 def _org_options() -> list[tuple[str, str]]:
-    return [(str(org_id), name) for org_id, name in
-            db.session().execute(select(Organisation.id, Organisation.name).order_by(Organisation.name)).all()]
+    return sorted(((str(org_id), name) for org_id, name in _org_names().items()), key=lambda option: option[1])
 
 
-def _whole(value: str) -> int | None:
-    """A whole number typed into the form: ASCII digits only ("²" and "٣" are digits to str.isdigit, not to int
-    or to the database), within the database's integers; None for anything else."""
-    if not (value.isascii() and value.isdigit()):
-        return None
-    number = int(value)
-    return number if number <= MAX_KEY else None
-
-
-def _read_form() -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
-    """(what was typed, errors found before the store sees it, the parsed values)."""
+def _read_form(kept_audience: Sequence[int] = ()) -> tuple[dict[str, Any], dict[str, str], dict[str, Any]]:
+    """(what was typed, errors found before the store sees it, the parsed values, within reach: _scope)."""
     form: dict[str, Any] = {name: request.form.get(name, "").strip() for name in FIELDS}
     form["audience"] = [value for value in request.form.getlist("audience") if value]
     form["enabled"] = request.form.get("enabled") == "on"
     errors: dict[str, str] = {}
     values: dict[str, Any] = {"kind": form["kind"].lower(), "title": form["title"], "address": form["address"]}
-    values["org_id"] = _whole(form["org_id"]) if form["org_id"] else None
+    values["org_id"] = whole(form["org_id"]) if form["org_id"] else None
     if form["org_id"] and values["org_id"] is None:
         errors["org_id"] = "Organisation: choose one from the list"
-    audience = [_whole(value.strip()) for value in form["audience"]]
+    audience = [whole(value.strip()) for value in form["audience"]]
     values["audience"] = sorted({org for org in audience if org is not None})
     if None in audience:
         errors["audience"], values["audience"] = "Audience: choose organisations from the list", []
     values["refresh_seconds"] = None
     if form["refresh_seconds"]:
-        values["refresh_seconds"] = _whole(form["refresh_seconds"])
+        values["refresh_seconds"] = whole(form["refresh_seconds"])
         if values["refresh_seconds"] is None:
             errors["refresh_seconds"] = "Refresh interval is a whole number of seconds, e.g. 300"
     values["max_items"] = 10
     if form["max_items"]:
-        values["max_items"] = _whole(form["max_items"])
+        values["max_items"] = whole(form["max_items"])
         if values["max_items"] is None:
             errors["max_items"], values["max_items"] = "Max items is a whole number, e.g. 10", 10
     values["enabled"] = form["enabled"]
+    _scope(values, kept_audience)
     return form, errors, values
 
 
+def _scope(values: dict[str, Any], kept_audience: Sequence[int]) -> None:
+    """Keep a tile within the signed-in admin's reach: its organisation one of theirs (404 for another's; their
+    own when none is chosen), its audience theirs (their tile's organisation when none is ticked: a tile for every
+    user is hub-level). Audience entries beyond reach that a hub admin set stay as they were."""
+    mine = reach()
+    values["org_id"] = new_org(values["org_id"])
+    if mine.everything:
+        return
+    for org_id in values["audience"]:
+        mine.require(org_id)
+    beyond = {org_id for org_id in kept_audience if not mine.allows(org_id)}
+    values["audience"] = sorted(set(values["audience"] or [values["org_id"]]) | beyond)
+
+
 def _list_page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
-    session = db.session()
-    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
-    rows = [store.describe(tile, store.audience_of(session, tile.id), names) for tile in store.list_tiles(session)]
+    session, names = db.session(), _org_names()
+    tiles = session.scalars(select(Tile).where(reach().where(Tile.org_id)).order_by(Tile.id))
+    rows = [store.describe(tile, store.audience_of(session, tile.id), names) for tile in tiles]
     return render_template("admin/tiles.html", rows=rows, kinds=kinds(), orgs=_org_options(),
                            form=form or {"kind": "rss", "max_items": "10", "audience": []},
                            errors=errors or {}), status
 
 
 @bp.get("/tiles")
-@admin_required
+@console_required
 def tiles_page() -> Any:
     return _list_page()
 
 
 @bp.post("/tiles")
-@admin_required
+@console_required
 def tile_add() -> Any:
     """Add a tile as `hub tile add` does; errors go back beside their fields and nothing is stored."""
     form, errors, values = _read_form()
@@ -134,17 +150,17 @@ def tile_add() -> Any:
             errors[exc.field if exc.field in (*FIELDS, "audience") else "form"] = form_words(str(exc), values["kind"])
     if errors:
         done("tile.add", "The tile was not added: correct the fields marked below.", outcome="failure",
-             reason="invalid", detail={"errors": errors})
+             reason="invalid", detail={"errors": errors}, org_id=values["org_id"])
         return _list_page(form, errors, status=400)
     done("tile.add", f"Tile {added.id} added: {added.kind} {added.address}. The worker fetches it within seconds.",
-         detail={"tile": added.id, "kind": added.kind, "address": added.address, "org": values["org_id"]})
+         detail={"tile": added.id, "kind": added.kind, "address": added.address, "org": values["org_id"]},
+         org_id=added.org_id)
     return redirect(url_for("admin.tiles_page"), 303)
 
 
 def _edit_page(tile: Tile, form: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
                status: int = 200) -> Any:
-    session = db.session()
-    names = dict(session.execute(select(Organisation.id, Organisation.name)).all())
+    session, names = db.session(), _org_names()
     audience = store.audience_of(session, tile.id)
     if form is None:
         form = {"kind": tile.kind, "title": tile.title, "address": tile.address,
@@ -157,24 +173,22 @@ def _edit_page(tile: Tile, form: dict[str, Any] | None = None, errors: dict[str,
 
 
 def _tile_or_404(tile_id: int) -> Tile:
-    tile = db.session().get(Tile, tile_id)  # an id past MAX_KEY arrives as 0 (hub.app.KeyConverter): no row
-    if tile is None:
-        abort(404)
-    return tile
+    """The tile when within reach (its organisation's); 404 otherwise. A tile of no organisation is hub-level."""
+    return reachable(Tile, tile_id)  # an id past MAX_KEY arrives as 0 (hub.app.KeyConverter): no row
 
 
 @bp.get("/tiles/<int:tile_id>")
-@admin_required
+@console_required
 def tile_edit(tile_id: int) -> Any:
     return _edit_page(_tile_or_404(tile_id))
 
 
 @bp.post("/tiles/<int:tile_id>")
-@admin_required
+@console_required
 def tile_save(tile_id: int) -> Any:
     """Save an edited tile (its kind stays); a new address or organisation starts it over."""
     tile = _tile_or_404(tile_id)
-    form, errors, values = _read_form()
+    form, errors, values = _read_form(kept_audience=store.audience_of(db.session(), tile_id))
     form["kind"] = tile.kind
     if not errors:
         try:
@@ -187,16 +201,17 @@ def tile_save(tile_id: int) -> Any:
             errors[exc.field if exc.field in (*FIELDS, "audience") else "form"] = form_words(str(exc), tile.kind)
     if errors:
         done("tile.edit", "The tile was not saved: correct the fields marked below.", outcome="failure",
-             reason="invalid", detail={"tile": tile_id, "errors": errors})
+             reason="invalid", detail={"tile": tile_id, "errors": errors}, org_id=tile.org_id)
         return _edit_page(_tile_or_404(tile_id), form, errors, status=400)
     _forget_cached(tile_id)
     done("tile.edit", f"Tile {tile_id} saved: {saved.title}.", detail={"tile": tile_id, "address": saved.address,
-                                                                       "enabled": saved.enabled})
+                                                                       "enabled": saved.enabled},
+         org_id=saved.org_id)
     return redirect(url_for("admin.tile_edit", tile_id=tile_id), 303)
 
 
 @bp.post("/tiles/preview")
-@admin_required
+@console_required
 def tile_preview() -> Any:
     """The dry run, as a document for the editor's preview frame: what the tile would show now; stores nothing."""
     form, errors, values = _read_form()
@@ -215,14 +230,14 @@ def tile_preview() -> Any:
 
 
 @bp.get("/tiles/preview")
-@admin_required
+@console_required
 def tile_preview_blank() -> Any:
     """What the preview frame shows before the first preview."""
     return _framed(render_template("admin/tiles_preview.html", errors={}, failed=None))
 
 
 @bp.get("/tiles/<int:tile_id>/fragment")
-@admin_required
+@console_required
 def tile_fragment(tile_id: int) -> Any:
     """The tile's /tiles/<id> fragment from the serving cache, for admins whatever its audience."""
     _tile_or_404(tile_id)
@@ -239,35 +254,36 @@ def _framed(body: str) -> Response:
 
 
 @bp.post("/tiles/<int:tile_id>/refresh")
-@admin_required
+@console_required
 def tile_refresh(tile_id: int) -> Any:
     """Queue the tile's refresh job now (the worker runs it; `hub tile refresh` runs it in the CLI's process)."""
-    _tile_or_404(tile_id)
+    tile = _tile_or_404(tile_id)
     made = scheduler.enqueue(scheduler.queue(redis_conn.get()), [tile_id])
     done("tile.refresh", f"Tile {tile_id}: refresh queued; the worker fetches it in a moment." if made else
-         f"Tile {tile_id}: a refresh is already queued or running.", detail={"tile": tile_id, "queued": bool(made)})
+         f"Tile {tile_id}: a refresh is already queued or running.", detail={"tile": tile_id, "queued": bool(made)},
+         org_id=tile.org_id)
     back = url_for("admin.tile_edit", tile_id=tile_id) if request.form.get("back") == "edit" \
         else url_for("admin.tiles_page")
     return redirect(back, 303)
 
 
 @bp.get("/tiles/<int:tile_id>/delete")
-@admin_required
+@console_required
 def tile_delete_confirm(tile_id: int) -> Any:
     tile = _tile_or_404(tile_id)
     return render_template("admin/tiles_delete.html", tile=tile)
 
 
 @bp.post("/tiles/<int:tile_id>/delete")
-@admin_required
+@console_required
 def tile_delete(tile_id: int) -> Any:
     """Remove the tile and its items, as `hub tile remove` does; LMS pages stop showing it at once."""
     tile = _tile_or_404(tile_id)
-    title = tile.title
+    title, org_id = tile.title, tile.org_id
     with db.transaction() as session:
         store.delete_tile(session, tile_id)
     _forget_cached(tile_id)
-    done("tile.remove", f"Tile {tile_id} ({title}) removed.", detail={"tile": tile_id})
+    done("tile.remove", f"Tile {tile_id} ({title}) removed.", detail={"tile": tile_id}, org_id=org_id)
     return redirect(url_for("admin.tiles_page"), 303)
 
 

@@ -1,17 +1,21 @@
-"""Users and approvals: search, detail, approve/reject, disable/enable, grant/revoke admin."""
+"""Users and approvals: search, detail, approve/reject, disable/enable, grant/revoke the hub admin role.
+
+Organisation admins see and change only the people within their reach (tenancy.users_within); the hub admin
+role is hub-level."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from flask import abort, redirect, render_template, request, url_for
-from sqlalchemy import or_, select
+from flask import redirect, render_template, request, url_for
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import selectinload
 
-from hub import db, deprovision
+from hub import db, deprovision, tenancy
 from hub.admin import bp
+from hub.admin.access import console_required, person, reach
 from hub.admin.common import actor, done, paginate
-from hub.auth.sessions import admin_required, current_user
+from hub.auth.sessions import current_user
 from hub.models import User, UserStatus
 
 PAGE_SIZE = 25
@@ -72,23 +76,29 @@ ACTIONS: dict[str, tuple[str, str, Callable[[User], str | None]]] = {
     "grant-admin": ("user.admin-grant", "is now an admin", _grant),
     "revoke-admin": ("user.admin-revoke", "is no longer an admin", _revoke),
 }
+HUB_LEVEL = frozenset({"grant-admin", "revoke-admin"})  # the hub admin role: hub admins only (404 for others)
+
+
+def _people() -> Select[tuple[User]]:
+    """The users the signed-in admin may see, with what the lists show."""
+    return select(User).options(selectinload(User.org)).where(tenancy.users_within(reach()))
 
 
 @bp.get("/approvals")
-@admin_required
+@console_required
 def approvals() -> Any:
-    pending = list(db.session().scalars(select(User).options(selectinload(User.org))
-                                        .where(User.status == UserStatus.PENDING.value).order_by(User.created_at)))
+    pending = list(db.session().scalars(_people().where(User.status == UserStatus.PENDING.value)
+                                        .order_by(User.created_at)))
     return render_template("admin/approvals.html", pending=pending)
 
 
 @bp.get("/users")
-@admin_required
+@console_required
 def users() -> Any:
     """Users by email or name, filtered by status, 25 a page."""
     q = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    query = select(User).options(selectinload(User.org), selectinload(User.identities)).order_by(User.id)
+    query = _people().options(selectinload(User.identities)).order_by(User.id)
     if q:
         pattern = f"%{q.lower()}%"
         query = query.where(or_(User.email.ilike(pattern), User.name.ilike(pattern)))
@@ -98,24 +108,19 @@ def users() -> Any:
     return render_template("admin/users.html", page=page, q=q, status=status, statuses=STATUSES)
 
 
-def _user(user_id: int) -> User:
-    user = db.session().get(User, user_id)
-    if user is None:
-        abort(404)
-    return user
-
-
 @bp.get("/users/<int:user_id>")
-@admin_required
+@console_required
 def user_detail(user_id: int) -> Any:
-    return render_template("admin/user.html", user=_user(user_id))
+    return render_template("admin/user.html", user=person(user_id))
 
 
 @bp.post("/users/<int:user_id>/<any(approve, reject, disable, enable, 'grant-admin', 'revoke-admin'):action>")
-@admin_required
+@console_required
 def user_action(user_id: int, action: str) -> Any:
     """Change one user; back to where the button was (the approvals list or the user's page)."""
-    user = _user(user_id)
+    user = person(user_id)
+    if action in HUB_LEVEL:
+        reach().require_everything()
     audit_action, verb, change = ACTIONS[action]
     with db.transaction():
         refusal = change(user)
