@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from hub import orgs
@@ -21,6 +21,11 @@ from hub.crypto import Vault
 from hub.errors import LoginRejected
 from hub.models import Identity, Invite, Organisation, OrgPolicy, ProviderConfig, User, UserStatus
 from providers.base import Profile
+
+
+# An address an LMS set (SCIM) is the LMS's word, not the account owner's: it may even be an attacker's.
+SCIM_EMAIL_NOT_LINKED = ("This address belongs to an account that is linked to another sign-in. Sign in with that "
+                         "one and link this provider from your account page.")
 
 
 class EmailNeeded(LoginRejected):
@@ -78,7 +83,8 @@ def link_to_signed_in_user(ctx: Context) -> None:
 
 
 def link_by_verified_email(ctx: Context) -> None:
-    """A new identity joins an existing user only through an email the provider verified."""
+    """A new identity joins an existing user only through an email the provider verified, and never through one an LMS
+    set (SCIM) on a user who already has a sign-in: that user links new providers from /account."""
     if ctx.user is not None:
         return
     email = ctx.verified_email
@@ -90,7 +96,15 @@ def link_by_verified_email(ctx: Context) -> None:
         raise LoginRejected(
             "An account with this email already exists. Sign in with the method you used before, "
             "then link this one from your account page.", code="unverified_email_collision")
+    if existing.email_from_scim and _has_identity(ctx.db, existing):
+        # Whoever holds a SCIM token could otherwise set an account's address to one they control and sign in to it.
+        # An account nobody has signed in to yet is still claimed this way: that is how pre-provisioning works.
+        raise LoginRejected(SCIM_EMAIL_NOT_LINKED, code="scim_email_not_linked", user_id=existing.id)
     ctx.user = existing
+
+
+def _has_identity(session: Session, user: User) -> bool:
+    return session.scalar(select(exists().where(Identity.user_id == user.id))) or False
 
 
 def require_email(ctx: Context) -> None:
@@ -197,6 +211,13 @@ def attach_identity(ctx: Context) -> None:
     ctx.identity.last_login_at = datetime.now(timezone.utc)
 
 
+def own_the_scim_email(ctx: Context) -> None:
+    """The account's own sign-in verified the address an LMS set: from now on it is the owner's, like any other."""
+    user = ctx.user
+    if user is not None and user.email_from_scim and ctx.verified_email == (user.email or "").lower():
+        user.email_from_scim = False
+
+
 def store_tokens(ctx: Context) -> None:
     """Provider tokens are sealed to this identity's row; only ciphertext reaches the database."""
     assert ctx.identity is not None
@@ -223,6 +244,7 @@ STEPS: tuple[Callable[[Context], None], ...] = (
     record_invite_use,
     attach_identity,
     store_tokens,
+    own_the_scim_email,
 )
 
 

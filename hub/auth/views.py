@@ -35,10 +35,12 @@ def redirect_uri(provider: str) -> str:
     return f"{_settings().base_url}/auth/{provider}/callback"
 
 
-def fail(message: str, *, code: str, provider: str | None = None, status: int = 400) -> tuple[str, int]:
+def fail(message: str, *, code: str, provider: str | None = None, status: int = 400,
+         user_id: int | None = None) -> tuple[str, int]:
     """Roll back, audit, and show a clear error page with a reference id; no session survives."""
     db.session().rollback()
-    ref = audit.record("login", "failure", provider=provider, reason=code, detail={"message": message})
+    ref = audit.record("login", "failure", provider=provider, reason=code, detail={"message": message},
+                       user_id=user_id)
     return render_template("error.html", title="Sign-in failed", message=message, ref=ref), status
 
 
@@ -166,7 +168,8 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
         session_db.rollback()
         return _ask_for_email(row, profile, tokens, pending, exc.suggested)
     except LoginRejected as exc:
-        refused = fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403))
+        refused = fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403),
+                       user_id=exc.user_id)
         return _lms_refused(pending) or refused
     if user.status == UserStatus.PENDING.value:
         sign_out()

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hub import db, json_input, tokens
+from hub import db, json_input, tenancy, tokens
 from hub.models import MAX_KEY, ApiToken
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -48,6 +48,13 @@ def base_url() -> str:
 
 def token() -> ApiToken:
     return g.scim_token
+
+
+def reach() -> tenancy.Reach:
+    """The organisations this request's token sees and changes (hub/tenancy.py), looked up once per request."""
+    if "scim_reach" not in g:
+        g.scim_reach = tenancy.of_token(db.session(), token())
+    return g.scim_reach
 
 
 def respond(payload: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:

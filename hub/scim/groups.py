@@ -4,6 +4,10 @@ A hub user belongs to one organisation, so adding a user to a group moves them o
 removing them leaves them in none. A group made through SCIM is an organisation with the invite policy (nobody
 joins it by signing in: the LMS decides who is in). Named groups (users.groups, the `groups` claim) are not SCIM
 resources.
+
+A token sees only its organisations (hub/tenancy.py). Organisations are the hub's tenants, so only an all-orgs token
+creates or deletes one, and none deletes an organisation that has admins. Members are the users the token may see
+(users.visible): admins are neither listed nor moved, and a user beyond the token's reach cannot be added.
 """
 from __future__ import annotations
 
@@ -11,29 +15,27 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp,
+    Context, ForbiddenException, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp,
     UniquenessException,
 )
-from sqlalchemy import String, cast, exists, func, select, update
+from sqlalchemy import String, and_, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from hub import db
-from hub.models import Erasure, Organisation, OrgPolicy, User as HubUser, aware, utcnow
+from hub import db, tenancy
+from hub.models import Organisation, OrgAdmin, OrgPolicy, User as HubUser, aware, utcnow
 from hub.models.scim import ScimVersion
-from hub.scim import filters
+from hub.scim import filters, users
 from hub.scim.api import (
-    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, respond,
+    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, reach, respond,
     response_parameters, row_id, search_request, unless_not_modified, version_of,
 )
 
 SCHEMA = str(Group.__schema__)
 EXTERNAL_ID_LENGTH = 255  # scim_versions.external_id
 
-LIVE_MEMBER = ~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id))
-
 
 def to_scim(session: Session, org: Organisation) -> Group:
-    members = session.scalars(select(HubUser.id).where(HubUser.org_id == org.id, LIVE_MEMBER)
+    members = session.scalars(select(HubUser.id).where(HubUser.org_id == org.id, users.visible())
                               .order_by(HubUser.id)).all()
     state = session.get(ScimVersion, ("Group", org.id)) if org.id else None
     modified = state.updated_at if state else None
@@ -62,11 +64,19 @@ def serve(session: Session, org: Organisation, context: Context, status: int = 2
 
 
 def _org(session: Session, group_id: str) -> Organisation:
+    """The organisation, or 404 when unknown or beyond the token's organisations (the same answer)."""
     key = row_id(group_id)
     org = session.get(Organisation, key) if key is not None else None
-    if org is None:
+    if org is None or not reach().allows(org.id):
         raise not_found("Group")
     return org
+
+
+def _require_all_orgs(action: str) -> None:
+    """Organisations are the hub's tenants: a token scoped to some cannot add or remove one (403, RFC 7644 §3.12)."""
+    if not reach().everything:
+        raise ForbiddenException(detail=f"this token is scoped to its organisations and cannot {action} one: a hub "
+                                        "admin does, or a token made with --all-orgs")
 
 
 def _columns() -> filters.Columns:
@@ -76,7 +86,7 @@ def _columns() -> filters.Columns:
 
 def _special() -> filters.Special:
     def member(op: str, value: Any) -> Any:
-        members = select(HubUser.id).where(HubUser.org_id == Organisation.id)
+        members = select(HubUser.id).where(HubUser.org_id == Organisation.id, users.visible())
         if op == "pr":
             return exists(members)
         key = row_id(value) if op == "eq" and isinstance(value, str) else None
@@ -100,7 +110,7 @@ def search_groups() -> Response:
 
 def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
     session = db.session()
-    query = select(Organisation)
+    query = select(Organisation).where(reach().where(Organisation.id))
     if expression:
         query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
     total, rows = page(session, query, Organisation.id, start, count)
@@ -118,6 +128,7 @@ def get_group(group_id: str) -> Response:
 @bp.post("/Groups")
 def create_group() -> Response:
     session = db.session()
+    _require_all_orgs("create")
     incoming = Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     org = Organisation(name="", policy=OrgPolicy.INVITE.value)
     session.add(org)
@@ -153,10 +164,14 @@ def patch_group(group_id: str) -> Response:
 
 @bp.delete("/Groups/<group_id>")
 def delete_group(group_id: str) -> Response:
-    """The organisation goes; its members stay, in no organisation."""
+    """The organisation goes; its members stay, in no organisation. Not one with admins: SCIM never changes them."""
     session = db.session()
     org = _org(session, group_id)
+    _require_all_orgs("delete")
     check_precondition(_versioned(session, org)[1])
+    if _has_admins(session, org):
+        raise ForbiddenException(detail=f"{org.name} has admins, and SCIM does not change admins: a hub admin "
+                                        "revokes their roles first (hub user admin EMAIL [--org NAME] --revoke)")
     session.execute(update(HubUser).where(HubUser.org_id == org.id).values(org_id=None)
                     .execution_options(synchronize_session=False))
     session.delete(org)
@@ -164,8 +179,18 @@ def delete_group(group_id: str) -> Response:
     return Response(status=204)
 
 
+def _has_admins(session: Session, org: Organisation) -> bool:
+    """Does the organisation have admins of its own, or hold a hub admin among its members?"""
+    return session.scalar(select(exists(select(OrgAdmin.user_id).where(OrgAdmin.org_id == org.id))
+                                 | exists(select(HubUser.id).where(HubUser.org_id == org.id,
+                                                                   tenancy.any_admin_clause())))) or False
+
+
 def _apply(session: Session, org: Organisation, incoming: Group) -> None:
-    """Name and members: the listed users move into this organisation, the others leave it."""
+    """Name and members: the listed users move into this organisation, the others it can see leave it.
+
+    A member must be a user the token sees (users.visible): anyone else reads as no user at all, so the wall is not
+    crossed in either direction. Admins, whom the group never lists, stay where they are."""
     name = (incoming.display_name or "").strip()
     if not name or len(name) > 200:
         raise InvalidValueException(detail="displayName must be 1 to 200 characters")
@@ -182,11 +207,11 @@ def _apply(session: Session, org: Organisation, incoming: Group) -> None:
         value = str(member.value or "")
         key = row_id(value)
         user = session.get(HubUser, key) if key is not None else None
-        if user is None or session.get(Erasure, user.id) is not None:
+        if user is None or not users.is_visible(session, user):
             raise InvalidValueException(detail=f"member {value} is not a user")
         wanted.add(user.id)
-    session.execute(update(HubUser).where(HubUser.org_id == org.id, HubUser.id.not_in(wanted or {0}))
-                    .values(org_id=None).execution_options(synchronize_session=False))
+    leaving = and_(HubUser.org_id == org.id, HubUser.id.not_in(wanted or {0}), ~tenancy.any_admin_clause())
+    session.execute(update(HubUser).where(leaving).values(org_id=None).execution_options(synchronize_session=False))
     if wanted:
         session.execute(update(HubUser).where(HubUser.id.in_(wanted)).values(org_id=org.id)
                         .execution_options(synchronize_session=False))

@@ -7,6 +7,9 @@ user through hub/deprovision.py (sessions, refresh tokens, waiting posts, provid
 Writes are read as RFC 7643's full core User with its Enterprise User extension (scim2-models' own models), so the
 attributes identity providers map by default (title, phoneNumbers, the extension's department...) are accepted and
 ignored, while an attribute neither schema defines is still refused. Only what the hub stores is served.
+
+A token sees only the users of its organisations (hub/tenancy.py), and never an admin of the hub or of any
+organisation: anyone else is left out of every listing and is 404 for every read and write, exactly as an unknown id.
 """
 from __future__ import annotations
 
@@ -15,18 +18,18 @@ from typing import Any
 from flask import Response, request
 from pydantic import ValidationError
 from scim2_models import (
-    Context, Email, EnterpriseUser, GroupMembership, InvalidValueException, ListResponse, Manager, Meta, Name,
-    PatchOp, UniquenessException, User,
+    Context, Email, EnterpriseUser, ForbiddenException, GroupMembership, InvalidValueException, ListResponse,
+    Manager, Meta, Name, PatchOp, UniquenessException, User,
 )
-from sqlalchemy import String, and_, cast, exists, false, func, select
+from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from hub import db, deprovision
+from hub import db, deprovision, orgs, tenancy
 from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserStatus, aware, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, respond,
+    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, reach, respond,
     response_parameters, row_id, search_request, token, unless_not_modified, version_of,
 )
 
@@ -95,11 +98,24 @@ def serve(session: Session, user: HubUser, context: Context, status: int = 200) 
     return respond(payload, status, headers)
 
 
+def visible() -> ColumnElement[bool]:
+    """The users this request's token may list: not erased, in its organisations, and no admin of any kind."""
+    return and_(~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id)),
+                reach().where(HubUser.org_id), ~tenancy.any_admin_clause())
+
+
+def is_visible(session: Session, user: HubUser) -> bool:
+    """`visible` for one row: an LMS does not manage the hub's admins, nor anyone beyond its organisations."""
+    return (session.get(Erasure, user.id) is None and reach().allows(user.org_id)
+            and not tenancy.is_any_admin(session, user))
+
+
 def _live(session: Session, user_id: str) -> HubUser:
-    """The user, unless unknown or erased (an erased user is gone as far as SCIM is concerned)."""
+    """The user, unless unknown, erased, outside the token's organisations or an admin: each is the same 404, so a
+    token learns nothing about who exists beyond what it may manage."""
     key = row_id(user_id)
     user = session.get(HubUser, key) if key is not None else None
-    if user is None or session.get(Erasure, user.id) is not None:
+    if user is None or not is_visible(session, user):
         raise not_found("User")
     return user
 
@@ -155,7 +171,7 @@ def search_users() -> Response:
 
 def _search(expression: str | None, start: int, count: int, params: Any) -> Response:
     session = db.session()
-    query = select(HubUser).where(~exists(select(Erasure.user_id).where(Erasure.user_id == HubUser.id)))
+    query = select(HubUser).where(visible())
     if expression:
         query = query.where(filters.to_sql(filters.parse(expression), _columns(), _special()))
     total, rows = page(session, query, HubUser.id, start, count)
@@ -180,7 +196,7 @@ def get_user(user_id: str) -> Response:
 def create_user() -> Response:
     session = db.session()
     incoming = _written(Context.RESOURCE_CREATION_REQUEST)
-    user = HubUser(status=UserStatus.ACTIVE.value)
+    user = HubUser(status=UserStatus.ACTIVE.value, org_id=_home_org(session, _email_of(incoming)))
     session.add(user)
     _apply(session, user, incoming, creating=True)
     session.commit()
@@ -224,6 +240,31 @@ def delete_user(user_id: str) -> Response:
     deprovision.erase(session, user, actor=f"scim:{token().name}")
     session.commit()
     return Response(status=204)
+
+
+def _home_org(session: Session, email: str | None) -> int | None:
+    """Where a new user lands: the token's one organisation; of several, the one whose domain the email is in.
+
+    A User's `groups` is read-only (RFC 7643 §4.1.2; RFC 7644 §3.3 has the hub ignore it on create), so a request
+    cannot name the organisation: without a matching domain a token of several organisations is refused. An all-orgs
+    token places nobody, as before tenancy: sign-in (domains, claim mappings) or a Group's members do.
+    """
+    scope = reach()
+    if scope.everything:
+        return None
+    if not scope.org_ids:
+        raise ForbiddenException(detail="this token reaches no organisation any more: a hub admin scopes it "
+                                        "(hub token scope ID --org NAME)")
+    if len(scope.org_ids) == 1:
+        return next(iter(scope.org_ids))
+    domain = orgs.org_for_domain(session, orgs.email_domain(email))
+    if domain is not None and scope.allows(domain.org_id):
+        return domain.org_id
+    names = ", ".join(tenancy.org_names(session, scope))
+    raise InvalidValueException(
+        detail=f"this token reaches several organisations ({names}) and the user's email is in none of their "
+               "domains: give an address of one of those domains, or create the user with a token scoped to the "
+               "one organisation")
 
 
 def _written(context: Context) -> User:
@@ -279,8 +320,9 @@ def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = 
     email = _email_of(incoming)
     _check_unique(session, user, user_name, email)
     if (user.email or "").lower() != (email or "").lower():
-        # The LMS (an admin tool) vouches for the address: sign-in may link to this user by it.
-        user.email, user.email_verified = email, email is not None
+        # The LMS (an admin tool) vouches for the address: the LMS handoff may use it, and a first sign-in may claim a
+        # user who has no sign-in yet by it; never a reason to link another identity to one who has (pipeline.py).
+        user.email, user.email_verified, user.email_from_scim = email, email is not None, email is not None
     user.name = incoming.display_name or (incoming.name.formatted if incoming.name else None) or user.name
     user.given_name = incoming.name.given_name if incoming.name else None
     user.family_name = incoming.name.family_name if incoming.name else None
