@@ -196,7 +196,7 @@ def seed(app: Any, api_base: str, token: str) -> World:
         session.add(org)
         session.flush()
         user = User(email="ada@partner.example", email_verified=True, name="Ada Lovelace", org_id=org.id)
-        source = Source(name="moodle")
+        source = Source(name="moodle", all_orgs=True)
         session.add_all([user, source])
         session.flush()
         session.add(Consent(user_id=user.id, destination_kind="slack", choice="always", name_in_org_posts=True,

@@ -28,6 +28,7 @@ from hub import audit, redis_conn
 from hub.models import Delivery, DeliveryStatus, Event
 from hub.sharing import digests, planner
 from hub.sharing.outbox import aware, utcnow
+from hub.tenancy import Reach
 
 log = logging.getLogger(__name__)
 QUEUE = "default"
@@ -59,13 +60,16 @@ def plan_new(session: Session, limit: int = BATCH) -> int:
         update(Event).where(Event.id.in_(unplanned.scalar_subquery()), Event.planned_at.is_(None))
         .values(planned_at=now).returning(Event.id).execution_options(synchronize_session=False)))
     claimed = sorted(result.scalars().all())
+    reaches: dict[int, Reach] = {}  # each source's organisations, read once per batch (in its transaction)
     for event_id in claimed:
         event = session.get(Event, event_id)
         if event is None:
             continue
         try:
             with session.begin_nested():
-                planner.plan(session, event)
+                if event.source_id not in reaches:
+                    reaches[event.source_id] = planner.source_reach(session, event.source_id)
+                planner.plan(session, event, reach=reaches[event.source_id])
         except Exception as exc:  # a planner bug must not stop every later event: record it and go on
             log.exception("event %s could not be planned", event_id)
             audit.record("event.plan_failed", "failure", actor="dispatcher", reason=type(exc).__name__,

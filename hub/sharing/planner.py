@@ -6,12 +6,14 @@ import hashlib
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub.models import Delivery, DeliveryStatus, Event, Rule, User
+from hub import audit, tenancy
+from hub.models import Delivery, DeliveryStatus, Event, Rule, Source, User
 from hub.sharing import consent, digests, limits, templates
 from hub.sharing.outbox import utcnow
 from hub.sharing.rules import parse_destination, rules_for
 
 KEY_LIMIT = 128  # deliveries.key length
+OUTSIDE_SOURCE = "learner outside the source's organisations"
 
 
 def delivery_key(event_id: int, rule_id: int, destination: str) -> str:
@@ -31,9 +33,16 @@ def learner_name(session: Session, user: User, rule: Rule, own_account: bool) ->
         else templates.NEUTRAL_NAME
 
 
-def plan(session: Session, event: Event) -> list[int]:
+def source_reach(session: Session, source_id: int) -> tenancy.Reach:
+    """The organisations whose learners this source's events may name (nowhere, for a source that is gone)."""
+    source = session.get(Source, source_id)
+    return tenancy.of_source(session, source) if source is not None else tenancy.NOWHERE
+
+
+def plan(session: Session, event: Event, reach: tenancy.Reach | None = None) -> list[int]:
     """Create one delivery per matching (event, rule, destination); a replayed event plans nothing new.
 
+    `reach` is the event's source's (the dispatcher reads it once per batch); by default it is read here.
     Returns the new pending deliveries' ids; the dispatcher enqueues them once the caller has committed.
     """
     if event.type is None or event.user_id is None:
@@ -43,6 +52,10 @@ def plan(session: Session, event: Event) -> list[int]:
         return []
     if event.id is None:
         session.flush()
+    reach = reach if reach is not None else source_reach(session, event.source_id)
+    if not reach.allows(user.org_id):
+        _refuse_outsider(session, event, user)
+        return []
     matched = rules_for(session, user.org_id, event)
     keys = {rule.id: delivery_key(event.id, rule.id, rule.destination) for rule in matched}
     existing = set(session.scalars(select(Delivery.key).where(Delivery.key.in_(list(keys.values()))))) \
@@ -72,3 +85,20 @@ def plan(session: Session, event: Event) -> list[int]:
     if created:
         session.flush()
     return [d.id for d in created if d.status == DeliveryStatus.PENDING.value]
+
+
+def _refuse_outsider(session: Session, event: Event, user: User) -> None:
+    """An event naming a learner outside its source's organisations: kept (the LMS got its 2xx and must not retry),
+    unlinked from the learner, planned into nothing, and audited.
+
+    The audit row is filed under the learner's organisation: its admins are the ones whose learner another LMS
+    named, and the ones who need to know (the row names the source, so they can ask the hub's operators to fix or
+    narrow it). Filed under the source's organisations instead, it would tell that LMS's admins that the address
+    belongs to a hub user behind another wall: the membership oracle the wall exists to close. Hub admins see the
+    row either way."""
+    source = session.get(Source, event.source_id)
+    name = source.name if source is not None else str(event.source_id)
+    event.user_id = None  # the stored event resolves no one: nothing later reads it as this learner's
+    audit.record("event.outside_source", "ignored", user_id=user.id, actor=f"source:{name}", reason=OUTSIDE_SOURCE,
+                 org_id=user.org_id, detail={"source": name, "event_id": event.id, "external_id": event.external_id},
+                 commit=False)

@@ -33,7 +33,7 @@ def _dead_delivery(hub: LiveHub) -> int:
     org_id = _org(hub)
     with hub.context() as session:
         user = User(email="learner@partner.example", name="Lin Learner", org_id=org_id)
-        source = Source(name="moodle")
+        source = Source(name="moodle", all_orgs=True)
         session.add_all([user, source])
         session.flush()
         rules.add_rule(session, org_id=org_id, event_type="course.completed", destination="slack:#gone")

@@ -138,7 +138,7 @@ def world(hub_env: dict[str, str]) -> Iterator[World]:
         session.add(org)
         session.flush()
         user = User(email="ada@partner.example", name="Ada Lovelace", org_id=org.id)
-        source = Source(name="moodle")
+        source = Source(name="moodle", all_orgs=True)  # its events may name any organisation's learners
         session.add_all([user, source])
         session.flush()
         ids = (org.id, user.id, source.id)

@@ -33,7 +33,7 @@ def plan_and_send(live: LiveHub, user_id: int, destination: str = "linkedin:me",
     """A completion event planned for a learner (as the intake does), then one worker burst; the delivery id."""
     with live.context() as session:
         user = session.get(User, user_id)
-        source = session.scalar(select(Source)) or Source(name="moodle")
+        source = session.scalar(select(Source)) or Source(name="moodle", all_orgs=True)
         session.add(source)
         if session.scalar(select(Rule).where(Rule.destination == destination)) is None:
             session.add(Rule(org_id=user.org_id, event_type="course.completed", destination=destination))

@@ -454,10 +454,10 @@ def test_a_planner_bug_keeps_the_event_and_does_not_stop_later_events(live: Live
     _org_with_a_rule(live)
     real = planner.plan
 
-    def broken_once(session, event):  # type: ignore[no-untyped-def]
+    def broken_once(session, event, **kwargs):  # type: ignore[no-untyped-def]
         if event.external_id == "msg_poison":
             raise RuntimeError("planner bug")
-        return real(session, event)
+        return real(session, event, **kwargs)
 
     monkeypatch.setattr(planner, "plan", broken_once)
     assert send(live, secret, COMPLETED, msg_id="msg_poison").status_code == 202

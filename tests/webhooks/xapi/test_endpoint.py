@@ -61,7 +61,7 @@ class Lms:
 @pytest.fixture
 def lms(live: LiveHub) -> Iterator[Lms]:
     with live.context() as session:
-        source = Source(name="moodle")
+        source = Source(name="moodle", all_orgs=True)  # its statements may name any organisation's learners
         credentials = issue_credentials(source)
         session.add(source)
         session.commit()
