@@ -8,7 +8,7 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -103,8 +103,14 @@ def _register_idp(app: Flask) -> None:
     csrf.exempt(idp_views.logout)  # RPs may POST logout; the no-hint confirmation checks CSRF itself
 
 
+# An https hub is https only: browsers remember it for a year, on subdomains too, and never try http first.
+HSTS = "max-age=31536000; includeSubDomains"
+
+
 def _security_headers(response: Any) -> Any:
     response.headers.setdefault("Referrer-Policy", "no-referrer")
+    if current_app.extensions["settings"].secure_cookies:  # an https HUB_BASE_URL
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if not request.path.startswith("/sandbox/"):
         response.headers.setdefault(

@@ -76,8 +76,13 @@ def main() -> None:
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
     """Serve the web application (use gunicorn 'hub.wsgi:app' in production)."""
+    from werkzeug.serving import run_simple
+
     app = _app()
-    app.run(host=host, port=port, threaded=True, use_reloader=False)
+    # Never Werkzeug's debugger (a console that runs code for whoever reaches a traceback) or its reloader, whatever
+    # FLASK_DEBUG says: Flask reads that at construction, and app.run would turn both on from it (or from a .env).
+    app.debug = False
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 @main.command()
@@ -154,7 +159,8 @@ def provider_add(name: str, kind: str, client_id: str, client_secret: str, issue
             session, current_app.extensions["vault"], name=name, kind=kind, client_id=client_id,
             client_secret=client_secret, issuer=issuer, scopes=scopes, api_base=api_base, auth_base=auth_base,
             options=_options(options), hidden=hidden, profile_sync=profile_sync,
-            insecure_loopback=current_app.extensions["settings"].insecure_loopback)
+            insecure_loopback=current_app.extensions["settings"].insecure_loopback,
+            allow_hosts=current_app.extensions["settings"].provider_allow_hosts)
     audit.record("provider.add", "success", actor="cli", provider=row.name)
     click.echo(f"provider {row.name} ({row.kind}) added; callback URL: "
                f"{current_app.extensions['settings'].base_url}/auth/{row.name}/callback")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 from collections.abc import Mapping
@@ -12,6 +13,7 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 
 from hub.errors import ConfigError
+from providers.addresses import endpoint
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -36,6 +38,8 @@ class Settings:
     ca_bundle: str | None = None
     # Hosts the SSRF-safe feed fetcher may reach on loopback/private addresses (the demo's and tests' feed servers).
     feed_allow_hosts: frozenset[str] = frozenset()
+    # Hosts (or host:port) provider calls may reach on private addresses (an on-premises OIDC provider).
+    provider_allow_hosts: frozenset[str] = frozenset()
 
     @property
     def secure_cookies(self) -> bool:
@@ -114,11 +118,53 @@ def _encryption_keys(env: Mapping[str, str]) -> tuple[str, ...]:
     return keys
 
 
-def _secret_key(env: Mapping[str, str]) -> str:
+MAKE_KEY = "python -c 'import secrets; print(secrets.token_hex(32))'"
+MIN_KEY_CHARACTERS = 10  # distinct characters a production HUB_SECRET_KEY must have (a hex key has about 16)
+_RUN = re.compile(r"(.)\1{7}", re.DOTALL)  # 8 of one character in a row
+
+
+def _production(env: Mapping[str, str]) -> bool:
+    """An https HUB_BASE_URL is a production hub: the demo's conveniences are refused there."""
+    return urlsplit(env.get("HUB_BASE_URL", "").strip()).scheme.lower() == "https"
+
+
+def _secret_key(env: Mapping[str, str], instance_path: Path) -> str:
     key = env.get("HUB_SECRET_KEY", "")
     if len(key) < 32:
         raise ConfigError("HUB_SECRET_KEY is required and must be at least 32 characters")
+    if not _production(env):
+        return key
+    if key == _demo_secret_key(instance_path):
+        raise ConfigError("HUB_SECRET_KEY is the demo's (kept in demo-secrets.json under HUB_INSTANCE_PATH), which an "
+                          f"https hub must not use: make a new one with {MAKE_KEY}")
+    if _predictable(key):
+        raise ConfigError(f"HUB_SECRET_KEY is too predictable for an https hub (fewer than {MIN_KEY_CHARACTERS} "
+                          f"different characters, or a repetition): make a random one with {MAKE_KEY}")
     return key
+
+
+def _predictable(key: str) -> bool:
+    """Too few different characters, one piece repeated ("abcdefghij" * 4), or a run of 8 of one character."""
+    repeated = (key + key).find(key, 1) < len(key)  # a string is found inside its doubling only if it is periodic
+    return len(set(key)) < MIN_KEY_CHARACTERS or repeated or _RUN.search(key) is not None
+
+
+def _demo_secret_key(instance_path: Path) -> str | None:
+    """The key `hub demo` generated for this instance folder, if it ran here (hub/demo.py demo_env)."""
+    try:
+        stored = json.loads((instance_path / "demo-secrets.json").read_text())
+    except (OSError, ValueError):
+        return None
+    return stored.get("HUB_SECRET_KEY") if isinstance(stored, dict) else None
+
+
+def _sandboxes(env: Mapping[str, str]) -> bool:
+    enabled = _flag(env, "HUB_SANDBOXES")
+    if enabled and _production(env):
+        raise ConfigError("HUB_SANDBOXES=1 mounts stand-in providers that sign anyone in as anyone, so an https hub "
+                          "refuses it: unset HUB_SANDBOXES (the demo runs them on http://127.0.0.1 with "
+                          "HUB_INSECURE_LOOPBACK=1)")
+    return enabled
 
 
 def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
@@ -166,18 +212,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env, instance_path),
         redis_url=_redis_url(env),
-        secret_key=_secret_key(env),
+        secret_key=_secret_key(env, instance_path),
         encryption_keys=_encryption_keys(env),
         base_url=_base_url(env, insecure),
         insecure_loopback=insecure,
         instance_path=instance_path,
         lms_origins=tuple(_origin(o, "HUB_LMS_ORIGINS") for o in _list(env, "HUB_LMS_ORIGINS")),
-        sandboxes=_flag(env, "HUB_SANDBOXES"),
+        sandboxes=_sandboxes(env),
         smtp_url=_smtp_url(env),
         mail_from=_email(env.get("HUB_MAIL_FROM") or "hub@localhost", "HUB_MAIL_FROM"),
         admin_emails=tuple(_email(e, "HUB_ADMIN_EMAILS").lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
         ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
         feed_allow_hosts=frozenset(_host(h, "HUB_FEED_ALLOW_HOSTS") for h in _list(env, "HUB_FEED_ALLOW_HOSTS")),
+        provider_allow_hosts=frozenset(_host(h, "HUB_PROVIDER_ALLOW_HOSTS")
+                                       for h in _list(env, "HUB_PROVIDER_ALLOW_HOSTS")),
     )
 
 
@@ -185,15 +233,26 @@ _HOST_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[
 
 
 def _host(value: str, name: str) -> str:
-    """A bare host name or IP literal (no scheme, port or path): what a feed URL's host is compared with."""
-    host = value.strip().lower()
+    """A host name or IP literal, bare or with a port (host:port, [v6]:port): an allow-list entry, as
+    providers.addresses.endpoint writes it (what a bare host opens is said there and in docs/tiles-safety.md)."""
+    text = value.strip().lower()
+    port_text: str | None = None
+    bracketed = text.startswith("[")
+    if bracketed:  # an IPv6 literal, bracketed so it can take a port
+        text, closed, rest = text[1:].partition("]")
+        text = text if closed else ""
+        port_text = rest[1:] if rest.startswith(":") else (None if not rest else "")
+    elif text.count(":") == 1:
+        text, _, port_text = text.partition(":")
+    port = int(port_text) if port_text and port_text.isdigit() and 0 < int(port_text) < 65536 else None
     try:
-        return str(ipaddress.ip_address(host.strip("[]")))
+        host = str(ipaddress.ip_address(text))
     except ValueError:
-        pass
-    if not _HOST_NAME.match(host):
-        raise ConfigError(f"{name} must hold host names like feeds.example.com or 127.0.0.1, not {value!r}")
-    return host
+        host = text if _HOST_NAME.match(text) and not bracketed else ""
+    if not host or (port_text is not None and port is None):
+        raise ConfigError(f"{name} must hold host names, optionally with a port, like feeds.example.com, "
+                          f"feeds.example.com:8443, 127.0.0.1 or [::1]:8080, not {value!r}")
+    return endpoint(host, port)
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> str | None:

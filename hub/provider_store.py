@@ -14,6 +14,7 @@ from hub.crypto import Vault
 from hub.errors import HubError
 from hub.models import ProviderConfig
 from providers import registry
+from providers.addresses import AddressPolicy, url_refusal
 from providers.base import Provider, ProviderSettings, UnsafeURL, check_url
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
@@ -26,8 +27,13 @@ class InvalidProvider(HubError):
 def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: str, client_secret: str,
                  issuer: str | None = None, scopes: Sequence[str] = (), api_base: str | None = None,
                  auth_base: str | None = None, options: dict[str, Any] | None = None,
-                 hidden: bool = False, profile_sync: str = "always", insecure_loopback: bool = False) -> ProviderConfig:
-    """Validate and store a provider (or replace one of the same name)."""
+                 hidden: bool = False, profile_sync: str = "always", insecure_loopback: bool = False,
+                 allow_hosts: frozenset[str] = frozenset()) -> ProviderConfig:
+    """Validate and store a provider (or replace one of the same name).
+
+    `allow_hosts` is HUB_PROVIDER_ALLOW_HOSTS: the URLs' hosts must resolve to public addresses unless it names them
+    (or, with insecure_loopback, they resolve to loopback).
+    """
     if not NAME_PATTERN.match(name):
         raise InvalidProvider("name must be lowercase letters, digits and dashes, starting with a letter")
     try:
@@ -40,12 +46,17 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
         raise InvalidProvider("--client-secret must not be empty")
     if profile_sync not in {"always", "create"}:
         raise InvalidProvider("profile sync must be 'always' or 'create'")
+    policy = AddressPolicy.of(allow_hosts, (issuer, api_base, auth_base), loopback=insecure_loopback)
     for label, url in (("--issuer", issuer), ("--api-base", api_base), ("--auth-base", auth_base)):
         if url:
             try:
                 check_url(url, insecure_loopback)
             except UnsafeURL as exc:
                 raise InvalidProvider(f"{label}: {exc}") from None
+            # Refused now, with the setting that allows it, rather than at the first sign-in; every call checks again.
+            reason = url_refusal(url, policy)
+            if reason:
+                raise InvalidProvider(f"{label}: {reason}")
     if provider_class.requires_issuer and not issuer:
         raise InvalidProvider(f"--issuer is required for kind {kind}")
     row = db.scalar(select(ProviderConfig).where(ProviderConfig.name == name)) or ProviderConfig(name=name)
@@ -96,6 +107,7 @@ class ProviderCache:
             client_secret=vault.open(row.client_secret_sealed, row.seal_context),
             issuer=row.issuer, scopes=tuple(row.scopes or ()), api_base=row.api_base, auth_base=row.auth_base,
             options=row.options or {}, insecure_loopback=settings.insecure_loopback, ca_bundle=settings.ca_bundle,
+            provider_allow_hosts=settings.provider_allow_hosts,
         )
 
 

@@ -11,12 +11,20 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import requests
+from requests.adapters import HTTPAdapter
+from requests.utils import select_proxy
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+from providers.addresses import DEFAULT_PORTS, AddressPolicy, not_called, resolve, url_endpoint
 
 DEFAULT_TIMEOUT = (5, 15)  # connect, read seconds: a slow provider must not pin a worker
+SessionT = TypeVar("SessionT", bound=requests.Session)
 
 
 class ProviderError(Exception):
@@ -68,6 +76,12 @@ class UnsafeURL(ValueError):
     """A configured provider URL is not https (or loopback http when allowed)."""
 
 
+class RefusedAddress(Permanent):
+    """A provider URL's host resolved to an address that is not public, and no setting allows it: no retry fixes it."""
+
+    code = "refused_address"
+
+
 @dataclass(frozen=True)
 class Profile:
     """Who signed in, in the hub's words; `hints` carry organisation claims (tid, team, hd)."""
@@ -115,6 +129,10 @@ class ProviderSettings:
     # Host names the SSRF-safe feed fetcher lets resolve to loopback/private addresses (HUB_FEED_ALLOW_HOSTS:
     # the demo's and the tests' local feeds); every other host must resolve to public addresses only.
     feed_allow_hosts: frozenset[str] = frozenset()
+    # Hosts (or host:port) this provider's calls may reach on private addresses (HUB_PROVIDER_ALLOW_HOSTS: an
+    # on-premises OIDC provider); every other call must reach public addresses only (loopback too with
+    # insecure_loopback). See providers.addresses for the ports a bare host opens.
+    provider_allow_hosts: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -321,14 +339,121 @@ class Provider:
 
 
 def http_session(settings: ProviderSettings) -> requests.Session:
-    """The HTTP session a provider or publisher talks through, trusting HUB_CA_BUNDLE when set."""
-    session = requests.Session()
+    """The HTTP session a provider or publisher talks through, trusting HUB_CA_BUNDLE when set.
+
+    Every connection it opens is guarded (GuardedAdapter): a host resolving to a private address is refused.
+    """
+    session = guarded(requests.Session(), settings)
     # requests re-reads proxy variables on every call (~0.6 ms); skip that when none are set. Without them
     # REQUESTS_CA_BUNDLE and .netrc are ignored too, so HUB_CA_BUNDLE is the one CA setting.
     session.trust_env = bool(urllib.request.getproxies())
     if settings.ca_bundle:
         session.verify = settings.ca_bundle
     return session
+
+
+def guarded(session: SessionT, settings: ProviderSettings) -> SessionT:
+    """The session with GuardedAdapter on http:// and https://, for sessions an SDK is handed (msal's http_client)."""
+    adapter = GuardedAdapter(address_policy(settings), settings.name)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    return session
+
+
+def address_policy(settings: ProviderSettings) -> AddressPolicy:
+    """What this provider's calls may reach past the public-address rule: the allow-list, read against its URLs."""
+    return AddressPolicy.of(settings.provider_allow_hosts, (settings.issuer, settings.api_base, settings.auth_base),
+                            loopback=settings.insecure_loopback)
+
+
+def check_address(url: str, settings: ProviderSettings) -> str:
+    """Refuse a URL whose host resolves to a private address, for an SDK that opens its own connections.
+
+    slack_sdk connects through urllib, with no hook to hand it a checked address: the name is resolved and checked
+    here just before the SDK is given the URL, and the SDK resolves it again (a check, not a pin as GuardedAdapter
+    makes, so a DNS answer that changes in between is not caught there).
+    """
+    _Guard(address_policy(settings), settings.name).check_url(url)
+    return url
+
+
+class _Guard:
+    """One provider's address check: resolve a host, refuse it unless every answer may be called."""
+
+    def __init__(self, policy: AddressPolicy, provider: str) -> None:
+        self.policy, self.provider = policy, provider
+
+    def addresses(self, host: str, port: int, default_port: int) -> tuple[str, ...]:
+        """The checked addresses of host:port; OSError when it does not resolve, RefusedAddress when refused."""
+        addresses = resolve(host, port)
+        reason = self.policy.refusal(host, port, default_port, addresses)
+        if reason:
+            raise RefusedAddress(self.provider, not_called(host, reason))
+        return addresses
+
+    def check_url(self, url: str) -> None:
+        found = url_endpoint(url)
+        if found is None:
+            return  # not http(s): check_url refuses it, or requests does
+        host, port = found
+        try:
+            self.addresses(host, port, DEFAULT_PORTS[urlsplit(url).scheme.lower()])
+        except (OSError, UnicodeError) as exc:
+            raise Transient(self.provider, f"{host} does not resolve: {type(exc).__name__}") from exc
+
+    def connection(self, base: type[HTTPConnection]) -> type[HTTPConnection]:
+        """A urllib3 connection class that connects only to addresses this guard checked (pinned)."""
+        guard = self
+
+        class Guarded(base):  # type: ignore[valid-type,misc]
+            def _new_conn(self) -> Any:
+                host = self._dns_host
+                try:
+                    addresses = guard.addresses(self.host, self.port, self.default_port)
+                except (OSError, UnicodeError) as exc:
+                    raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+                failure: Exception | None = None
+                try:
+                    for address in addresses:
+                        # urllib3 connects to _dns_host; the TLS handshake after this (SNI, certificate name) and the
+                        # Host header use `host`, restored below, so only the socket goes to the checked address.
+                        self._dns_host = address
+                        try:
+                            return super()._new_conn()
+                        except (NewConnectionError, ConnectTimeoutError) as exc:
+                            failure = exc
+                finally:
+                    self._dns_host = host
+                raise failure or NewConnectionError(self, f"{host} has no address to connect to")
+
+        return Guarded
+
+
+class GuardedAdapter(HTTPAdapter):
+    """requests' adapter for every provider call: each connection resolves its host, refuses it if an answer is
+    not public (as the feed fetcher does, providers.addresses) and connects to a checked address, so a redirect or
+    a discovered endpoint (token, userinfo, JWKS) is checked as the configured URLs are.
+
+    Through a proxy, the proxy resolves the name: the destination is resolved and checked here first (a check, not
+    a pin), and the proxy itself, which the operator chose, is not checked.
+    """
+
+    def __init__(self, policy: AddressPolicy, provider: str, **kwargs: Any) -> None:
+        self.guard = _Guard(policy, provider)  # before super().__init__, which builds the pool manager
+        self.pools = {"http": type("GuardedHTTPConnectionPool", (HTTPConnectionPool,),
+                                   {"ConnectionCls": self.guard.connection(HTTPConnection)}),
+                      "https": type("GuardedHTTPSConnectionPool", (HTTPSConnectionPool,),
+                                    {"ConnectionCls": self.guard.connection(HTTPSConnection)})}
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = self.pools
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if request.url and select_proxy(request.url, kwargs.get("proxies") or {}):
+            self.guard.check_url(request.url)
+        return super().send(request, **kwargs)
 
 
 def checked_session(settings: ProviderSettings, *urls: str | None) -> requests.Session:

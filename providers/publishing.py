@@ -81,6 +81,8 @@ class HttpPublisher:
         client = OAuth2Session(client_id=self.settings.client_id, client_secret=self.settings.client_secret,
                                token_endpoint_auth_method=auth_method)
         client.trust_env = self.http.trust_env
+        for prefix, adapter in self.http.adapters.items():  # the guarded adapters: the token URL is checked too
+            client.mount(prefix, adapter)
         # authlib parses any JSON body as a token: statuses that are not refusals are mapped before it looks.
         client.register_compliance_hook("refresh_token_response", self._refresh_status)
         try:

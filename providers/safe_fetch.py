@@ -7,8 +7,10 @@ public (loopback, RFC 1918, link-local incl. 169.254.169.254, CGNAT, ULA, IPv4-m
 that checked address (pinned: nothing resolves the name again, so DNS rebinding between check and
 connect cannot happen), with the original Host header and, for https, SNI and certificate verification
 against the host name. Decimal/octal/hex spellings of an address (2130706433, 0x7f.1) are caught
-because the resolver's answer is what is checked. Host names in `allow_hosts` may resolve anywhere:
-the demo and the tests serve feeds on loopback.
+because the resolver's answer is what is checked (providers.addresses holds that check, shared with every provider
+call). An `allow_hosts` entry may resolve anywhere, on the port it opens: `host:port` that port, a bare host the
+port of the URL asked for (the first request), so a redirect cannot move to another port of it; the demo and the
+tests serve feeds on loopback.
 
 Caps: a connect and a read timeout per socket operation, and a total deadline over the whole fetch
 (resolving aside), enforced by a watchdog that shuts the socket down, since a server dribbling one
@@ -22,7 +24,6 @@ decompresses only what is asked for), overriding the one place its connections o
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import socket
 import ssl
 import threading
@@ -36,6 +37,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.ssl_match_hostname import CertificateError
 
+from providers.addresses import DEFAULT_PORTS, AddressPolicy, resolve
 from providers.base import Permanent, RateLimited, Transient, UnsafeURL
 from providers.publishing import retry_after
 
@@ -46,13 +48,6 @@ REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 # What a connection, a TLS handshake or a response can fail with, once a socket is involved.
 _FAILURES = (Urllib3Error, OSError, http.client.HTTPException, CertificateError)
-
-# Ranges the ipaddress predicates do not all name on every Python version: CGNAT and the IPv6 forms that
-# carry an IPv4 address a gateway would forward to (NAT64, 6to4, Teredo), IPv4-compatible (::a.b.c.d).
-_BLOCKED_NETWORKS = tuple(ipaddress.ip_network(net) for net in (
-    "0.0.0.0/8", "100.64.0.0/10", "192.0.0.0/24", "198.18.0.0/15", "255.255.255.255/32",
-    "::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "fc00::/7", "fe80::/10", "fec0::/10",
-))
 
 
 @dataclass(frozen=True)
@@ -87,7 +82,8 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     timeouts and connection failures, Permanent for other 4xx, too many redirects or a body over the cap.
     """
     deadline = time.monotonic() + limits.total_timeout
-    allowed = frozenset(host.lower().rstrip(".") for host in allow_hosts)
+    # A bare allowed host opens the port of this first URL only: a redirect to another port of it is checked as any.
+    policy = AddressPolicy.of(allow_hosts, [url], setting="HUB_FEED_ALLOW_HOSTS")
     headers = {"User-Agent": USER_AGENT, "Accept": ACCEPT, "Accept-Encoding": "gzip, deflate",
                "Connection": "close"}
     if etag:
@@ -95,7 +91,7 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
     if last_modified:
         headers["If-Modified-Since"] = last_modified
     for _hop in range(limits.max_redirects + 1):
-        target = _Target.of(url, allowed, provider)
+        target = _Target.of(url, policy, provider)
         with _Exchange(target, headers, limits, deadline, provider, ca_bundle) as exchange:
             response = exchange.response
             if response.status in REDIRECTS and response.headers.get("Location"):
@@ -103,25 +99,6 @@ def fetch(url: str, *, etag: str | None = None, last_modified: str | None = None
                 continue
             return exchange.result(url)
     raise Permanent(provider, f"the feed redirected more than {limits.max_redirects} times")
-
-
-def refusal(address: str) -> str | None:
-    """Why an IP address may not be fetched (not public), or None if it may."""
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # a scoped IPv6 (fe80::1%eth0) is link-local anyway
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return f"{ip} is an IPv4-mapped address ({ip.ipv4_mapped})"
-    if isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255"):
-        return f"{ip} is the broadcast address"
-    for label, flag in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local), ("multicast", ip.is_multicast),
-                        ("unspecified", ip.is_unspecified), ("private", ip.is_private), ("reserved", ip.is_reserved)):
-        if flag:
-            return f"{ip} is a {label} address"
-    for network in _BLOCKED_NETWORKS:
-        if ip.version == network.version and ip in network:
-            return f"{ip} is in {network}, which is not public"
-    if not ip.is_global:
-        return f"{ip} is not a public address"
-    return None
 
 
 @dataclass(frozen=True)
@@ -135,7 +112,7 @@ class _Target:
     addresses: tuple[str, ...]
 
     @classmethod
-    def of(cls, url: str, allowed: frozenset[str], provider: str) -> _Target:
+    def of(cls, url: str, policy: AddressPolicy, provider: str) -> _Target:
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -149,13 +126,11 @@ class _Target:
         if parts.username is not None or parts.password is not None:
             raise UnsafeURL("feed URLs with credentials in them are not fetched")
         host = parts.hostname.rstrip(".")
-        port = port or (443 if scheme == "https" else 80)
+        port = port or DEFAULT_PORTS[scheme]
         addresses = _resolve(host, port, provider)
-        if host not in allowed:
-            for address in addresses:
-                reason = refusal(address)
-                if reason:
-                    raise UnsafeURL(f"{host} is not fetched: {reason}")
+        reason = policy.refusal(host, port, DEFAULT_PORTS[scheme], addresses)
+        if reason:
+            raise UnsafeURL(f"{host} is not fetched: {reason}")
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         return cls(scheme, host, port, path, addresses)
 
@@ -169,13 +144,9 @@ class _Target:
 def _resolve(host: str, port: int, provider: str) -> tuple[str, ...]:
     """Every address the host name resolves to: all are checked, so no answer order lets a private one through."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
+        return resolve(host, port)
+    except (OSError, UnicodeError) as exc:
         raise Transient(provider, f"{host} does not resolve: {exc}") from exc
-    addresses = tuple(dict.fromkeys(str(info[4][0]) for info in infos))
-    if not addresses:
-        raise Transient(provider, f"{host} does not resolve")
-    return addresses
 
 
 class _Watchdog:

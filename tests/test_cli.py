@@ -2,8 +2,14 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
@@ -85,9 +91,28 @@ def test_a_provider_added_by_the_cli_signs_users_in(live: LiveHub) -> None:
     (("--kind", "google", "--client-id", "c", "--client-secret", "s", "--option", "hd_allow"),
      "must look like KEY=VALUE"),
     (("--kind", "google", "--client-id", "c"), "Missing option '--client-secret'"),
+    # Private addresses, named in no allow-list: refused now, naming the setting that would allow them.
+    (("--kind", "google", "--client-id", "c", "--client-secret", "s", "--issuer", "https://10.0.0.5"),
+     "--issuer: 10.0.0.5 is a private address (the hub calls only public addresses unless HUB_PROVIDER_ALLOW_HOSTS "
+     "names the server, as 10.0.0.5:443)"),
+    (("--kind", "google", "--client-id", "c", "--client-secret", "s", "--api-base", "https://169.254.169.254"),
+     "--api-base: 169.254.169.254 is a link-local address"),
+    (("--kind", "google", "--client-id", "c", "--client-secret", "s", "--auth-base", "https://[::ffff:10.0.0.5]"),
+     "--auth-base: ::ffff:a00:5 is an IPv4-mapped address"),
 ])
 def test_provider_add_refuses_bad_input(live: LiveHub, args: tuple[str, ...], message: str) -> None:
     refused(live, "provider", "add", "google", *args, message=message)
+
+
+def test_provider_add_takes_a_private_host_the_allow_list_names(live: LiveHub) -> None:
+    """An on-premises provider: HUB_PROVIDER_ALLOW_HOSTS names its host (a bare host opens the issuer's port)."""
+    for allowed in ("10.0.0.5", "10.0.0.5:8443"):
+        result = CliRunner().invoke(main, ["provider", "add", "onprem", "--kind", "oidc", "--client-id", "c",
+                                           "--client-secret", "s", "--issuer", "https://10.0.0.5:8443/realms/hub"],
+                                    env={**live.env, "HUB_PROVIDER_ALLOW_HOSTS": allowed})
+        assert result.exit_code == 0, result.output
+    refused(live, "provider", "add", "other", "--kind", "oidc", "--client-id", "c", "--client-secret", "s",
+            "--issuer", "https://10.0.0.6:8443", message="HUB_PROVIDER_ALLOW_HOSTS names the server, as 10.0.0.6:8443")
 
 
 def test_provider_add_refuses_a_bad_name_and_disable_an_unknown_provider(live: LiveHub) -> None:
@@ -185,3 +210,39 @@ def test_org_map_adds_a_mapping_once_and_refuses_ones_that_could_never_match(liv
     assert len(json.loads(ok(live, "org", "mappings", "--json").output)) == 1
     with live.context() as session:
         assert session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "org.map")) == 1
+
+
+# --- serve ------------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_serve_never_starts_the_debugger_whatever_flask_debug_says(hub_env: dict[str, str], tmp_path: Path) -> None:
+    """`hub serve` with FLASK_DEBUG=1 (and FLASK_ENV, and a .env saying so): no Werkzeug debugger, no reloader."""
+    port = _free_port()
+    (tmp_path / ".env").write_text("FLASK_DEBUG=1\n")
+    env = {**os.environ, **hub_env, "HUB_BASE_URL": f"http://127.0.0.1:{port}", "FLASK_DEBUG": "1",
+           "FLASK_ENV": "development"}
+    server = subprocess.Popen([sys.executable, "-m", "hub", "serve", "--port", str(port)], env=env, cwd=tmp_path,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    try:
+        base = f"http://127.0.0.1:{port}"
+        assert server.stdout is not None
+        while not any("Running on" in line for line in output):  # Werkzeug says so once the socket listens
+            line = server.stdout.readline()
+            assert line, f"hub serve stopped: {''.join(output)}"
+            output.append(line)
+        # The debugger answers this on any path (its JavaScript); the hub has nothing there.
+        answer = requests.get(f"{base}/no-such-page", params={"__debugger__": "yes", "cmd": "resource",
+                                                             "f": "debugger.js"}, timeout=5)
+        assert answer.status_code == 404
+        assert "There is nothing at this address." in answer.text
+        assert "Werkzeug" not in answer.text and "console" not in answer.text.lower()
+    finally:
+        server.terminate()
+        output.append(server.communicate(timeout=10)[0])
+    printed = "".join(output)
+    assert "Debugger is active" not in printed and "Restarting with" not in printed, printed

@@ -1,12 +1,16 @@
 """Settings: every HUB_* variable validated in one place; a bad one names itself in a ConfigError."""
 from __future__ import annotations
 
+import json
+import secrets
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography.fernet import Fernet
 
-from hub.app import create_app
+from hub import tls
+from hub.app import HSTS, create_app
 from hub.config import load_settings
 from hub.errors import ConfigError
 
@@ -14,7 +18,7 @@ from hub.errors import ConfigError
 @pytest.fixture
 def good(tmp_path: Path) -> dict[str, str]:
     return {
-        "HUB_SECRET_KEY": "x" * 40,
+        "HUB_SECRET_KEY": secrets.token_hex(32),
         "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "HUB_BASE_URL": "https://hub.example.edu",
         "HUB_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -84,6 +88,17 @@ BAD = [
     ("HUB_SMTP_URL", "http://mail.example.edu"),
     ("HUB_ADMIN_EMAILS", "admin@hub.example, not-an-email"),
     ("HUB_MAIL_FROM", "hub"),
+    ("HUB_FEED_ALLOW_HOSTS", "feeds.example.com:0"),
+    ("HUB_FEED_ALLOW_HOSTS", "feeds.example.com:http"),
+    ("HUB_PROVIDER_ALLOW_HOSTS", "https://idp.example.com"),
+    ("HUB_PROVIDER_ALLOW_HOSTS", "idp.example.com:65536"),
+    ("HUB_PROVIDER_ALLOW_HOSTS", "[idp.example.com]:443"),
+    # An https HUB_BASE_URL is production: no stand-in providers, no guessable session key.
+    ("HUB_SANDBOXES", "1"),
+    ("HUB_SECRET_KEY", "x" * 40),
+    ("HUB_SECRET_KEY", "abcdefghij" * 4),  # ten different characters, but one piece repeated
+    ("HUB_SECRET_KEY", "0123456789abcdef" + "a" * 8 + "0123456789abcdef"),  # a run of eight
+    ("HUB_SECRET_KEY", "ab12" * 10),
 ]
 
 
@@ -116,3 +131,68 @@ def test_secrets_are_not_echoed_in_the_error(good: dict[str, str]) -> None:
         with pytest.raises(ConfigError) as error:
             load_settings({**good, name: url})
         assert name in str(error.value) and "password" not in str(error.value)
+
+
+def test_allow_lists_take_hosts_with_or_without_a_port(good: dict[str, str]) -> None:
+    settings = load_settings({**good, "HUB_PROVIDER_ALLOW_HOSTS": " IdP.Example.internal, sso.example.internal:8443,"
+                                                                  "10.0.0.5, [fd00::5]:443, [::1]",
+                              "HUB_FEED_ALLOW_HOSTS": "feeds.example.internal:8080"})
+    assert settings.provider_allow_hosts == frozenset({"idp.example.internal", "sso.example.internal:8443",
+                                                       "10.0.0.5", "[fd00::5]:443", "::1"})
+    assert settings.feed_allow_hosts == frozenset({"feeds.example.internal:8080"})
+    assert load_settings(good).provider_allow_hosts == frozenset()
+
+
+def test_the_sandboxes_and_a_weak_key_are_allowed_on_a_loopback_hub(good: dict[str, str]) -> None:
+    settings = load_settings({**good, "HUB_BASE_URL": "http://127.0.0.1:5000", "HUB_INSECURE_LOOPBACK": "1",
+                              "HUB_SANDBOXES": "1", "HUB_SECRET_KEY": "x" * 40})
+    assert settings.sandboxes and settings.secret_key == "x" * 40
+
+
+def test_an_https_hub_refuses_the_sandboxes_saying_what_to_do(good: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match=r"HUB_SANDBOXES=1 .* https hub refuses it: unset HUB_SANDBOXES"):
+        load_settings({**good, "HUB_SANDBOXES": "1"})
+    assert not load_settings({**good, "HUB_SANDBOXES": "0"}).sandboxes
+
+
+def test_an_https_hub_refuses_the_demos_secret_key(good: dict[str, str], tmp_path: Path) -> None:
+    """`hub demo` keeps its generated key in demo-secrets.json under the instance folder: production must not use it."""
+    from hub.demo import demo_env
+
+    demo_key = demo_env(tmp_path / "instance", "127.0.0.1", 5000)["HUB_SECRET_KEY"]
+    assert json.loads((tmp_path / "instance" / "demo-secrets.json").read_text())["HUB_SECRET_KEY"] == demo_key
+    with pytest.raises(ConfigError, match=r"HUB_SECRET_KEY is the demo's .* make a new one with python -c"):
+        load_settings({**good, "HUB_SECRET_KEY": demo_key})
+    assert load_settings(good).secret_key == good["HUB_SECRET_KEY"]  # another key beside the demo's file is fine
+
+
+def test_a_predictable_key_is_refused_with_how_to_make_one(good: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({**good, "HUB_SECRET_KEY": "abcdefghij" * 4})
+    assert "too predictable" in str(error.value) and "secrets.token_hex(32)" in str(error.value)
+    assert "abcdefghij" not in str(error.value)
+    assert load_settings({**good, "HUB_SECRET_KEY": secrets.token_urlsafe(32)})
+
+
+def test_an_https_hub_sends_hsts_over_https(good: dict[str, str], hub_env: dict[str, str],
+                                            tmp_path: Path) -> None:
+    """Served over real TLS (hub.tls, as the demo serves its Microsoft sandbox): every answer carries HSTS."""
+    files = tls.ensure_dev_certificate(tmp_path / "tls")
+    app = create_app({**hub_env, "HUB_BASE_URL": "https://hub.example.edu", "HUB_INSECURE_LOOPBACK": "0",
+                      "HUB_SANDBOXES": "0", "HUB_SECRET_KEY": good["HUB_SECRET_KEY"]})
+    server = tls.serve_tls(app, "127.0.0.1", 0, files.cert, files.key)
+    try:
+        for path in ("/login", "/healthz", "/nothing-here"):
+            answer = requests.get(f"https://127.0.0.1:{server.server_port}{path}", verify=str(files.ca), timeout=10)
+            assert answer.headers["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains" == HSTS
+    finally:
+        server.shutdown()
+        app.extensions["db_engine"].dispose()
+
+
+def test_a_loopback_http_hub_sends_no_hsts(hub_env: dict[str, str]) -> None:
+    app = create_app({**hub_env, "HUB_BASE_URL": "http://127.0.0.1:5000"})
+    try:
+        assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+    finally:
+        app.extensions["db_engine"].dispose()

@@ -81,7 +81,8 @@ def settings_for(session: Session, kind: str, declared_by: type | None) -> Provi
             overrides = {"api_base": f"{settings.base_url}/sandbox/{kind}"}
     return ProviderSettings(name=kind, client_id="", client_secret="", insecure_loopback=settings.insecure_loopback,
                             ca_bundle=settings.ca_bundle, api_base=overrides.get("api_base"),
-                            auth_base=overrides.get("auth_base"), issuer=overrides.get("issuer"))
+                            auth_base=overrides.get("auth_base"), issuer=overrides.get("issuer"),
+                            provider_allow_hosts=settings.provider_allow_hosts)
 
 
 def _config(session: Session, kind: str) -> ProviderConfig | None:

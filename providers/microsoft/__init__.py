@@ -19,7 +19,7 @@ import msal
 import requests
 
 from providers.base import (DEFAULT_TIMEOUT, Brand, LoginError, LoginResult, LoginStart, Permanent, Profile,
-                            Transient)
+                            ProviderSettings, Transient, guarded)
 from providers.oauth import OIDCProvider, new_secret
 
 # Microsoft's own tenant for personal accounts (outlook.com, hotmail.com, xbox...).
@@ -34,7 +34,13 @@ TOKEN_FIELDS = ("access_token", "refresh_token", "id_token", "token_type", "expi
 
 
 class _TimeoutSession(requests.Session):
-    """msal calls its http_client without timeouts (a slow Entra must not pin a worker) and without verify."""
+    """msal calls its http_client without timeouts (a slow Entra must not pin a worker) and without verify; its
+    connections are guarded (providers.base.GuardedAdapter) as every provider call's are."""
+
+    def __init__(self, settings: ProviderSettings, verify: bool | str) -> None:
+        super().__init__()
+        guarded(self, settings)
+        self.verify = verify  # HUB_CA_BUNDLE, for a sandbox served over HTTPS
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
@@ -115,8 +121,7 @@ class Microsoft(OIDCProvider):
         if self._msal is None:
             with self._msal_lock:
                 if self._msal is None:
-                    http = _TimeoutSession()
-                    http.verify = self.http.verify  # HUB_CA_BUNDLE, for a sandbox served over HTTPS
+                    http = _TimeoutSession(self.settings, self.http.verify)
                     try:
                         self._msal = msal.ConfidentialClientApplication(
                             self.settings.client_id, client_credential=self.settings.client_secret,

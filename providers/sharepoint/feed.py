@@ -164,8 +164,7 @@ class SharePointNewsReader:
         if self._msal is None:
             with self._lock:
                 if self._msal is None:
-                    http = _TimeoutSession()
-                    http.verify = self.http.verify
+                    http = _TimeoutSession(self.settings, self.http.verify)
                     host = (self.settings.auth_base or AUTHORITY_HOST).rstrip("/")
                     try:
                         self._msal = msal.ConfidentialClientApplication(

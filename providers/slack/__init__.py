@@ -20,7 +20,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import Brand, LoginError, LoginStart, Permanent, Profile, Transient
+from providers.base import Brand, LoginError, LoginStart, Permanent, Profile, Transient, check_address
 from providers.oauth import Connected, OIDCProvider, new_secret
 
 TEAM_ID = "https://slack.com/team_id"
@@ -92,7 +92,9 @@ class Slack(OIDCProvider):
         """slack_sdk's Web API client on the configured base (Slack or its sandbox), without in-process retries."""
         base = (self.settings.api_base or self.settings.issuer or self.issuer_url).rstrip("/") + "/api/"
         context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
-        return WebClient(token=token, base_url=self.url(base), timeout=INSTALL_TIMEOUT, ssl=context, retry_handlers=[])
+        # check_address: slack_sdk connects through urllib itself, so the API host is resolved and checked here.
+        return WebClient(token=token, base_url=check_address(self.url(base), self.settings), timeout=INSTALL_TIMEOUT,
+                         ssl=context, retry_handlers=[])
 
     def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
         """auth.revoke with the bot token itself; Slack answers HTTP 200 with ok:false for its errors."""

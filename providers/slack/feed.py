@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings,
-                            checked_session, cursor_state)
+                            check_address, checked_session, cursor_state)
 from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
@@ -100,7 +100,9 @@ class SlackChannelReader:
         base = (self.settings.api_base or DEFAULT_API_BASE).rstrip("/") + "/api/"
         context = ssl.create_default_context(cafile=self.settings.ca_bundle) if self.settings.ca_bundle else None
         # retry_handlers=[]: slack_sdk's handlers sleep in process; the refresh job reschedules instead.
-        return WebClient(token=str(token), base_url=base, timeout=TIMEOUT, ssl=context, retry_handlers=[])
+        # check_address: slack_sdk connects through urllib itself, so the API host is resolved and checked here.
+        return WebClient(token=str(token), base_url=check_address(base, self.settings), timeout=TIMEOUT, ssl=context,
+                         retry_handlers=[])
 
     def _channel_id(self, client: WebClient, address: str) -> str:
         """A #name through conversations.list (public channels only); ids are used as they are."""

@@ -18,7 +18,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient
+from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient, check_address
 from providers.publishing import HttpPublisher, retry_after
 
 DEFAULT_API_BASE = "https://slack.com"
@@ -83,7 +83,9 @@ class SlackPublisher(HttpPublisher):
             raise AuthExpired(self.name, "the Slack connection has no bot token (access_token)")
         base = (self.settings.api_base or DEFAULT_API_BASE).rstrip("/") + "/api/"
         # retry_handlers=[]: slack_sdk's handlers sleep in process; the delivery job reschedules instead.
-        return WebClient(token=str(token), base_url=base, timeout=TIMEOUT, ssl=self.ssl_context(), retry_handlers=[])
+        # check_address: slack_sdk connects through urllib itself, so the API host is resolved and checked here.
+        return WebClient(token=str(token), base_url=check_address(base, self.settings), timeout=TIMEOUT,
+                         ssl=self.ssl_context(), retry_handlers=[])
 
     @staticmethod
     def _channel(address: str) -> str:
@@ -136,6 +138,7 @@ class SlackPublisher(HttpPublisher):
         allowed = {HOOKS_HOST} | ({urlsplit(self.settings.api_base).hostname} if self.settings.api_base else set())
         if host not in allowed:
             raise Permanent(self.name, f"slack webhook address must be on {HOOKS_HOST}, not {host!r}")
+        check_address(url, self.settings)  # slack_sdk's WebhookClient connects through urllib itself
 
     def _error(self, exc: OSError | SlackClientError) -> Exception:
         return api_error(self.name, exc, "post")

@@ -64,7 +64,7 @@ class X(OAuth2Provider):
 
     def me(self, access_token: str, fields: list[str]) -> dict[str, Any]:
         """GET /2/users/me through tweepy, with X's errors mapped onto the provider error tree."""
-        client = api.client(access_token, self.settings.api_base, self.http.verify)
+        client = api.client(access_token, self.settings, self.http.verify)
         try:
             response = client.get_me(user_auth=False, user_fields=fields)
         except tweepy.TooManyRequests as exc:

@@ -7,9 +7,9 @@ from typing import Any, TypeVar
 import requests
 import tweepy
 from requests import PreparedRequest, Response
-from requests.adapters import HTTPAdapter
 
-from providers.base import DEFAULT_TIMEOUT, AuthExpired, Permanent, ProviderSettings, RateLimited, Transient
+from providers.base import (DEFAULT_TIMEOUT, AuthExpired, GuardedAdapter, Permanent, ProviderSettings, RateLimited,
+                            Transient, address_policy, guarded)
 from providers.publishing import retry_after
 
 T = TypeVar("T")
@@ -18,11 +18,12 @@ TWEEPY_HOST = "https://api.twitter.com"  # what tweepy.Client prefixes to every 
 DEFAULT_API_BASE = "https://api.x.com"  # X's current name for the same API
 
 
-class _Rebase(HTTPAdapter):
-    """Rewrites tweepy's host to the API base (X, or a sandbox) and adds the timeouts tweepy never sets."""
+class _Rebase(GuardedAdapter):
+    """Rewrites tweepy's host to the API base (X, or a sandbox) and adds the timeouts tweepy never sets; the
+    rewritten URL's host is checked as every provider call's is (GuardedAdapter)."""
 
-    def __init__(self, base: str) -> None:
-        super().__init__()
+    def __init__(self, base: str, settings: ProviderSettings) -> None:
+        super().__init__(address_policy(settings), settings.name)
         self.base = base.rstrip("/")
 
     def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
@@ -34,11 +35,12 @@ class _Rebase(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
-def client(access_token: str, api_base: str | None, verify: bool | str = True) -> tweepy.Client:
-    """A tweepy Client acting as the user (OAuth 2.0 user token), talking to api_base."""
+def client(access_token: str, settings: ProviderSettings, verify: bool | str = True) -> tweepy.Client:
+    """A tweepy Client acting as the user (OAuth 2.0 user token), talking to the settings' API base."""
     api = tweepy.Client(bearer_token=access_token, wait_on_rate_limit=False)  # never sleep in process
     api.session.verify = verify
-    api.session.mount(TWEEPY_HOST + "/", _Rebase(api_base or DEFAULT_API_BASE))
+    guarded(api.session, settings)  # any URL tweepy builds off its host is checked too
+    api.session.mount(TWEEPY_HOST + "/", _Rebase(settings.api_base or DEFAULT_API_BASE, settings))
     return api
 
 
@@ -52,7 +54,7 @@ def call(settings: ProviderSettings, verify: bool | str, tokens: Mapping[str, An
     token = tokens.get("access_token")
     if not token:
         raise AuthExpired(name, "the X connection has no access_token")
-    api = client(str(token), settings.api_base, verify)
+    api = client(str(token), settings, verify)
     try:
         return call(api)
     except tweepy.TooManyRequests as exc:

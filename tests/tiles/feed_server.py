@@ -160,6 +160,16 @@ def _handler_class(server: FeedServer) -> type[BaseHTTPRequestHandler]:
 @pytest.fixture
 def feed_server() -> Iterator[FeedServer]:
     """A FeedServer on an ephemeral port of 127.0.0.1 ("localhost" in its URLs), stopped after the test."""
+    yield from _served()
+
+
+@pytest.fixture
+def other_feed_server() -> Iterator[FeedServer]:
+    """A second FeedServer: another port of the same host, for redirects between ports."""
+    yield from _served()
+
+
+def _served() -> Iterator[FeedServer]:
     state = FeedServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(state))
     httpd.daemon_threads = True

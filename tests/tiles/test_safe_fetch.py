@@ -14,8 +14,9 @@ from werkzeug.serving import make_server
 
 from hub import tls
 from providers.base import Permanent, RateLimited, Transient, UnsafeURL
-from providers.safe_fetch import Limits, fetch, refusal
-from tests.tiles.feed_server import FeedServer, feed_server  # noqa: F401  (the fixture)
+from providers.addresses import refusal
+from providers.safe_fetch import Limits, fetch
+from tests.tiles.feed_server import FeedServer, feed_server, other_feed_server  # noqa: F401  (the fixtures)
 
 LOCAL = frozenset({"localhost"})  # the feed server's name is allowed; its address spelled out is not
 RSS = "<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -116,6 +117,31 @@ def test_the_address_literal_is_refused_though_its_name_is_allowed(feed_server: 
     with pytest.raises(UnsafeURL):
         fetch(feed_server.url("/feed", host="127.0.0.1"), allow_hosts=LOCAL)
     assert fetch(feed_server.url("/feed", host="127.0.0.1"), allow_hosts=frozenset({"127.0.0.1"})).status == 200
+
+
+def test_a_bare_allowed_host_opens_only_the_port_of_the_url_asked_for(feed_server: FeedServer,
+                                                                    other_feed_server: FeedServer) -> None:
+    """A redirect from an allowed host to another port of it (Redis, an admin console) is checked as any other."""
+    other_feed_server.feed("/feed", RSS)
+    feed_server.redirect("/feed", other_feed_server.url("/feed"))
+    hint = f"HUB_FEED_ALLOW_HOSTS names the server, as localhost:{other_feed_server.port}"
+    with pytest.raises(UnsafeURL, match=hint):
+        fetch(feed_server.url("/feed"), allow_hosts=LOCAL)
+    assert other_feed_server.requests == []
+    # The first URL's own port is open: the admin typed it. A bare host names no other port.
+    assert fetch(other_feed_server.url("/feed"), allow_hosts=LOCAL).status == 200
+
+
+def test_a_host_and_port_entry_opens_exactly_that_port(feed_server: FeedServer, other_feed_server: FeedServer) -> None:
+    other_feed_server.feed("/feed", RSS)
+    feed_server.redirect("/feed", other_feed_server.url("/feed"))
+    both = frozenset({f"localhost:{feed_server.port}", f"LocalHost:{other_feed_server.port}"})
+    got = fetch(feed_server.url("/feed"), allow_hosts=both)
+    assert (got.status, got.url) == (200, other_feed_server.url("/feed"))
+    with pytest.raises(UnsafeURL):  # the first URL's port, but not the redirect's
+        fetch(feed_server.url("/feed"), allow_hosts=frozenset({f"localhost:{feed_server.port}"}))
+    with pytest.raises(UnsafeURL):  # an entry with a port opens no other port, not even the first URL's
+        fetch(feed_server.url("/feed"), allow_hosts=frozenset({f"localhost:{other_feed_server.port}"}))
 
 
 @pytest.fixture

@@ -96,9 +96,12 @@ def test_delete_takes_items_and_audience_along(live: LiveHub, orgs: Orgs, json_k
 def test_feed_allow_hosts_setting(hub_env: dict[str, str]) -> None:
     env = {**hub_env, "HUB_BASE_URL": "http://127.0.0.1:5000"}
     assert load_settings(env).feed_allow_hosts == frozenset()
-    settings = load_settings({**env, "HUB_FEED_ALLOW_HOSTS": " Feeds.Example.test, 127.0.0.1,[::1] "})
-    assert settings.feed_allow_hosts == frozenset({"feeds.example.test", "127.0.0.1", "::1"})
-    for bad in ("http://feeds.example.test", "feeds.example.test:8080", "a/b", "under_score.test"):
+    settings = load_settings({**env, "HUB_FEED_ALLOW_HOSTS": " Feeds.Example.test, 127.0.0.1,[::1], "
+                                                              "feeds.example.test:8080, [::1]:8443"})
+    assert settings.feed_allow_hosts == frozenset({"feeds.example.test", "127.0.0.1", "::1",
+                                                   "feeds.example.test:8080", "[::1]:8443"})
+    for bad in ("http://feeds.example.test", "feeds.example.test:0", "feeds.example.test:x", "a/b",
+                "under_score.test"):
         with pytest.raises(ConfigError, match="HUB_FEED_ALLOW_HOSTS must hold host names"):
             load_settings({**env, "HUB_FEED_ALLOW_HOSTS": bad})
 
