@@ -92,7 +92,8 @@ def provider_add() -> Any:
                     scopes=form["scopes"].replace(",", " ").split(), api_base=form["api_base"] or None,
                     auth_base=form["auth_base"] or None, options=options, hidden=form["hidden"],
                     profile_sync=form["profile_sync"] or "always",
-                    insecure_loopback=current_app.extensions["settings"].insecure_loopback)
+                    insecure_loopback=current_app.extensions["settings"].insecure_loopback,
+                    allow_hosts=current_app.extensions["settings"].provider_allow_hosts)
         except provider_store.InvalidProvider as exc:
             field, text = field_error(str(exc))
             errors[field] = text
