@@ -51,6 +51,8 @@ GOOGLE_CLIENT = "bench-google"
 LMS_NAME = "Bench LMS"
 LMS_CALLBACK = "https://lms.example.edu/auth/oidc/callback"
 USERS = ["110169484474386276334", "110169484474386276335"]  # the Google sandbox's Ada and Grace
+# Every request comes from 127.0.0.1: the sign-in-start limit (hub.rate_limits) still counts, but never refuses.
+UNLIMITED = "1000000/minute"
 
 
 def wsgi_app():  # type: ignore[no-untyped-def]
@@ -224,7 +226,8 @@ def main() -> None:
     common = {"HUB_SECRET_KEY": secrets.token_hex(32), "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
               "HUB_INSECURE_LOOPBACK": "1"}
     env = {**os.environ, **common, "HUB_DATABASE_URL": database, "HUB_BASE_URL": hub, "HUB_SANDBOXES": "0",
-           "HUB_INSTANCE_PATH": str(work / "hub"), "HUB_REDIS_URL": redis_conn.url_of(embedded)}
+           "HUB_INSTANCE_PATH": str(work / "hub"), "HUB_REDIS_URL": redis_conn.url_of(embedded),
+           "HUB_RATE_LIMIT_LOGIN": UNLIMITED}
     client_id, client_secret = seed(env, google_secret, f"{sandbox}/sandbox/google")
     children = [
         subprocess.Popen([sys.executable, __file__, "serve-sandbox", str(sandbox_port), google_secret,

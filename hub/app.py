@@ -12,7 +12,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from hub import db, logs, redis_conn, sandboxes
+from hub import db, logs, rate_limits, redis_conn, sandboxes
 from hub.config import Settings, load_settings
 from hub.crypto import Vault
 from hub.models import MAX_KEY
@@ -56,6 +56,7 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     logs.install()
     db.init_app(app, settings.database_url)
     redis_conn.init_app(app, settings.redis_url, settings.instance_path)
+    rate_limits.init_app(app, settings)
     csrf.init_app(app)
     app.url_map.converters["int"] = KeyConverter  # before any route is added: every <int:id> is a key in range
     _register_blueprints(app)
@@ -160,6 +161,18 @@ def _error_pages(app: Flask) -> None:
         if request.path.startswith(MACHINE_PATHS):
             return jsonify(error="too_large", message=f"a request body is at most {limit} bytes here"), 413
         return page("Too large", "That request was too large to take.", 413)
+
+    @app.errorhandler(429)
+    def too_many(error: Any) -> Any:
+        """A rate limit (hub.rate_limits); /oauth/ and /scim/ answer in their own formats from their blueprints."""
+        seconds = getattr(error, "retry_after", 60)
+        headers = {"Retry-After": str(seconds)}
+        if request.path.startswith(MACHINE_PATHS):
+            return jsonify(error="too_many_requests", message=f"too many requests: retry in {seconds} seconds"), \
+                429, headers
+        body, status = page("Too many attempts", "Too many sign-in attempts came from your network. Wait "
+                            f"{seconds} seconds, then try again.", 429)
+        return body, status, headers
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)

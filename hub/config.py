@@ -11,6 +11,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
+from limits import parse_many
 
 from hub.errors import ConfigError
 from providers.addresses import endpoint
@@ -38,6 +39,11 @@ class Settings:
     ca_bundle: str | None = None
     # Hosts the SSRF-safe feed fetcher may reach on loopback/private addresses (the demo's and tests' feed servers).
     feed_allow_hosts: frozenset[str] = frozenset()
+    # Rate limits in the `limits` notation ("30/minute", or several: "30/minute;300/hour"); hub.rate_limits.
+    # Sign-in starts per client address: a school's whole network may reach the hub from one NAT address.
+    rate_limit_login: str = "300/minute"
+    rate_limit_client_auth: str = "10/minute"  # failed client authentications per client id and per address
+    rate_limit_scim: str = "600/minute"  # SCIM requests per token (unauthenticated ones per address)
     # Hosts (or host:port) provider calls may reach on private addresses (an on-premises OIDC provider).
     provider_allow_hosts: frozenset[str] = frozenset()
 
@@ -224,6 +230,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admin_emails=tuple(_email(e, "HUB_ADMIN_EMAILS").lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
         ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
         feed_allow_hosts=frozenset(_host(h, "HUB_FEED_ALLOW_HOSTS") for h in _list(env, "HUB_FEED_ALLOW_HOSTS")),
+        rate_limit_login=_rate(env, "HUB_RATE_LIMIT_LOGIN", Settings.rate_limit_login),
+        rate_limit_client_auth=_rate(env, "HUB_RATE_LIMIT_CLIENT_AUTH", Settings.rate_limit_client_auth),
+        rate_limit_scim=_rate(env, "HUB_RATE_LIMIT_SCIM", Settings.rate_limit_scim),
         provider_allow_hosts=frozenset(_host(h, "HUB_PROVIDER_ALLOW_HOSTS")
                                        for h in _list(env, "HUB_PROVIDER_ALLOW_HOSTS")),
     )
@@ -253,6 +262,18 @@ def _host(value: str, name: str) -> str:
         raise ConfigError(f"{name} must hold host names, optionally with a port, like feeds.example.com, "
                           f"feeds.example.com:8443, 127.0.0.1 or [::1]:8080, not {value!r}")
     return endpoint(host, port)
+
+
+def _rate(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit the `limits` library parses, each at least 1 per window: a typo must not disable a limit."""
+    raw = (env.get(name) or default).strip()
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        items = []
+    if not items or any(item.amount < 1 for item in items):
+        raise ConfigError(f"{name} must be a rate like 30/minute (or several: 30/minute;300/hour), not {raw!r}")
+    return raw
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> str | None:

@@ -196,3 +196,19 @@ def test_a_loopback_http_hub_sends_no_hsts(hub_env: dict[str, str]) -> None:
         assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
     finally:
         app.extensions["db_engine"].dispose()
+
+
+def test_rate_limits_default_and_take_the_limits_notation(good: dict[str, str]) -> None:
+    settings = load_settings(good)
+    assert (settings.rate_limit_login, settings.rate_limit_client_auth, settings.rate_limit_scim) == (
+        "300/minute", "10/minute", "600/minute")
+    settings = load_settings({**good, "HUB_RATE_LIMIT_LOGIN": "5 per minute",
+                              "HUB_RATE_LIMIT_SCIM": "10/second;600/hour"})
+    assert (settings.rate_limit_login, settings.rate_limit_scim) == ("5 per minute", "10/second;600/hour")
+
+
+@pytest.mark.parametrize("name", ["HUB_RATE_LIMIT_LOGIN", "HUB_RATE_LIMIT_CLIENT_AUTH", "HUB_RATE_LIMIT_SCIM"])
+@pytest.mark.parametrize("value", ["30", "30/minit", "0/minute", "-1/minute", "30/minute;x", "thirty/minute"])
+def test_a_rate_limit_typo_is_a_config_error_naming_it(good: dict[str, str], name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must be a rate like 30/minute"):
+        load_settings({**good, name: value})

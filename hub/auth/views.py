@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, db, jobs, mail, orgs, provider_store, redis_conn
+from hub import audit, db, jobs, mail, orgs, provider_store, rate_limits, redis_conn
 from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
@@ -80,6 +80,7 @@ def discover_home_realm() -> Any:
 
 @bp.get("/login/<provider>")
 def begin(provider: str) -> Any:
+    rate_limits.login_started()  # per address, before any work: each start stores a state in Redis
     found = current_app.extensions["providers"].get(db.session(), provider)
     if found is None:
         return fail("That sign-in method is not available.", code="provider_unavailable", provider=provider,

@@ -16,7 +16,8 @@ from typing import Any
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -24,7 +25,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, OpenIDToken, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from authlib.oidc.rpinitiated import EndSessionEndpoint
-from flask import Flask, current_app, session
+from flask import Flask, current_app, g, session
 from flask import request as http_request
 from sqlalchemy import select, update
 
@@ -178,6 +179,14 @@ class HubOpenIDRefresh(_IdTokenClaims, OpenIDToken):
 
 class S256Only(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # "plain" protects nothing
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"  # a code stored without a method is never compared as plain
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        """A challenge without its method means plain (RFC 7636 4.3), which the hub refuses: say so, as for plain."""
+        data = grant.request.payload.data
+        if data.get("code_challenge") and not data.get("code_challenge_method"):
+            raise InvalidRequestError("Send 'code_challenge_method=S256' with 'code_challenge' (plain is refused).")
+        super().validate_code_challenge(grant, redirect_uri)
 
 
 class NoRequestObjects:
@@ -319,6 +328,48 @@ def _save_token(token: dict[str, Any], request: Any) -> None:
     db.session().commit()
 
 
+CLIENT_AUTH_FAILED = "idp_client_auth_failed"  # flask.g: views count the failure (hub.rate_limits)
+
+
+class HubAuthorizationServer(AuthorizationServer):
+    """authlib's server; client authentication refuses two methods at once and notes every failure."""
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
+        try:
+            _one_method_only(request)
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError:
+            g.setdefault(CLIENT_AUTH_FAILED, True)
+            raise
+
+
+def _one_method_only(request: Any) -> None:
+    """RFC 6749 2.3: a client MUST NOT use more than one authentication method in a request. authlib would take
+    the first that works; refusing is clearer, and with a client_id in the body naming another client, safer."""
+    basic_id = _basic_client_id(request)
+    if basic_id is None:
+        return
+    if request.form.get("client_secret") is not None or request.form.get("client_id") not in (None, basic_id):
+        raise InvalidClientError(status_code=401, description="Authenticate one way only: HTTP Basic, or "
+                                 "client_id and client_secret in the body, not both.")
+
+
+def _basic_client_id(request: Any) -> str | None:
+    """The client id in HTTP Basic, read as authlib reads it (whose UnicodeDecodeError would be a 500)."""
+    try:
+        return extract_basic_authorization(request.headers)[0]
+    except UnicodeDecodeError:
+        raise InvalidClientError(status_code=401, description="The Basic credentials are not UTF-8.") from None
+
+
+def presented_client_id(request: Any) -> str | None:
+    """The client id a token or revocation request names (Basic first, as authlib reads it), authenticated or not."""
+    try:
+        return _basic_client_id(request) or request.form.get("client_id")
+    except InvalidClientError:
+        return None  # undecodable: the failure counts against the address alone
+
+
 def _query_client(client_id: str) -> Client | None:
     row = clients.active(db.session(), client_id)
     return Client(row) if row is not None else None
@@ -451,7 +502,7 @@ def build(app: Flask) -> AuthorizationServer:
     # No OAUTH2_SCOPES_SUPPORTED: with it authlib refuses a request naming any scope the hub lacks
     # (invalid_scope), where OpenID Connect Core 5.4 says unknown scopes are ignored; Client.get_allowed_scope
     # drops them instead, and the code and tokens carry only the scopes the hub knows.
-    server = AuthorizationServer(app, query_client=_query_client, save_token=_save_token)
+    server = HubAuthorizationServer(app, query_client=_query_client, save_token=_save_token)
     server.register_extension(HubIssuer())
     server.register_grant(CodeGrant, [HubOpenIDCode(require_nonce=False), S256Only(required=True),
                                       NoRequestObjects(), PrintableParameters()])

@@ -15,15 +15,15 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
-from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
 from wtforms import ValidationError
 
-from hub import audit, db
+from hub import audit, db, rate_limits
 from hub.auth.sessions import current_user
 from hub.idp import claims, freshness, handoff, keys
-from hub.idp.server import SID_KEY, Client
+from hub.idp.server import CLIENT_AUTH_FAILED, SID_KEY, Client, presented_client_id
 from hub.models import IdpConsent, User
 
 bp = Blueprint("idp", __name__)
@@ -249,13 +249,29 @@ def jwks() -> Any:
 
 @api.post("/oauth/token")
 def token() -> Any:
-    return _server().create_token_response()
+    return _counting_client_failures(_server().create_token_response())
 
 
 @api.post("/oauth/revoke")
 def revoke() -> Any:
     """RFC 7009 token revocation for the token's own client (hub.idp.server.Revocation)."""
-    return _server().create_endpoint_response("revocation")
+    return _counting_client_failures(_server().create_endpoint_response("revocation"))
+
+
+def _counting_client_failures(response: Any) -> Any:
+    """A failed client authentication counts against its client id and address; past the limit the answer is 429
+    instead of 401. Only failures are looked at, so a client that authenticates is never refused."""
+    if g.pop(CLIENT_AUTH_FAILED, False):
+        rate_limits.client_auth_failed(presented_client_id(request))
+    return response
+
+
+@api.errorhandler(rate_limits.RateLimited)
+def _too_many(exc: rate_limits.RateLimited) -> Any:
+    """OAuth's error form (RFC 6749 5.2); no registered code means 'slow down' at these endpoints, hence ours."""
+    description = f"Too many failed client authentications; retry in {exc.retry_after} seconds."
+    return jsonify(error="too_many_requests", error_description=description), 429, {
+        "Retry-After": str(exc.retry_after), "Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @api.route("/oauth/userinfo", methods=["GET", "POST"])

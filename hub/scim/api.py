@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from hub import db, json_input, tenancy, tokens
+from hub import db, json_input, rate_limits, tenancy, tokens
 from hub.models import MAX_KEY, ApiToken
 
 bp = Blueprint("scim", __name__, url_prefix="/scim/v2")
@@ -74,12 +74,22 @@ def _authenticate() -> Response | None:
     found = tokens.verify(db.session(), presented.strip(), "scim") if bearer else None
     if found is None:
         db.session().rollback()
+        rate_limits.scim_request(None)  # per address: a flood of made-up tokens stops here too
         # RFC 6750 §3.1: an error code only when bearer credentials were presented and refused.
         challenge = 'Bearer realm="scim"' + (', error="invalid_token"' if bearer else "")
         return error(401, "A valid bearer token with scope scim is required.", headers={"WWW-Authenticate": challenge})
     db.session().commit()  # last_used_at, written at most once a minute
+    rate_limits.scim_request(found.id)  # per token, whatever its address: others' floods never limit it
     g.scim_token = found
     return None
+
+
+@bp.errorhandler(rate_limits.RateLimited)
+def _too_many(exc: rate_limits.RateLimited) -> Response:
+    """RFC 7644 §3.12 lists 429 among SCIM's errors; Retry-After says when this token may come back."""
+    db.session().rollback()
+    return error(429, f"Too many requests; retry in {exc.retry_after} seconds.",
+                 headers={"Retry-After": str(exc.retry_after)})
 
 
 @bp.errorhandler(SCIMException)

@@ -4,8 +4,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from hub.idp import clients
 from hub.models import AuthorizationCode, User, UserStatus
@@ -140,3 +141,37 @@ def test_code_for_another_client_is_invalid_grant(lms: Lms) -> None:
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant"
     with lms.live.context() as session:  # and the rightful client can still redeem it
         assert session.scalar(select(AuthorizationCode.used_at)) is None
+
+
+@pytest.mark.parametrize("method", [None, "plain"])
+def test_pkce_other_than_s256_is_invalid_request_at_the_lms(lms: Lms, method: str | None) -> None:
+    """Discovery lists S256 only; a challenge without its method would mean plain (RFC 7636 4.3): both refused."""
+    browser = lms.browser()
+    lms.sign_in(browser)
+    params = {"response_type": "code", "client_id": lms.client_id, "scope": "openid", "redirect_uri": LMS_CALLBACK,
+              "state": "st", "code_challenge": "c" * 43, **({"code_challenge_method": method} if method else {})}
+    answer = browser.http.get(f"{lms.live.url}/oauth/authorize?{urlencode(params)}", allow_redirects=False)
+    assert answer.status_code == 302, answer.text[-500:]
+    location = urlsplit(answer.headers["Location"])
+    assert f"{location.scheme}://{location.netloc}{location.path}" == LMS_CALLBACK
+    query = parse_qs(location.query)
+    assert query["error"] == ["invalid_request"] and "code" not in query, query
+    assert query["state"] == ["st"] and query["iss"] == [lms.live.url]
+    assert "code_challenge_method" in query["error_description"][0]
+    with lms.live.context() as session:
+        assert session.scalar(select(func.count()).select_from(AuthorizationCode)) == 1  # the sign-in's own
+
+
+def test_two_client_authentications_at_once_are_invalid_client(lms: Lms) -> None:
+    """RFC 6749 2.3: one method per request. Basic and a body secret, or Basic and another client's id: 401."""
+    code, verifier = _signed_code(lms)
+    data = {"grant_type": "authorization_code", "code": code, "redirect_uri": LMS_CALLBACK, "code_verifier": verifier}
+    for extra in ({"client_id": lms.client_id, "client_secret": lms.secret}, {"client_secret": lms.secret},
+                  {"client_id": "hubc_someone_else"}):
+        answer = requests.post(f"{lms.live.url}/oauth/token", auth=(lms.client_id, lms.secret), data={**data, **extra})
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client", (extra, answer.text)
+        assert answer.headers["WWW-Authenticate"].startswith("Basic ")
+    # Nothing was spent: Basic alone (with the client's own id in the body, which RFC 6749 4.1.3 allows) works.
+    answer = requests.post(f"{lms.live.url}/oauth/token", auth=(lms.client_id, lms.secret),
+                           data={**data, "client_id": lms.client_id})
+    assert answer.status_code == 200, answer.text

@@ -5,6 +5,7 @@ SQLite takes it, so a NUL that reached the database would be a 500 there.
 """
 from __future__ import annotations
 
+import base64
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -91,3 +92,12 @@ def test_client_redirect_uris_must_be_printable_ascii(lms: Lms, uri: str) -> Non
     """So a registered URI is never one authlib cannot quote in an error (views.authorize's pre-check)."""
     with lms.live.context() as session, pytest.raises(clients.ClientError):
         clients.add(session, "Bad", [uri])
+
+
+def test_basic_credentials_that_are_not_utf8_are_invalid_client(lms: Lms) -> None:
+    """authlib decodes Basic credentials as UTF-8 and would raise (a 500): the hub answers invalid_client."""
+    header = "Basic " + base64.b64encode(b"hubc_\xff\xfe:secret").decode()
+    for path, form in (("/oauth/token", {"grant_type": "refresh_token", "refresh_token": "x"}),
+                       ("/oauth/revoke", {"token": "x"})):
+        answer = requests.post(f"{lms.live.url}{path}", headers={"Authorization": header}, data=form)
+        assert answer.status_code == 401 and answer.json()["error"] == "invalid_client", (path, answer.text[:300])
