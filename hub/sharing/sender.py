@@ -78,7 +78,11 @@ def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
         reason = None if post else "nobody left in this digest"
     else:
         reason = _refusal(session, row, destination, user)
-        post = _post(session, row, destination, user) if reason is None and user is not None else None
+        try:
+            post = _post(session, row, destination, user) if reason is None and user is not None else None
+        except templates.InvalidTemplate as exc:  # re-rendered without the name: a retry would fail the same way
+            outbox.dead(session, row.id, attempt, f"rule {row.rule_id}: {exc}")
+            return Outcome.DEAD
     if reason or post is None:
         outbox.skipped(session, row.id, attempt, reason or "nothing to post")
         return Outcome.SKIPPED

@@ -1,13 +1,17 @@
-"""Message templates: sandboxed Jinja so an admin's template can read the event and nothing else."""
+"""Message templates: sandboxed Jinja so an admin's template can read the event and nothing else, within a budget
+of characters, steps and time (hub/sharing/sandbox.py) so that no template can hang the worker rendering it."""
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import ChainableUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 
 from hub.errors import HubError
+from hub.sharing import sandbox
+from hub.sharing.sandbox import MAX_RENDERED, RENDER_SECONDS  # noqa: F401  (re-exported: the caps callers name)
 
 NEUTRAL_NAME = "A learner"  # org-channel posts name the learner only with their consent
 
@@ -44,20 +48,21 @@ SAMPLE_PAYLOAD: dict[str, Any] = {
     "level": {"number": 3, "name": "Explorer"},
 }
 MAX_TEXT = 3000  # the longest post any destination takes (Slack's section block); providers trim further
+MAX_SOURCE = 10_000  # characters of template: a post template is a few lines
 
 
 class InvalidTemplate(HubError):
     """A rule template does not compile or render; the message says where."""
 
 
-@lru_cache(maxsize=2)
-def environment(html: bool = False) -> ImmutableSandboxedEnvironment:
-    """A sandbox that escapes only when the output is HTML (previews); posts are plain text.
+class TemplateTooCostly(InvalidTemplate):
+    """A template that renders more than MAX_RENDERED characters or takes longer than its budget to render."""
 
-    Missing payload fields render empty (ChainableUndefined): an LMS that omits an image must not stop a post.
-    """
-    return ImmutableSandboxedEnvironment(autoescape=html, undefined=ChainableUndefined,
-                                         trim_blocks=True, lstrip_blocks=True)
+
+@lru_cache(maxsize=2)
+def environment(html: bool = False) -> sandbox.MeteredSandbox:
+    """A metered sandbox that escapes only when the output is HTML (previews); posts are plain text."""
+    return sandbox.MeteredSandbox(html)
 
 
 def default_for(event_type: str, own_account: bool) -> str:
@@ -81,14 +86,25 @@ def context_for(event_type: str, payload: dict[str, Any], learner: str) -> dict[
 
 
 def render(source: str | None, event_type: str, payload: dict[str, Any], learner: str, *,
-           own_account: bool = False, html: bool = False) -> str:
-    """Render a rule's template (or the default) for one event; raises InvalidTemplate."""
+           own_account: bool = False, html: bool = False, clock: Callable[[], float] = time.monotonic) -> str:
+    """Render a rule's template (or the default) for one event; raises InvalidTemplate (TemplateTooCostly past the
+    caps: MAX_RENDERED characters, sandbox.MAX_STEPS steps, RENDER_SECONDS by `clock`)."""
     text = source if source is not None else default_for(event_type, own_account)
+    if len(text) > MAX_SOURCE:
+        raise InvalidTemplate(f"template: {len(text):,} characters; a template is at most {MAX_SOURCE:,}")
     try:
-        rendered = environment(html).from_string(text).render(context_for(event_type, payload, learner))
+        with sandbox.budget(clock):
+            template = environment(html).compile_metered(text)
+            rendered = template.render(context_for(event_type, payload, learner))
+    except sandbox.BudgetExceeded as exc:
+        raise TemplateTooCostly(f"template refused: {exc}") from None
     except TemplateError as exc:
         line = getattr(exc, "lineno", None)
         raise InvalidTemplate(f"template{f' line {line}' if line else ''}: {exc}") from None
+    except RecursionError:
+        raise InvalidTemplate("template: nested too deeply (parentheses, or a macro calling itself)") from None
+    except (ArithmeticError, LookupError, TypeError, ValueError) as exc:  # {{ 1/0 }}, {{ 'a' + 1 }}, ...
+        raise InvalidTemplate(f"template: {exc}") from None
     return rendered.strip()[:MAX_TEXT]
 
 
