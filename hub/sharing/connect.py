@@ -15,7 +15,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, db
+from hub import audit, db, tenancy
 from hub.auth import state
 from hub.auth.sessions import current_user, login_required
 from hub.errors import HubError
@@ -83,7 +83,7 @@ def begin(kind: str) -> Any:
     if found is None or not hasattr(found[1], "begin_connect") or not found[1].sharing_scopes:
         return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
                      status=404)
-    if _for_org(kind) and not (user.is_admin and user.org_id):
+    if _for_org(kind) and not _manages_own_org(user):
         abort(403)
     instance = found[1]
     try:
@@ -184,9 +184,15 @@ def revoke_at_provider(found: tuple[ProviderConfig, Provider] | None, sealed: st
 
 
 def _may_manage(user: User, row: Connection) -> bool:
+    """A learner's own connection is theirs alone; an organisation's is its admins' (hub/tenancy.py)."""
     if row.user_id is not None:
         return row.user_id == user.id
-    return bool(user.is_admin and row.org_id is not None and row.org_id == user.org_id)
+    return row.org_id is not None and tenancy.of_user(db.session(), user).allows(row.org_id)
+
+
+def _manages_own_org(user: User) -> bool:
+    """May user connect accounts for their organisation (a hub admin or that organisation's admin)?"""
+    return user.org_id is not None and tenancy.of_user(db.session(), user).allows(user.org_id)
 
 
 def skip_waiting(session: Session, kind: str, *, user_id: int | None, org_id: int | None) -> int:
@@ -229,7 +235,8 @@ def connections_view(user: User) -> dict[str, Any]:
     session = db.session()
     mine = list(session.scalars(select(Connection).where(Connection.user_id == user.id).order_by(Connection.id)))
     org: list[Connection] = []
-    if user.is_admin and user.org_id:
+    manages_org = _manages_own_org(user)
+    if manages_org:
         org = list(session.scalars(select(Connection).where(Connection.user_id.is_(None),
                                                             Connection.org_id == user.org_id).order_by(Connection.id)))
     configured = {row.kind: row for row in session.scalars(
@@ -242,6 +249,6 @@ def connections_view(user: User) -> dict[str, Any]:
         label = provider_class.brand_for(row.name, row.options or {}).label
         if not _for_org(kind):
             learner.append(ConnectOption(kind, label, any(c.kind == kind for c in mine)))
-        elif user.is_admin and user.org_id:
+        elif manages_org:
             admin.append(ConnectOption(kind, label, any(c.kind == kind for c in org)))
     return {"mine": mine, "org": org, "learner": learner, "admin": admin}

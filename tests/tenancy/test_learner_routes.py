@@ -132,3 +132,16 @@ def test_a_learner_of_a_cannot_disconnect_the_organisation_but_can_their_own(wal
     answer = learners.a.post(f"/connect/{learners.a_connection}/disconnect", data={"csrf_token": token})
     assert answer.status_code == 302, answer.text
     assert not _exists(wall.live, learners.a_connection) and _exists(wall.live, wall.a.connection_id)
+
+
+def test_an_organisation_admin_manages_their_organisations_connections(wall: Wall) -> None:
+    """Org A's admin (not a hub admin) sees Org A's Slack on /account, may start connecting one, and disconnects it;
+    Org B's admin cannot touch it."""
+    wall.live.add_provider("slack")
+    page = wall.a.admin.get("/account")
+    assert page.status_code == 200 and "workspace-a" in page.text and "workspace-b" not in page.text
+    assert wall.a.admin.get("/connect/slack").status_code == 302  # off to Slack to install for Org A
+    token = _token(wall.a.admin)
+    answer = wall.a.admin.post(f"/connect/{wall.a.connection_id}/disconnect", data={"csrf_token": token})
+    assert answer.status_code == 302, answer.text
+    assert not _exists(wall.live, wall.a.connection_id) and _exists(wall.live, wall.b.connection_id)
