@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 import redis
@@ -13,6 +12,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
 from hub import db, logs, rate_limits, redis_conn, sandboxes
+from hub.clock import Clock
 from hub.config import Settings, load_settings
 from hub.crypto import Vault
 from hub.models import MAX_KEY
@@ -41,13 +41,14 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=settings.session_max_age,  # the cookie's; the server's record decides
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         WTF_CSRF_SSL_STRICT=False,  # the Origin check below replaces the Referer check
         PREFERRED_URL_SCHEME="https" if settings.secure_cookies else "http",
         MAX_CONTENT_LENGTH=MAX_REQUEST_BYTES,
     )
     app.extensions["settings"] = settings
+    app.extensions["clock"] = Clock()  # tests put in one they can move forward
     app.extensions["vault"] = Vault(settings.encryption_keys)
     app.extensions["providers"] = ProviderCache()
     # authlib logs code verifiers, and tweepy the user's bearer token, at DEBUG; never let that level through.
@@ -62,8 +63,9 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     _register_blueprints(app)
     if settings.sandboxes:
         sandboxes.init_app(app, csrf)
-    from hub.auth.sessions import current_user
+    from hub.auth.sessions import CookieSessions, current_user
 
+    app.session_interface = CookieSessions()
     app.jinja_env.globals["current_user"] = current_user
     app.after_request(_security_headers)
     _error_pages(app)

@@ -438,7 +438,11 @@ def user_admin(email: str, org_name: str | None, revoke: bool) -> None:
 
     if org_name is None:
         def change(u: Any) -> None:
-            u.is_admin = not revoke
+            from hub.auth.sessions import end_all_sessions
+
+            if u.is_admin == revoke:  # a change of role ends the user's sessions
+                u.is_admin = not revoke
+                end_all_sessions(db.session(), u)
 
         _set_user(email, "admin-revoke" if revoke else "admin-grant", change)
         return

@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,6 +40,9 @@ class Settings:
     ca_bundle: str | None = None
     # Hosts the SSRF-safe feed fetcher may reach on loopback/private addresses (the demo's and tests' feed servers).
     feed_allow_hosts: frozenset[str] = frozenset()
+    # A browser session ends this long after sign-in however much it is used, or after this long unused.
+    session_max_age: timedelta = timedelta(hours=12)
+    session_idle: timedelta = timedelta(hours=2)
     # Rate limits in the `limits` notation ("30/minute", or several: "30/minute;300/hour"); hub.rate_limits.
     # Sign-in starts per client address: a school's whole network may reach the hub from one NAT address.
     rate_limit_login: str = "300/minute"
@@ -215,6 +219,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     insecure = _flag(env, "HUB_INSECURE_LOOPBACK")
     instance_path = Path(env.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    session_max_age, session_idle = _session_lifetimes(env)
     return Settings(
         database_url=_database_url(env, instance_path),
         redis_url=_redis_url(env),
@@ -230,6 +235,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         admin_emails=tuple(_email(e, "HUB_ADMIN_EMAILS").lower() for e in _list(env, "HUB_ADMIN_EMAILS")),
         ca_bundle=_existing_file(env, "HUB_CA_BUNDLE"),
         feed_allow_hosts=frozenset(_host(h, "HUB_FEED_ALLOW_HOSTS") for h in _list(env, "HUB_FEED_ALLOW_HOSTS")),
+        session_max_age=session_max_age,
+        session_idle=session_idle,
         rate_limit_login=_rate(env, "HUB_RATE_LIMIT_LOGIN", Settings.rate_limit_login),
         rate_limit_client_auth=_rate(env, "HUB_RATE_LIMIT_CLIENT_AUTH", Settings.rate_limit_client_auth),
         rate_limit_scim=_rate(env, "HUB_RATE_LIMIT_SCIM", Settings.rate_limit_scim),
@@ -281,3 +288,36 @@ def _existing_file(env: Mapping[str, str], name: str) -> str | None:
     if value and not Path(value).is_file():
         raise ConfigError(f"{name} names {value!r}, which is not a readable file")
     return value
+
+
+_SESSION_DURATION = re.compile(r"^([0-9]{1,9})\s*([smhd]?)$")
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+# A session records its last use at most once a minute (hub.auth.sessions): a shorter idle timeout could end one
+# that is in use. The longest keeps session arithmetic far from datetime's year 9999.
+_SHORTEST_SESSION, _LONGEST_SESSION = timedelta(minutes=5), timedelta(days=365)
+
+
+def _session_duration(env: Mapping[str, str], name: str, default: timedelta) -> timedelta:
+    """Whole seconds, or a number with a unit: 900s, 120m, 12h, 7d."""
+    raw = env.get(name, "").strip().lower()
+    if not raw:
+        return default
+    match = _SESSION_DURATION.match(raw)
+    if match is None:
+        raise ConfigError(f"{name} must be a duration like 12h, 120m, 7d or 3600 (seconds), not {env[name]!r}")
+    value = timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+    if not _SHORTEST_SESSION <= value <= _LONGEST_SESSION:
+        raise ConfigError(f"{name} must be between 5m and 365d (a session records its last use once a minute), "
+                          f"not {env[name]!r}")
+    return value
+
+
+def _session_lifetimes(env: Mapping[str, str]) -> tuple[timedelta, timedelta]:
+    """(HUB_SESSION_MAX_AGE, HUB_SESSION_IDLE); an unset idle timeout is capped at the max age."""
+    max_age = _session_duration(env, "HUB_SESSION_MAX_AGE", timedelta(hours=12))
+    idle = _session_duration(env, "HUB_SESSION_IDLE", min(timedelta(hours=2), max_age))
+    if idle > max_age:
+        raise ConfigError(f"HUB_SESSION_IDLE ({env.get('HUB_SESSION_IDLE')}) must not be longer than "
+                          f"HUB_SESSION_MAX_AGE ({env.get('HUB_SESSION_MAX_AGE', '12h')}): a session ends at its "
+                          "max age however it is used")
+    return max_age, idle

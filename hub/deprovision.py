@@ -1,7 +1,7 @@
 """Ending a user's access (disable), giving it back (enable), and erasing them (GDPR art. 17).
 
 One place decides what "disabled" means, whoever asks (an admin, `hub user disable`, SCIM `active: false`, an
-organisation closed): the status, every session at once (users.session_epoch), the deliveries that would still post
+organisation closed): the status, every session at once (hub.auth.sessions), the deliveries that would still post
 for them, the provider tokens the hub holds (revoked where the provider allows), an audit row. Other parts (the
 OpenID Provider's refresh tokens and codes) end their own grants on the two signals below, so this module never
 imports them; receivers get `user_id` and the caller's `session`, and work inside the caller's transaction.
@@ -20,6 +20,7 @@ from sqlalchemy import String, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import audit, redis_conn
+from hub.auth.sessions import end_all_sessions
 from hub.models import (
     AuditEvent, Connection, Consent, Delivery, DeliveryStatus, Erasure, Event, Identity, Invite, LmsAccount,
     MailMessage, Organisation, OrgPolicy, PendingSignup, User, UserStatus,
@@ -38,7 +39,7 @@ ERASED_NAME = "Erased user"
 def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
     """End the user's access now: sessions, waiting posts, provider tokens; then the signal for other grants."""
     user.status = UserStatus.DISABLED.value
-    user.session_epoch += 1  # every browser session carries the epoch it began in: all of them end here
+    end_all_sessions(session, user)  # every browser session, and any copy of its cookie, ends here
     revoked = _drop_connections(session, user)
     signed_in = _forget_sign_in_tokens(session, user)
     skipped = _skip_waiting(session, user, f"skipped: the user was disabled ({reason})")
@@ -109,7 +110,7 @@ def erase(session: Session, user: User, *, actor: str) -> str:
     user.name, user.given_name, user.family_name, user.picture = ERASED_NAME, None, None, None
     user.groups, user.is_admin = [], False
     user.status = UserStatus.DISABLED.value
-    user.session_epoch += 1
+    end_all_sessions(session, user)
     session.merge(Erasure(user_id=user_id, pseudonym=alias))
     session.flush()
     user_erased.send(__name__, user_id=user_id, session=session)

@@ -212,3 +212,33 @@ def test_rate_limits_default_and_take_the_limits_notation(good: dict[str, str]) 
 def test_a_rate_limit_typo_is_a_config_error_naming_it(good: dict[str, str], name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=f"{name} must be a rate like 30/minute"):
         load_settings({**good, name: value})
+
+
+@pytest.mark.parametrize(("max_age", "idle", "expected"), [
+    (None, None, (43200, 7200)),  # 12 hours and 2 hours
+    ("43200", "90m", (43200, 5400)),
+    ("1d", "12h", (86400, 43200)),
+    (" 8H ", "300s", (28800, 300)),
+    ("1h", None, (3600, 3600)),  # an unset idle timeout is capped at the max age
+])
+def test_session_lifetimes_read_seconds_or_a_unit(good: dict[str, str], max_age: str | None, idle: str | None,
+                                                  expected: tuple[int, int]) -> None:
+    env = {**good, **{name: value for name, value in (("HUB_SESSION_MAX_AGE", max_age), ("HUB_SESSION_IDLE", idle))
+                      if value is not None}}
+    settings = load_settings(env)
+    assert (settings.session_max_age.total_seconds(), settings.session_idle.total_seconds()) == expected
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("HUB_SESSION_MAX_AGE", "12 hours", "must be a duration like 12h"),
+    ("HUB_SESSION_MAX_AGE", "-1h", "must be a duration like 12h"),
+    ("HUB_SESSION_MAX_AGE", "1.5h", "must be a duration like 12h"),
+    ("HUB_SESSION_IDLE", "0", "between 5m and 365d"),
+    ("HUB_SESSION_IDLE", "60s", "between 5m and 365d"),  # last use is recorded once a minute
+    ("HUB_SESSION_MAX_AGE", "366d", "between 5m and 365d"),
+    ("HUB_SESSION_IDLE", "13h", "must not be longer than HUB_SESSION_MAX_AGE"),
+])
+def test_a_bad_session_lifetime_says_what_to_write(good: dict[str, str], name: str, value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({**good, name: value})
+    assert name in str(error.value) and message in str(error.value)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, url_for
 
 from hub import audit, db, provider_store
-from hub.auth.sessions import current_user, login_required, sign_out
+from hub.auth.sessions import current_user, end_all_sessions, login_required, sign_out
 from hub.models import Identity
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -49,11 +49,11 @@ def unlink(identity_id: int) -> Any:
 @bp.post("/sign-out-everywhere")
 @login_required
 def sign_out_everywhere() -> Any:
-    """End every session of this user at once: sessions carry an epoch, and this bumps it."""
+    """End every session of this user at once, this browser's and every other (hub.auth.sessions)."""
     user = current_user()
     assert user is not None
-    with db.transaction():
-        user.session_epoch += 1
+    with db.transaction() as session_db:
+        end_all_sessions(session_db, user)
     audit.record("sign_out_everywhere", "success", user_id=user.id, actor=user.email)
     sign_out()
     flash("You were signed out on every device.", "success")

@@ -15,7 +15,7 @@ from hub import db, deprovision, tenancy
 from hub.admin import bp
 from hub.admin.access import console_required, person, reach
 from hub.admin.common import actor, done, paginate
-from hub.auth.sessions import current_user
+from hub.auth.sessions import current_user, end_all_sessions
 from hub.models import User, UserStatus
 
 PAGE_SIZE = 25
@@ -51,14 +51,18 @@ def _enable(user: User) -> str | None:
 
 
 def _grant(user: User) -> str | None:
-    user.is_admin = True
+    if not user.is_admin:  # a new role ends the user's sessions: it applies from their next sign-in
+        user.is_admin = True
+        end_all_sessions(db.session(), user)
     return None
 
 
 def _revoke(user: User) -> str | None:
     if user.id == _me():
         return "You can't revoke your own admin role: ask another admin."
-    user.is_admin = False
+    if user.is_admin:
+        user.is_admin = False
+        end_all_sessions(db.session(), user)
     return None
 
 

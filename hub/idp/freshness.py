@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from collections.abc import Mapping
 
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from flask import session
+
+from hub import clock
 
 MARK_KEY = "idp_fresh_for"  # {"request": digest of the parked request, "at": the new sign-in's auth_time}
 OLD_SESSION_KEY = "idp_parked_in"  # set in the session that parked: still present means no new sign-in
@@ -45,7 +46,7 @@ def needs_sign_in(params: Mapping[str, str], redirect_uri: str | None) -> bool:
         return True
     limit = max_age(params, redirect_uri)
     auth_time = session.get("auth_time")
-    return limit is not None and (auth_time is None or time.time() - int(auth_time) > limit)
+    return limit is not None and (auth_time is None or clock.now().timestamp() - int(auth_time) > limit)
 
 
 def _signed_in_for(params: Mapping[str, str]) -> bool:

@@ -10,12 +10,11 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from hub import redis_conn
+from hub import clock, redis_conn
 from hub.idp.lifetimes import PENDING_REQUEST_SECONDS
 
 RESUME_PREFIX = "/oauth/resume/"
@@ -39,7 +38,7 @@ def park(params: dict[str, str], binding: str | None, *, client_name: str | None
     request_id = secrets.token_urlsafe(24)
     binding = binding if binding and len(binding) <= 64 else secrets.token_urlsafe(24)
     record = {"params": params, "binding": hashlib.sha256(binding.encode()).hexdigest(), "client": client_name,
-              "parked_at": time.time(), "session_tag": session_tag}
+              "parked_at": clock.now().timestamp(), "session_tag": session_tag}
     redis_conn.get().set(_key(request_id), json.dumps(record), ex=PENDING_REQUEST_SECONDS)
     return RESUME_PREFIX + request_id, binding
 

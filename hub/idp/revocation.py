@@ -15,6 +15,7 @@ from flask import session as browser_session
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
+from hub.auth.sessions import sign_out
 from hub.models import AuthorizationCode, IdpConsent, IdpSubject, IdpToken
 
 log = logging.getLogger(__name__)
@@ -60,13 +61,13 @@ def _in_session(session: Session | None, work: Any) -> None:
 
 
 def end_browser_session(session: Session, id_token_claims: dict[str, Any] | None) -> None:
-    """RP-initiated logout: the hub session ends, and so do tokens bound to it (same sid)."""
+    """RP-initiated logout: the hub session ends (on the server too), and so do tokens bound to it (same sid)."""
     sid = browser_session.get("idp_sid")
     if sid and id_token_claims and id_token_claims.get("sid") == sid:
         session.execute(update(IdpToken).where(IdpToken.sid == sid, IdpToken.revoked_at.is_(None))
                         .values(revoked_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
         session.commit()
-    browser_session.clear()
+    sign_out()
 
 
 def connect_signals() -> None:

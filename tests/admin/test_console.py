@@ -184,7 +184,8 @@ def test_users_search_filter_paging_and_actions(hub: LiveHub, admin: Browser) ->
         assert admin.post(f"/admin/users/{target}/{action}", data={"csrf_token": token}).status_code == 303
     with hub.context() as session:
         user = session.get(User, target)
-        assert user.status == "active" and not user.is_admin and user.session_epoch == 1
+        # disable, grant-admin and revoke-admin each ended the user's sessions (hub.auth.sessions)
+        assert user.status == "active" and not user.is_admin and user.session_epoch == 3
     me = admin.get("/admin/users", params={"q": "admin@hub.example"}).text
     my_id = re.search(r'href="/admin/users/(\d+)"', me).group(1)
     admin.post(f"/admin/users/{my_id}/disable", data={"csrf_token": token})

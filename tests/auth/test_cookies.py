@@ -34,7 +34,7 @@ def test_the_signed_session_holds_no_provider_tokens(live: LiveHub) -> None:
     assert answer.status_code == 302
     serializer = live.app.session_interface.get_signing_serializer(live.app)
     contents = serializer.loads(browser.http.cookies["hub_session"])
-    assert set(contents) <= {"uid", "epoch", "idp", "auth_time", "_permanent", "csrf_token", "_fresh"}
+    assert set(contents) <= {"session_id", "uid", "epoch", "idp", "auth_time", "_permanent", "csrf_token", "_fresh"}
     for token in live.sandboxes["google"].tokens:
         assert token not in str(contents)
 

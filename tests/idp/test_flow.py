@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+import requests
+from sqlalchemy import select
+
+from hub.models import UserSession
 from tests.auth.helpers import signed_in
 from tests.idp.conftest import LMS_LOGGED_OUT, Lms
 
@@ -36,3 +40,16 @@ def test_sign_in_userinfo_refresh_and_logout(lms: Lms) -> None:
     assert f"{target.scheme}://{target.netloc}{target.path}" == LMS_LOGGED_OUT
     assert parse_qs(target.query)["state"] == ["bye-123"]
     assert not signed_in(browser)
+
+
+def test_rp_initiated_logout_ends_the_hub_session_for_a_copied_cookie_too(lms: Lms) -> None:
+    browser = lms.browser()
+    tokens = lms.sign_in(browser)
+    copied = browser.http.cookies["hub_session"]
+    out = lms.rp.ok("logout_url", id_token=tokens["id_token"], post_logout_redirect_uri=LMS_LOGGED_OUT)["url"]
+    assert browser.http.get(out, allow_redirects=False).status_code == 302
+    replayed = requests.get(f"{lms.live.url}/account", headers={"Cookie": f"hub_session={copied}"},
+                            allow_redirects=False)
+    assert replayed.status_code == 302 and urlsplit(replayed.headers["Location"]).path == "/login"
+    with lms.live.context() as session:
+        assert session.scalar(select(UserSession.ended_at)) is not None

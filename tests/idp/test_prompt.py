@@ -1,13 +1,14 @@
 """prompt=login, max_age and prompt=none (OpenID Connect Core 3.1.2.1, 3.1.2.6) over HTTP."""
 from __future__ import annotations
 
-import time
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import update
 
 from hub.models import OAuthClient
+from tests.clock import movable_clock
 from tests.idp.conftest import LMS_CALLBACK, Lms
 from tests.live import Browser
 
@@ -52,11 +53,12 @@ def test_prompt_none_for_a_third_party_client_without_consent_is_consent_require
 
 
 def test_prompt_login_signs_in_at_the_provider_again_and_auth_time_moves(lms: Lms) -> None:
+    clock = movable_clock(lms.live.app)
     browser = lms.browser()
     first = lms.sign_in(browser)["claims"]
     again, _ = _start(lms, browser)
     assert _lms_query(again)["code"]  # without prompt the session is enough
-    time.sleep(1.1)  # auth_time counts whole seconds
+    clock.advance(seconds=2)  # auth_time counts whole seconds
 
     answer, _ = _start(lms, browser, prompt="login")
     assert _sent_to_sign_in(answer)  # signed in, and still sent to the social provider
@@ -79,16 +81,17 @@ def test_prompt_login_cannot_be_satisfied_by_resuming_without_signing_in(lms: Lm
 
 
 def test_max_age_sends_an_old_sign_in_back_to_the_provider(lms: Lms) -> None:
+    clock = movable_clock(lms.live.app)
     browser = lms.browser()
     first = lms.sign_in(browser)["claims"]
     recent, _ = _start(lms, browser, max_age="3600")
     assert _lms_query(recent)["code"]  # signed in less than an hour ago
-    time.sleep(2.1)
+    clock.advance(seconds=2.1)
 
     answer, _ = _start(lms, browser, max_age="1")
     assert _sent_to_sign_in(answer)
     claims = lms.rp.ok("callback", url=lms.follow_sign_in(browser, answer))["claims"]
-    assert claims["auth_time"] >= first["auth_time"] + 2 and claims["auth_time"] >= time.time() - 5
+    assert claims["auth_time"] >= first["auth_time"] + 2 and claims["auth_time"] >= clock.now().timestamp() - 5
 
 
 def test_max_age_zero_is_met_by_the_new_sign_in(lms: Lms) -> None:
@@ -97,13 +100,14 @@ def test_max_age_zero_is_met_by_the_new_sign_in(lms: Lms) -> None:
     answer, _ = _start(lms, browser, max_age="0")
     assert _sent_to_sign_in(answer)
     claims = lms.rp.ok("callback", url=lms.follow_sign_in(browser, answer))["claims"]
-    assert claims["auth_time"] >= time.time() - 5
+    assert claims["auth_time"] >= datetime.now(timezone.utc).timestamp() - 5
 
 
 def test_prompt_none_with_an_old_sign_in_is_login_required(lms: Lms) -> None:
+    clock = movable_clock(lms.live.app)
     browser = lms.browser()
     lms.sign_in(browser)
-    time.sleep(1.1)
+    clock.advance(seconds=1.1)
     answer, start = _start(lms, browser, prompt="none", max_age="0")
     query = _lms_query(answer)
     assert query["error"] == ["login_required"] and query["state"] == [start["state"]]

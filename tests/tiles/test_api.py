@@ -14,7 +14,8 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from hub import db, redis_conn
+from hub import clock, db, redis_conn
+from hub.auth import sessions
 from hub.models import Organisation, User
 from hub.models.tiles import Tile, TileAudience, TileItem
 from hub.tiles import cache, sanitize
@@ -60,7 +61,11 @@ def add_org_user(live: LiveHub, org_name: str, email: str) -> tuple[int, int]:
 def signed_in(live: LiveHub, user_id: int) -> FlaskClient:
     """A client holding a real hub session for the user (the cookie sign_in would have set)."""
     client = live.app.test_client()
+    with live.context() as session:
+        secret = sessions.start_session(session, session.get(User, user_id), clock.now())
+        session.commit()
     with client.session_transaction() as flask_session:
+        flask_session[sessions.SESSION_ID_KEY] = secret
         flask_session["uid"] = user_id
         flask_session["epoch"] = 0
     return client
