@@ -356,7 +356,9 @@ def user_list(as_json: bool, status: str | None, search: str | None) -> None:
     if status:
         query = query.where(User.status == status)
     if search:
-        query = query.where(or_(User.email.ilike(f"%{search}%"), User.name.ilike(f"%{search}%")))
+        # autoescape: a % or _ in --search is that character, not a LIKE wildcard
+        query = query.where(or_(User.email.icontains(search, autoescape=True),
+                                User.name.icontains(search, autoescape=True)))
     rows = [_user_row(u) for u in db.session().scalars(query)]
     _emit(rows if as_json else [{**r, "identities": [i["provider"] for i in r["identities"]]} for r in rows],
           as_json, ["id", "email", "email_verified", "org", "status", "identities"])

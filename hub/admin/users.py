@@ -104,8 +104,8 @@ def users() -> Any:
     status = request.args.get("status", "")
     query = _people().options(selectinload(User.identities)).order_by(User.id)
     if q:
-        pattern = f"%{q.lower()}%"
-        query = query.where(or_(User.email.ilike(pattern), User.name.ilike(pattern)))
+        # autoescape: a % or _ the admin types is that character, not a LIKE wildcard
+        query = query.where(or_(User.email.icontains(q, autoescape=True), User.name.icontains(q, autoescape=True)))
     if status in STATUSES:
         query = query.where(User.status == status)
     page = paginate(db.session(), query, PAGE_SIZE)
