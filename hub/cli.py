@@ -451,7 +451,10 @@ def user_admin(email: str, org_name: str | None, revoke: bool) -> None:
     org = tenancy.find_orgs(db.session(), [org_name])[0]
 
     def change_org(u: Any) -> None:
-        tenancy.set_org_admin(db.session(), u, org, grant=not revoke)
+        from hub.auth.sessions import end_all_sessions
+
+        if tenancy.set_org_admin(db.session(), u, org, grant=not revoke):  # a change of role ends their sessions
+            end_all_sessions(db.session(), u)
 
     _set_user(email, "org-admin-revoke" if revoke else "org-admin-grant", change_org, org_id=org.id)
 

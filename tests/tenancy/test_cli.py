@@ -94,3 +94,14 @@ def test_organisation_admin_role_granted_and_revoked(wall: Wall) -> None:
         assert tenancy.of_user(session, session.get(User, wall.a.learner_id)) == tenancy.NOWHERE
     refused(live, "user", "admin", wall.a.learner_email, "--org", "Nowhere", message="no organisation called")
     refused(live, "user", "admin", "nobody@a.example", "--org", "Org A", message="no user with email")
+
+
+def test_changing_an_organisation_admin_role_ends_their_sessions(wall: Wall) -> None:
+    live = wall.live
+    assert wall.a.admin.get("/account").status_code == 200
+    ok(live, "user", "admin", wall.a.admin_email, "--org", "Org A")  # no change: the session lives on
+    assert wall.a.admin.get("/account").status_code == 200
+    ok(live, "user", "admin", wall.a.admin_email, "--org", "Org A", "--revoke")
+    answer = wall.a.admin.get("/account")
+    assert answer.status_code == 302 and "/login" in answer.headers["Location"]
+    assert wall.b.admin.get("/account").status_code == 200  # nobody else's
