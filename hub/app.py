@@ -36,6 +36,9 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     settings = env if isinstance(env, Settings) else load_settings(env)
     app = Flask(__name__, instance_path=str(settings.instance_path))
     app.config.update(
+        # Flask reads FLASK_DEBUG into DEBUG: under gunicorn that would hand errors to the server instead of the
+        # hub's 500 page (and `hub serve` must never start Werkzeug's debugger). The hub has no debug mode.
+        DEBUG=False,
         SECRET_KEY=settings.secret_key,
         SESSION_COOKIE_NAME="hub_session",
         SESSION_COOKIE_HTTPONLY=True,

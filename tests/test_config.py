@@ -242,3 +242,14 @@ def test_a_bad_session_lifetime_says_what_to_write(good: dict[str, str], name: s
     with pytest.raises(ConfigError) as error:
         load_settings({**good, name: value})
     assert name in str(error.value) and message in str(error.value)
+
+
+def test_flask_debug_in_the_environment_does_not_put_the_hub_in_debug_mode(
+        hub_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under gunicorn, FLASK_DEBUG=1 would otherwise hand errors to the server instead of the hub's 500 page."""
+    monkeypatch.setenv("FLASK_DEBUG", "1")
+    app = create_app(hub_env)
+    try:
+        assert app.debug is False and app.config["PROPAGATE_EXCEPTIONS"] is None
+    finally:
+        app.extensions["db_engine"].dispose()
