@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import names
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
 from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy, ProviderConfig
@@ -30,6 +31,8 @@ def add_org(db: Session, name: str, domains: list[str], policy: str, provider: s
     name = name.strip()
     if not name or len(name) > 200:
         raise InvalidOrg("NAME must be 1 to 200 characters")
+    if hidden := names.problem(name, "NAME"):
+        raise InvalidOrg(hidden)
     if policy not in {p.value for p in OrgPolicy}:
         raise InvalidOrg(f"--policy must be one of {', '.join(p.value for p in OrgPolicy)}")
     if db.scalar(select(Organisation).where(Organisation.name == name)):
@@ -71,6 +74,8 @@ def add_mapping(db: Session, provider: str, claim: str, value: str, org: Organis
     """Map a provider's claim value to an organisation and/or group, refusing one that could never match."""
     if org is None and not group:
         raise InvalidOrg("a mapping needs an organisation or a group")
+    if group and (hidden := names.problem(group, "--group")):
+        raise InvalidOrg(hidden)
     row = db.scalar(select(ProviderConfig).where(ProviderConfig.name == provider))
     if row is None:
         raise InvalidOrg(f"--provider: no provider called {provider!r} (add it first with `hub provider add`)")

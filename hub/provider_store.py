@@ -10,6 +10,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import names
 from hub.crypto import Vault
 from hub.errors import HubError
 from hub.models import ProviderConfig
@@ -46,6 +47,7 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
         raise InvalidProvider("--client-secret must not be empty")
     if profile_sync not in {"always", "create"}:
         raise InvalidProvider("profile sync must be 'always' or 'create'")
+    _check_options(options or {})
     policy = AddressPolicy.of(allow_hosts, (issuer, api_base, auth_base), loopback=insecure_loopback)
     for label, url in (("--issuer", issuer), ("--api-base", api_base), ("--auth-base", auth_base)):
         if url:
@@ -66,6 +68,14 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
     row.options, row.hidden, row.profile_sync, row.enabled = options or {}, hidden, profile_sync, True
     db.add(row)
     return row
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """Option values are admin-typed text; `label` is the sign-in button everyone sees, so none may hide characters."""
+    for key, value in options.items():
+        for text in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(text, str) and (hidden := names.problem(text, f"--option {key}")):
+                raise InvalidProvider(hidden)
 
 
 def set_enabled(db: Session, name: str, enabled: bool) -> ProviderConfig:

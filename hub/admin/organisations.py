@@ -20,9 +20,9 @@ POLICIES = [policy.value for policy in OrgPolicy]
 # orgs.py words its errors for the CLI; the form shows them in its own words, beside the field.
 FIELD_OF_MESSAGE = (("NAME", "name"), ("organisation", "name"), ("--policy", "policy"), ("--domain", "domains"),
                     ("domain ", "domains"), ("a mapping", "org"), ("--provider", "provider"), ("--claim", "claim"),
-                    ("--value", "value"))
+                    ("--value", "value"), ("--group", "group"))
 CLI_WORDS = (("NAME", "The name"), ("--policy", "Policy"), ("--domain", "Domain"), ("--provider: ", ""),
-             ("--claim: ", ""), ("--value", "The value"))
+             ("--claim: ", ""), ("--value", "The value"), ("--group", "The group"))
 
 
 def field_error(message: str) -> tuple[str, str]:
@@ -103,7 +103,8 @@ def mapping_add() -> Any:
                 orgs.add_mapping(session, mapping["provider"], mapping["claim"], mapping["value"], org,
                                  mapping["group"] or None)
         except orgs.InvalidOrg as exc:
-            errors["org"] = field_error(str(exc))[1]
+            field, text = field_error(str(exc))
+            errors["group" if field == "group" else "org"] = text
         except IntegrityError:
             errors["value"] = "This provider, claim, value and group are already mapped."
     detail = {k: mapping[k] for k in ("claim", "value", "group")} | {"org": org.name if org else None}

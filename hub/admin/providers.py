@@ -24,6 +24,7 @@ FIELD_OF_MESSAGE = (
     ("--issuer", "issuer", "Issuer"),
     ("--api-base", "api_base", "API base"),
     ("--auth-base", "auth_base", "Auth base"),
+    ("--option ", "options", "Options: "),
 )
 REQUIRED = (("name", "Name"), ("kind", "Kind"), ("client_id", "Client ID"), ("client_secret", "Client secret"))
 TEXT_FIELDS = ("name", "kind", "client_id", "issuer", "api_base", "auth_base", "scopes", "options", "profile_sync")

@@ -11,6 +11,7 @@ from authlib.oauth2.base import invalid_error_characters
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from hub import names
 from hub.config import is_loopback_host
 from hub.crypto import token_hash
 from hub.errors import HubError
@@ -55,6 +56,8 @@ def add(session: Session, name: str, redirect_uris: list[str], post_logout_uris:
     name = name.strip()
     if not name or len(name) > 100:
         raise ClientError("a client name is 1 to 100 characters")
+    if hidden := names.problem(name, "NAME"):  # shown on the consent page: "<name> wants to sign you in"
+        raise ClientError(hidden)
     if not redirect_uris:
         raise ClientError("a client needs at least one --redirect-uri")
     uris = [_check_uri(u) for u in redirect_uris]

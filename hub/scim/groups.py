@@ -21,7 +21,7 @@ from scim2_models import (
 from sqlalchemy import String, and_, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
-from hub import db, tenancy
+from hub import db, names, tenancy
 from hub.models import Organisation, OrgAdmin, OrgPolicy, User as HubUser, aware, utcnow
 from hub.models.scim import ScimVersion
 from hub.scim import filters, users
@@ -194,6 +194,8 @@ def _apply(session: Session, org: Organisation, incoming: Group) -> None:
     name = (incoming.display_name or "").strip()
     if not name or len(name) > 200:
         raise InvalidValueException(detail="displayName must be 1 to 200 characters")
+    if hidden := names.problem(name, "displayName"):  # the organisation's name, shown to its people and admins
+        raise InvalidValueException(detail=hidden)
     if incoming.external_id is not None and len(incoming.external_id) > EXTERNAL_ID_LENGTH:
         raise InvalidValueException(detail=f"externalId is longer than {EXTERNAL_ID_LENGTH} characters")
     clash = session.scalar(select(Organisation.id).where(func.lower(Organisation.name) == name.lower(),

@@ -6,7 +6,6 @@ as the CLI spells it (`--refresh`), and InvalidTile.field names it as the admin 
 from __future__ import annotations
 
 import ipaddress
-import unicodedata
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from urllib.parse import urlsplit, urlunsplit
@@ -15,6 +14,7 @@ import idna
 from sqlalchemy import delete, exists, or_, select
 from sqlalchemy.orm import Session
 
+from hub import names
 from hub.errors import HubError
 from hub.models import MAX_KEY, Organisation, Tile, TileAudience, TileItem
 from providers import registry
@@ -27,10 +27,6 @@ TITLE_LIMIT = 200
 ADDRESS_LIMIT = 2000
 SHOWN_LIMIT = 80  # how much of a refused value a message repeats
 URL_LABELS = ("url", "site")  # address labels whose address is a URL
-# Characters no title or address needs and that make one read as something else: the bidirectional embeddings,
-# overrides and isolates of "Trojan Source" (CVE-2021-42574), and the line and paragraph separators. Controls
-# (category Cc: NUL, ESC, newlines...) are refused besides; PostgreSQL cannot even store NUL in text.
-INVISIBLE = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u2028\u2029")
 
 
 class InvalidTile(HubError):
@@ -124,11 +120,9 @@ def _check_no_credentials(url: str, flag: str) -> None:
 
 
 def _check_visible(value: str, field: str, flag: str) -> None:
-    """InvalidTile when the value holds a control character or a bidirectional override (named, with its place)."""
-    for place, char in enumerate(value, 1):
-        if char in INVISIBLE or unicodedata.category(char) == "Cc":
-            raise InvalidTile(field, f"{flag} must not contain control or text-direction characters "
-                                     f"(U+{ord(char):04X} at character {place})")
+    """InvalidTile when the value holds a control, format or text-direction character (hub.names, as every name)."""
+    if hidden := names.problem(value, flag):
+        raise InvalidTile(field, hidden)
 
 
 def _shown(value: str, limit: int = SHOWN_LIMIT) -> str:
