@@ -1,14 +1,17 @@
 """The OpenID Provider reads no JSON request bodies, but it decodes the JSON inside an id_token_hint (joserfc, with
 Python's json): nested past json_input.MAX_DEPTH it is a refused sign-out, never a 500; JSON bodies posted to the
-machine endpoints get their OAuth error, never a 500."""
+machine endpoints get their OAuth error, never a 500, and a body past the hub's ceiling a JSON 413."""
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 import requests
 
+from hub.app import MAX_REQUEST_BYTES
 from tests.live import LiveHub
+from tests.raw_http import announce_body
 
 NESTED = b"[" * 100_000
 
@@ -41,3 +44,11 @@ def test_a_nested_json_body_gets_the_endpoints_oauth_error(live: LiveHub, path: 
     answer = requests.post(f"{live.url}{path}", data=NESTED, headers={"Content-Type": "application/json"}, timeout=10)
     assert answer.status_code in (400, 401), answer.text
     assert answer.headers["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize("path", ["/oauth/token", "/oauth/revoke", "/oauth/userinfo"])
+def test_a_body_past_the_hubs_ceiling_is_a_json_413(live: LiveHub, path: str) -> None:
+    answer = announce_body(live.url, "POST", path, MAX_REQUEST_BYTES * 4,
+                           {"Content-Type": "application/x-www-form-urlencoded"})
+    assert answer.status == 413 and answer.content_type == "application/json"
+    assert json.loads(answer.body)["error"] == "too_large"
