@@ -80,7 +80,7 @@ def scratch_hub(work: Path, database_url: str | None, port: int) -> tuple[dict[s
 
     database = database_url or f"sqlite:///{work / 'hub.db'}"
     db.upgrade(database)
-    embedded = redis_conn.connect(None, work / "redis")  # the embedded Redis, shared by every gunicorn worker
+    embedded = redis_conn.start_embedded(work / "redis")  # the embedded Redis, shared by every gunicorn worker
     env = {**os.environ, "HUB_DATABASE_URL": database, "HUB_SECRET_KEY": secrets.token_hex(32),
            "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HUB_INSECURE_LOOPBACK": "1",
            "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_INSTANCE_PATH": str(work / "instance"),

@@ -164,7 +164,7 @@ def empty_redis(url: str | None, work: Path) -> Iterator[str]:
         finally:
             connection.flushdb()
         return
-    embedded = redis_conn.connect(None, work / "redis")  # owns the server while the bench runs
+    embedded = redis_conn.start_embedded(work / "redis")  # owns the server while the bench runs
     try:
         yield redis_conn.url_of(embedded)
     finally:

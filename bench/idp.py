@@ -220,7 +220,7 @@ def main() -> None:
 
     database = args.database_url or f"sqlite:///{work / 'hub.db'}"
     db.upgrade(database)
-    embedded = redis_conn.connect(None, work / "redis")  # shared by every gunicorn worker
+    embedded = redis_conn.start_embedded(work / "redis")  # shared by every gunicorn worker
     port, sandbox_port, google_secret = free_port(), free_port(), secrets.token_urlsafe(16)
     hub, sandbox = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}"
     common = {"HUB_SECRET_KEY": secrets.token_hex(32), "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
@@ -232,7 +232,7 @@ def main() -> None:
     children = [
         subprocess.Popen([sys.executable, __file__, "serve-sandbox", str(sandbox_port), google_secret,
                           f"{hub}/auth/google/callback"],
-                         env={**os.environ, **common, "HUB_SANDBOXES": "1",
+                         env={**os.environ, **common, "HUB_SANDBOXES": "1", "HUB_REDIS_EMBEDDED": "1",
                               "HUB_DATABASE_URL": f"sqlite:///{work / 'sandbox.db'}",
                               "HUB_INSTANCE_PATH": str(work / "sandbox")}),
         gunicorn(port, "idp:wsgi_app()", args.workers, args.threads, env),

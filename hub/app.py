@@ -59,7 +59,7 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
         logging.getLogger(name).setLevel(logging.INFO)
     logs.install()
     db.init_app(app, settings.database_url)
-    redis_conn.init_app(app, settings.redis_url, settings.instance_path)
+    redis_conn.init_app(app, settings)
     rate_limits.init_app(app, settings)
     csrf.init_app(app)
     app.url_map.converters["int"] = KeyConverter  # before any route is added: every <int:id> is a key in range

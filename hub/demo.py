@@ -61,6 +61,8 @@ def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
         "HUB_ADMIN_EMAILS": ADMIN_EMAIL,
         # The RSS sandbox is served by the hub itself on loopback: let the feed fetcher reach this one host.
         "HUB_FEED_ALLOW_HOSTS": host,
+        # The demo's own Redis, under the instance folder (unless HUB_REDIS_URL names one): nothing else starts one.
+        "HUB_REDIS_EMBEDDED": "1",
         **stored,
     }
     return {**env, **{k: v for k, v in os.environ.items() if k.startswith("HUB_") and k not in env}}

