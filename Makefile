@@ -4,16 +4,36 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
+# The lock (docs/testing.md): exact versions with hashes, compiled from pyproject.toml by `make lock`.
+TEST_LOCK := requirements/test.txt
+RUNTIME_LOCK := requirements/runtime.txt
+PIP_TOOLS := pip-tools==7.7.0
+LOCK_VENV := .venv-lock
+# Add e.g. LOCK_ARGS=--upgrade (every package to the newest its range allows) or LOCK_ARGS='-P flask' (just flask).
+LOCK_ARGS ?=
+COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quiet --generate-hashes --allow-unsafe \
+	--strip-extras --all-build-deps --no-emit-index-url --no-emit-find-links $(LOCK_ARGS)
+
 NODE_DIRS := tests/oidc_op tests/oidc_rp tests/browser/axe
 NODE_STAMPS := $(addsuffix /node_modules/.package-lock.json,$(NODE_DIRS))
 
-.PHONY: demo test test-deps system-deps clean
+.PHONY: demo test test-deps system-deps lock clean
 
-$(STAMP): pyproject.toml
+# Only what the lock names, each file checked against its hash; then the hub itself, built with the locked
+# setuptools. `pip check` stops here if pyproject.toml wants a package the lock lacks: run `make lock`.
+$(STAMP): pyproject.toml $(TEST_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet --require-hashes -r $(TEST_LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip check
 	touch $(STAMP)
+
+# Refresh both lock files from pyproject.toml, keeping every pin that still fits (a new dependency is added, nothing
+# else moves unless LOCK_ARGS says so). The runtime lock is constrained by the test lock: the same versions in both.
+lock:
+	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet '$(PIP_TOOLS)'; }
+	$(COMPILE) --extra embedded --extra postgres --extra server --extra test --extra dev -o $(TEST_LOCK) pyproject.toml
+	$(COMPILE) --extra postgres --extra server --constraint $(TEST_LOCK) -o $(RUNTIME_LOCK) pyproject.toml
 
 system-deps:
 	./scripts/system-deps.sh
@@ -23,7 +43,7 @@ system-deps:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 
 demo: $(STAMP)
-	$(BIN)/hub demo
+	$(BIN)/hub demo $(if $(PORT),--port $(PORT))
 
 test-deps: $(STAMP) system-deps $(NODE_STAMPS)
 
@@ -31,4 +51,4 @@ test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance $(addsuffix /node_modules,$(NODE_DIRS))
+	rm -rf $(VENV) $(LOCK_VENV) instance $(addsuffix /node_modules,$(NODE_DIRS))

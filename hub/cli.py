@@ -75,7 +75,7 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 def serve(host: str, port: int) -> None:
-    """Serve the web application (use gunicorn 'hub.wsgi:app' in production)."""
+    """Serve the web application (production: gunicorn -c python:hub.gunicorn_conf 'hub.wsgi:app')."""
     from werkzeug.serving import run_simple
 
     app = _app()

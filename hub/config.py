@@ -344,3 +344,37 @@ def _session_lifetimes(env: Mapping[str, str]) -> tuple[timedelta, timedelta]:
                           f"HUB_SESSION_MAX_AGE ({env.get('HUB_SESSION_MAX_AGE', '12h')}): a session ends at its "
                           "max age however it is used")
     return max_age, idle
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """Where and how wide gunicorn serves the hub (hub/gunicorn_conf.py); apart from Settings, which the app reads."""
+
+    bind: tuple[str, ...] = ("127.0.0.1:8000",)  # behind a reverse proxy on the same machine
+    workers: int = 2
+    threads: int = 4  # per worker (gthread): a slow provider call holds one thread, not the worker
+
+
+_BIND = re.compile(r"^(unix:/.+|(\[[0-9a-f:.]+\]|[a-z0-9.-]+):([0-9]{1,5}))$", re.IGNORECASE)
+
+
+def load_server_settings(env: Mapping[str, str] | None = None) -> ServerSettings:
+    """HUB_BIND, HUB_WEB_WORKERS and HUB_WEB_THREADS, validated like every other setting."""
+    env = os.environ if env is None else env
+    binds = _list(env, "HUB_BIND") or ServerSettings.bind
+    for value in binds:
+        match = _BIND.match(value)
+        if match is None or (match.group(3) is not None and not 0 < int(match.group(3)) < 65536):
+            raise ConfigError(f"HUB_BIND must hold addresses like 127.0.0.1:8000, 0.0.0.0:8000, [::]:8000 or "
+                              f"unix:/run/hub.sock, not {value!r}")
+    return ServerSettings(bind=tuple(binds), workers=_count(env, "HUB_WEB_WORKERS", ServerSettings.workers),
+                          threads=_count(env, "HUB_WEB_THREADS", ServerSettings.threads))
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= 256:
+        raise ConfigError(f"{name} must be a whole number from 1 to 256, not {raw!r}")
+    return int(raw)

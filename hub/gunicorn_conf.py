@@ -1,0 +1,32 @@
+"""gunicorn's settings for the hub: `gunicorn -c python:hub.gunicorn_conf 'hub.wsgi:app'`.
+
+Where and how wide it serves come from HUB_BIND, HUB_WEB_WORKERS and HUB_WEB_THREADS (docs/configuration.md); a flag
+on gunicorn's command line still wins over this module. The app itself reads its HUB_* settings in each worker.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from hub.config import load_server_settings
+
+_server = load_server_settings()
+
+bind = list(_server.bind)
+workers = _server.workers
+# Threads share their worker's database and Redis pools; a slow provider or feed call holds one thread, not a worker.
+worker_class = "gthread"
+threads = _server.threads
+# No preload: each worker builds its own app after the fork, so no pooled connection is shared between processes.
+preload_app = False
+# No control socket (gunicorn >= 25.1): it sits at one path per user ($XDG_RUNTIME_DIR or ~/.gunicorn/gunicorn.ctl),
+# shared by every gunicorn that user starts, and resizes or reloads whichever bound it last.
+control_socket_disable = True
+
+# Access log on stdout, one line per request. The path is logged without its query string, and the Referer not at
+# all: sign-in codes, states and invitation codes travel in query strings (docs/sign-in.md).
+accesslog = "-"
+access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
+errorlog = "-"
+# Log redaction and any other handlers or filters go here (logging.config.dictConfig's schema, access and error logs
+# alike: loggers "gunicorn.access" and "gunicorn.error"); empty keeps gunicorn's own set-up.
+logconfig_dict: dict[str, Any] = {}
