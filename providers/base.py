@@ -11,7 +11,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
 import requests
@@ -113,6 +113,16 @@ class LoginStart:
 
 
 @dataclass(frozen=True)
+class Connected:
+    """An account connected for posting: who it is at the provider, what was granted, the tokens to post with."""
+
+    remote_id: str
+    name: str | None
+    scopes: tuple[str, ...]
+    tokens: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class ProviderSettings:
     """What the hub configures for one provider: credentials and URL overrides."""
 
@@ -187,14 +197,46 @@ class Published:
     url: str | None = None
 
 
-class Publisher(Protocol):
-    """A destination kind: publishes a post, and finds one again by its marker after a crash."""
+class ProviderClient:
+    """What publishers and tile readers share: built from one provider's settings, they call its API with the
+    tokens of a connection (or the app's own), and say where those settings come from."""
 
     kind: ClassVar[str]
+    # The provider whose configuration (client id, secret, URLs) this kind uses when it has none of its own: Yammer
+    # and SharePoint use the Microsoft (Entra) app. None: its own provider's.
+    credentials_from: ClassVar[str | None] = None
+    # In a sandbox, the API served under the lender's auth_base ("/yammer" beside Entra); None: the lender's own.
+    api_under_auth_base: ClassVar[str | None] = None
 
-    def publish(self, target: Target, post: Post) -> Published: ...
+    def __init__(self, settings: ProviderSettings) -> None:
+        self.settings = settings
+        self.name = settings.name
 
-    def find(self, target: Target, marker: str) -> Published | None: ...
+    def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
+        """New tokens for an expired set (the whole set, as the provider answered). By default a kind cannot refresh:
+        Permanent, the account must be connected again. A refusal is Permanent, no answer Transient."""
+        raise Permanent(self.name, f"the {self.name} token expired and cannot be refreshed: connect the account again")
+
+
+class Publisher(ProviderClient):
+    """A destination kind: publishes a post, and finds one again by its marker after a crash."""
+
+    # The publishing limit: `capacity` posts per `per_seconds` (documented, or conservative where unpublished).
+    rate_limit: ClassVar[tuple[float, float]] = (1, 1)
+    # True where posts go out as the learner (their connection, their consent), not to an org channel.
+    posts_as_learner: ClassVar[bool] = False
+    # What the address after the colon must be: "url", "me" (the learner's own account) or "any".
+    address: ClassVar[str] = "any"
+    # What an admin should know before adding a rule to this kind (X bills posts with links), shown by hub rule add.
+    admin_note: ClassVar[str | None] = None
+
+    def publish(self, target: Target, post: Post) -> Published:
+        """Post it, or raise the provider error that says why not (never sleeps, never retries)."""
+        raise NotImplementedError
+
+    def find(self, target: Target, marker: str) -> Published | None:
+        """The post carrying `marker`, if the destination has it (a send that crashed after posting)."""
+        raise NotImplementedError
 
 
 @dataclass(frozen=True)
@@ -255,13 +297,27 @@ def cursor_state(cursor: str | None, address: str, keys: tuple[str, ...]) -> dic
     return {k: str(v) for k, v in state.items() if k in keys and v}
 
 
-class FeedReader(Protocol):
+class FeedReader(ProviderClient):
     """A tile kind: fetches a source's new items since a cursor. Never sleeps or retries: errors as for publishers
     (RateLimited with the reset it names, Transient, Permanent, AuthExpired)."""
 
-    kind: ClassVar[str]  # "rss", "x:search", "x:user", "yammer:group", "slack:channel", "sharepoint:news"
+    # kind: "rss", "x:search", "x:user", "yammer:group", "slack:channel", "sharepoint:news"
+    # The Connection.kind the tile reads through (the organisation's connected account); None: it needs none.
+    connection_kind: ClassVar[str | None] = None
+    # The shortest refresh interval the source tolerates, in seconds (Yammer: once a minute).
+    min_refresh_seconds: ClassVar[int] = 60
+    # What the address is, which also names its CLI flag and form label: "query", "url", "channel", "group", "site",
+    # "user". "url" and "site" addresses are checked as URLs by the hub besides.
+    address_label: ClassVar[str] = "query"
 
-    def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage: ...
+    @classmethod
+    def check_address(cls, address: str) -> str:
+        """The address as the reader will use it (normalised), or ValueError saying what a valid one looks like."""
+        return address
+
+    def fetch(self, source: FeedSource, cursor: str | None) -> FeedPage:
+        """The source's items newer than the cursor, newest first, with the cursor for next time."""
+        raise NotImplementedError
 
 
 def check_url(url: str, insecure_loopback: bool) -> str:
@@ -292,7 +348,8 @@ class Provider:
     brand: ClassVar[Brand]
     # Claims that can place a user in an organisation or group (e.g. "tid", "team", "hd").
     hint_names: ClassVar[tuple[str, ...]] = ()
-    # Scopes asked for when a user connects the account for posting, never at sign-in.
+    # Scopes asked for when a user connects the account for posting, never at sign-in. A provider that declares
+    # some can be connected (begin_connect, finish_connect; OAuth2Provider has both); none: it cannot.
     sharing_scopes: ClassVar[tuple[str, ...]] = ()
     # True where the provider has no production default and is defined by --issuer.
     requires_issuer: ClassVar[bool] = False
@@ -321,6 +378,21 @@ class Provider:
 
     def finish_login(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> LoginResult:
         raise NotImplementedError
+
+    def begin_connect(self, redirect_uri: str) -> LoginStart:
+        """Where to send the browser to connect the account for posting (asks for sharing_scopes)."""
+        raise NotImplementedError
+
+    def finish_connect(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> Connected:
+        """The connected account from the callback; LoginError when a posting scope was not granted."""
+        raise NotImplementedError
+
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> bool:
+        """End a token set's grant at the provider (on disconnect and deprovisioning); True if it was revoked.
+
+        The default: the provider offers no revocation, so nothing is sent and False says so. ProviderError when
+        the provider refused or did not answer (the hub deletes its copy either way)."""
+        return False
 
     def request_json(self, method: str, url: str, **kwargs: Any) -> Any:
         """One HTTP call with timeouts, mapped onto the provider error types."""

@@ -9,32 +9,23 @@ import ssl
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, RateLimited, Transient, UnsafeURL,
-                            check_url, checked_session, raise_for_status)
+from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, Publisher, RateLimited, Transient,
+                            UnsafeURL, check_url, checked_session, raise_for_status)
 
 DEFAULT_RETRY_AFTER = 60.0
 
 
-class HttpPublisher:
+class HttpPublisher(Publisher):
     """A publisher with a requests session that honours the settings' URL rules and CA bundle."""
 
-    kind: ClassVar[str]
-    # The publishing limit: `capacity` posts per `per_seconds` (documented, or conservative where unpublished).
-    rate_limit: ClassVar[tuple[float, float]] = (1, 1)
-    # True where posts go out as the learner (their connection, their consent), not to an org channel.
-    posts_as_learner: ClassVar[bool] = False
-    # What the address after the colon must be: "url", "me" (the learner's own account) or "any".
-    address: ClassVar[str] = "any"
-
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
+        super().__init__(settings)
         self.http = checked_session(settings, settings.api_base, settings.auth_base)
 
     def url(self, url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
-from typing import Any, TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from providers.base import Brand, FeedReader, Provider, ProviderSettings, Publisher
 
@@ -44,21 +44,27 @@ READERS: dict[str, str] = {
 }
 
 
+T = TypeVar("T")
+
+
 class UnknownKind(KeyError):
     pass
 
 
-def _load(table: dict[str, str], kind: str, what: str) -> Any:
-    """The class a registry table names for kind, imported on first use."""
+def _load(table: dict[str, str], kind: str, what: str, base: type[T]) -> type[T]:
+    """The class a registry table names for kind, imported on first use; it must implement `base`'s interface."""
     try:
         module, _, attr = table[kind].partition(":")
     except KeyError:
         raise UnknownKind(f"unknown {what} kind {kind!r}; known: {', '.join(sorted(table))}") from None
-    return getattr(import_module(module), attr)
+    found = getattr(import_module(module), attr)
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise TypeError(f"{table[kind]} ({what} kind {kind!r}) must subclass providers.base.{base.__name__}")
+    return found
 
 
 def provider_class(kind: str) -> type[Provider]:
-    return _load(KINDS, kind, "provider")
+    return _load(KINDS, kind, "provider", Provider)
 
 
 def build(kind: str, settings: ProviderSettings) -> Provider:
@@ -67,22 +73,22 @@ def build(kind: str, settings: ProviderSettings) -> Provider:
 
 
 def publisher_class(kind: str) -> type[Publisher]:
-    return _load(PUBLISHERS, kind, "destination")
+    return _load(PUBLISHERS, kind, "destination", Publisher)
 
 
 def publisher(kind: str, settings: ProviderSettings) -> Publisher:
     """The publisher for a destination kind (the part before the colon of `slack:#wins`)."""
-    return publisher_class(kind)(settings)  # type: ignore[call-arg]
+    return publisher_class(kind)(settings)
 
 
 def reader_class(kind: str) -> type[FeedReader]:
-    """The reader class of a tile kind: its class attributes (address_label, check_address, ...) validate tiles."""
-    return _load(READERS, kind, "tile")  # type: ignore[no-any-return]
+    """The reader class of a tile kind: what FeedReader declares (address_label, check_address, ...) validates tiles."""
+    return _load(READERS, kind, "tile", FeedReader)
 
 
 def reader(kind: str, settings: ProviderSettings) -> FeedReader:
     """The reader for a tile kind (`rss`, `x:search`, ...), configured like that provider (sandbox in the demo)."""
-    return _load(READERS, kind, "tile")(settings)  # type: ignore[no-any-return]
+    return reader_class(kind)(settings)
 
 
 def brands() -> dict[str, Brand]:

@@ -80,7 +80,7 @@ def begin(kind: str) -> Any:
     user = current_user()
     assert user is not None
     found = _provider(db.session(), kind)
-    if found is None or not hasattr(found[1], "begin_connect") or not found[1].sharing_scopes:
+    if found is None or not found[1].sharing_scopes:
         return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
                      status=404)
     if _for_org(kind) and not _manages_own_org(user):
@@ -169,18 +169,17 @@ def remove(session: Session, row: Connection) -> int:
 
 def revoke_at_provider(found: tuple[ProviderConfig, Provider] | None, sealed: str | None, seal_context: str,
                        label: str) -> bool:
-    """Revoke a sealed token set where the provider can (it offers `revoke_connection(tokens)`); True if it did.
+    """Revoke a sealed token set where the provider can (Provider.revoke_connection); True if it did.
 
     Best effort: a failure is logged (never the tokens), not raised, so the caller deletes its copy all the same."""
-    revoke = getattr(found[1], "revoke_connection", None) if found else None
-    if revoke is None or not sealed:
+    if found is None or not sealed:
         return False
+    config, provider = found
     try:
-        revoke(json.loads(current_app.extensions["vault"].open(sealed, seal_context)))
+        return provider.revoke_connection(json.loads(current_app.extensions["vault"].open(sealed, seal_context)))
     except (ProviderError, HubError, ValueError) as exc:
-        current_app.logger.warning("revoking %s at %s failed: %s", label, found[0].name if found else "?", exc)
+        current_app.logger.warning("revoking %s at %s failed: %s", label, config.name, exc)
         return False
-    return True
 
 
 def _may_manage(user: User, row: Connection) -> bool:
@@ -244,7 +243,7 @@ def connections_view(user: User) -> dict[str, Any]:
     learner, admin = [], []
     for kind, row in sorted(configured.items()):
         provider_class = registry.provider_class(kind)
-        if not hasattr(provider_class, "begin_connect") or not provider_class.sharing_scopes:
+        if not provider_class.sharing_scopes:
             continue
         label = provider_class.brand_for(row.name, row.options or {}).label
         if not _for_org(kind):

@@ -23,6 +23,7 @@ from providers import registry
 from providers.base import (  # noqa: F401  (Post, Published: used through this module)
     Permanent,
     Post,
+    ProviderClient,
     ProviderSettings,
     Published,
     Publisher,
@@ -51,14 +52,14 @@ def _settings(session: Session, kind: str) -> ProviderSettings:
     return settings_for(session, kind, _publisher_class(kind))
 
 
-def _publisher_class(kind: str) -> type | None:
+def _publisher_class(kind: str) -> type[Publisher] | None:
     try:
         return registry.publisher_class(kind)
     except registry.UnknownKind:
         return None
 
 
-def settings_for(session: Session, kind: str, declared_by: type | None) -> ProviderSettings:
+def settings_for(session: Session, kind: str, declared_by: type[ProviderClient] | None) -> ProviderSettings:
     """How the hub reaches provider `kind`: its configured provider, one it borrows, or its sandbox in the demo.
 
     `declared_by` is the publisher or tile reader class, whose `credentials_from` / `api_under_auth_base` name
@@ -90,16 +91,17 @@ def _config(session: Session, kind: str) -> ProviderConfig | None:
                           .order_by(ProviderConfig.id))
 
 
-def _borrowed_settings(session: Session, kind: str, declared_by: type | None) -> ProviderSettings | None:
+def _borrowed_settings(session: Session, kind: str,
+                       declared_by: type[ProviderClient] | None) -> ProviderSettings | None:
     """A publisher or reader without a provider of its own (Yammer) uses the one it declares (`credentials_from`)."""
     from hub.provider_store import ProviderCache
 
-    lender = getattr(declared_by, "credentials_from", None)
+    lender = declared_by.credentials_from if declared_by else None
     row = _config(session, lender) if lender else None
-    if row is None:
+    if row is None or declared_by is None:
         return None
     settings = ProviderCache.settings_for(row)
-    under = getattr(declared_by, "api_under_auth_base", None)
+    under = declared_by.api_under_auth_base
     api_base = f"{settings.auth_base.rstrip('/')}{under}" if under and settings.auth_base else None
     return dataclasses.replace(settings, name=kind, api_base=api_base)
 
@@ -171,21 +173,18 @@ REFRESH_LOCK_SECONDS = 60  # outlives one token request (DEFAULT_TIMEOUT) with r
 REFRESH_WAIT_SECONDS = 5.0  # a racing worker waits this long for the holder's new tokens, then retries later
 
 
-def refresh(session: Session, connection: Connection, publisher: Publisher) -> dict[str, Any]:
+def refresh(session: Session, connection: Connection, client: ProviderClient) -> dict[str, Any]:
     """Refresh a connection's tokens once: one refresh per connection at a time, and racing workers use its result.
 
     The tokens the failed publish used are the connection's sealed value as this job read it. Under a short Redis
     lock per connection the row is read again: if another worker stored newer tokens meanwhile they are used as
     they are (a rotating provider such as X would refuse the old refresh token a second time); otherwise the
-    publisher redeems the refresh token and the answer is stored with a compare-and-swap before the lock is
-    released. A lock held too long (another worker's refresh is slow) raises Transient: the delivery retries
-    later, nothing sleeps. Raises Permanent when the provider cannot refresh (connect the account again).
+    publisher (or tile reader) redeems the refresh token and the answer is stored with a compare-and-swap before the
+    lock is released. A lock held too long (another worker's refresh is slow) raises Transient: the delivery
+    retries later, nothing sleeps. Raises Permanent when the provider cannot refresh (ProviderClient.refresh's
+    default: connect the account again).
     """
     seen = connection.tokens_sealed
-    refresher = getattr(publisher, "refresh", None)
-    if refresher is None:
-        raise Permanent(connection.kind, f"the {connection.kind} token expired and cannot be refreshed: "
-                                         "connect the account again")
     lock = redis_conn.get().lock(f"hub:refresh:connection:{connection.id}", timeout=REFRESH_LOCK_SECONDS,
                                  blocking_timeout=REFRESH_WAIT_SECONDS)
     try:
@@ -200,7 +199,7 @@ def refresh(session: Session, connection: Connection, publisher: Publisher) -> d
         if connection.tokens_sealed != seen:
             return tokens_of(connection)  # another worker refreshed while we were failing
         try:
-            fresh = refresher(tokens_of(connection))
+            fresh = client.refresh(tokens_of(connection))
         except Permanent:
             session.commit()
             session.refresh(connection)

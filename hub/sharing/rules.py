@@ -55,7 +55,7 @@ def posts_as_learner(kind: str) -> bool:
 
 def admin_note(destination: str) -> str | None:
     """What an admin should know before posting to this kind of destination (its publisher says), or None."""
-    return getattr(registry.publisher_class(parse_destination(destination).kind), "admin_note", None)
+    return registry.publisher_class(parse_destination(destination).kind).admin_note
 
 
 def parse_destination(text: str) -> Destination:

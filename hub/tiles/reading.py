@@ -57,7 +57,7 @@ def connection_kind(kind: str) -> str | None:
     """The Connection.kind a tile kind reads through (None: it needs none, e.g. rss)."""
     override = current_app.extensions.get(OVERRIDES, {}).get(kind)
     cls = type(override) if override is not None else registry.reader_class(kind)
-    return getattr(cls, "connection_kind", None)
+    return cls.connection_kind
 
 
 def connection_for(session: Session, tile: Tile) -> Connection | None:

@@ -113,7 +113,7 @@ def fetch_page(session: Session, tile: Tile, reader: FeedReader, connection: Con
         if connection is None:
             raise
         # Raises Permanent when the reader cannot refresh ("connect the account again"), Transient when busy.
-        tokens = publishing.refresh(session, connection, reader)  # type: ignore[arg-type]
+        tokens = publishing.refresh(session, connection, reader)
         return reader.fetch(reading.source_for(tile, connection, tokens), tile.cursor)
 
 

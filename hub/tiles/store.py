@@ -18,11 +18,11 @@ from hub import names
 from hub.errors import HubError
 from hub.models import MAX_KEY, Organisation, Tile, TileAudience, TileItem
 from providers import registry
+from providers.base import FeedReader
 
 MAX_ITEMS_RANGE = (1, 100)
 MAX_REFRESH_SECONDS = 24 * 3600  # a tile refreshed less than daily is not a feed any more
 DEFAULT_REFRESH_SECONDS = 300
-DEFAULT_MIN_REFRESH_SECONDS = 60  # for a reader that declares no floor of its own
 TITLE_LIMIT = 200
 ADDRESS_LIMIT = 2000
 SHOWN_LIMIT = 80  # how much of a refused value a message repeats
@@ -42,7 +42,7 @@ def tile_kinds() -> tuple[str, ...]:
     return tuple(sorted(registry.READERS))
 
 
-def reader_class(kind: str) -> type:
+def reader_class(kind: str) -> type[FeedReader]:
     """The reader class of a tile kind; InvalidTile naming --kind when there is none."""
     try:
         return registry.reader_class(kind)
@@ -52,12 +52,12 @@ def reader_class(kind: str) -> type:
 
 def address_label(kind: str) -> str:
     """What a kind's address is ("query", "url", "channel", "group", "site", "user"), as its reader declares."""
-    return str(getattr(reader_class(kind), "address_label", "query"))
+    return reader_class(kind).address_label
 
 
 def min_refresh_seconds(kind: str) -> int:
     """The shortest refresh interval the kind's provider tolerates (Yammer: once a minute)."""
-    return int(getattr(reader_class(kind), "min_refresh_seconds", DEFAULT_MIN_REFRESH_SECONDS))
+    return reader_class(kind).min_refresh_seconds
 
 
 def check_address(kind: str, address: str) -> str:
@@ -78,7 +78,7 @@ def check_address(kind: str, address: str) -> str:
     if label in URL_LABELS:
         _check_no_credentials(address, f"--{label}")  # before the reader, which may drop them silently
     try:
-        normalised = str(cls.check_address(address)) if hasattr(cls, "check_address") else address
+        normalised = cls.check_address(address)
     except ValueError as exc:
         raise InvalidTile("address", f"--{label} {_shown(address)}: {str(exc)[:300]}") from None
     if label in URL_LABELS:
@@ -165,7 +165,7 @@ def _checked(session: Session, kind: str, title: str, address: str, org_id: int 
     low, high = MAX_ITEMS_RANGE
     if not low <= max_items <= high:
         raise InvalidTile("max_items", f"--max-items must be between {low} and {high}, not {max_items}")
-    connection_kind = getattr(reader_class(kind), "connection_kind", None)
+    connection_kind = reader_class(kind).connection_kind
     if org_id is None and connection_kind:
         raise InvalidTile("org_id", f"--org is required for kind {kind}: it reads through the organisation's "
                                     f"{connection_kind} connection")

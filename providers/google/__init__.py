@@ -25,7 +25,7 @@ class Google(OIDCProvider):
     # Google's revocation endpoint takes the token alone; no client authentication is documented.
     revocation_auth_method = "none"
 
-    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> bool:
         """Revoke the grant: the refresh token if the hub holds one (it outlives the access token), else the access
         token; Google ends the other with it."""
         url = self.metadata().get("revocation_endpoint")
@@ -33,6 +33,7 @@ class Google(OIDCProvider):
             raise Permanent(self.name, "The provider's discovery document names no revocation_endpoint.")
         hint = "refresh_token" if tokens.get("refresh_token") else "access_token"
         self.revoke_each(url, tokens, (hint,))
+        return True
 
     def authorize_params(self) -> dict[str, str]:
         params = super().authorize_params()

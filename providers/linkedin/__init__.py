@@ -37,9 +37,10 @@ class LinkedIn(OIDCProvider):
     # As at the token endpoint, the credentials go in the body.
     revocation_auth_method = "client_secret_post"
 
-    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> bool:
         """Revoke the member's token at {issuer}/v2/revoke (the issuer's host, beside /v2/accessToken)."""
         self.revoke_each(self.issuer() + "/v2/revoke", tokens, ("access_token", "refresh_token"))
+        return True
 
     @classmethod
     def sandbox_overrides(cls, base: str) -> dict[str, str]:

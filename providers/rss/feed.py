@@ -20,7 +20,7 @@ import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import defusedxml
@@ -28,7 +28,7 @@ import feedparser
 from defusedxml.expatreader import DefusedExpatParser
 
 from providers import safe_fetch
-from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, UnsafeURL
+from providers.base import FeedItem, FeedPage, FeedReader, FeedSource, Permanent, ProviderSettings, UnsafeURL
 
 URL_LIMIT = 2000  # tiles.address
 ID_LIMIT = 255  # tile_items.remote_id
@@ -37,14 +37,14 @@ ID_LIMIT = 255  # tile_items.remote_id
 HARMLESS_BOZO = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
 
 
-class RSSReader:
-    kind: ClassVar[str] = "rss"
-    connection_kind: ClassVar[str | None] = None  # public feeds: no connection, no tokens
-    min_refresh_seconds: ClassVar[int] = 60  # conditional GETs are cheap, but a feed is someone else's server
-    address_label: ClassVar[str] = "url"
+class RSSReader(FeedReader):
+    kind = "rss"
+    connection_kind = None  # public feeds: no connection, no tokens
+    min_refresh_seconds = 60  # conditional GETs are cheap, but a feed is someone else's server
+    address_label = "url"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
+        super().__init__(settings)
         self.name = settings.name or self.kind
 
     @classmethod

@@ -21,13 +21,13 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from providers.base import (DEFAULT_TIMEOUT, AuthExpired, FeedItem, FeedPage, FeedSource, Permanent,
+from providers.base import (DEFAULT_TIMEOUT, AuthExpired, FeedItem, FeedPage, FeedReader, FeedSource, Permanent,
                             ProviderSettings, RateLimited, Transient, check_url, checked_session, cursor_state)
 from providers.microsoft import _TimeoutSession
 from providers.publishing import retry_after
@@ -44,17 +44,16 @@ CURSOR_KEYS = ("site_id", "since")  # the cursor: the site id and the newest las
 CONFIG_ERRORS = frozenset({"invalid_client", "unauthorized_client", "invalid_scope", "invalid_request"})
 
 
-class SharePointNewsReader:
-    kind: ClassVar[str] = "sharepoint:news"
-    connection_kind: ClassVar[str | None] = None  # app-only: the Microsoft app's own credentials
-    credentials_from: ClassVar[str] = "microsoft"
-    api_under_auth_base: ClassVar[str] = "/graph"  # in the sandbox, Graph is served beside Entra
-    min_refresh_seconds: ClassVar[int] = 60
-    address_label: ClassVar[str] = "site"
+class SharePointNewsReader(FeedReader):
+    kind = "sharepoint:news"
+    connection_kind = None  # app-only: the Microsoft app's own credentials
+    credentials_from = "microsoft"
+    api_under_auth_base = "/graph"  # in the sandbox, Graph is served beside Entra
+    min_refresh_seconds = 60
+    address_label = "site"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
+        super().__init__(settings)
         self.http = checked_session(settings, settings.api_base, settings.auth_base)
         # App-only tokens are per tenant; sign-in often uses `common`, so the news tenant may be named on its own.
         tenant = settings.options.get("sharepoint_tenant") or settings.options.get("tenant") or ""

@@ -20,8 +20,8 @@ from authlib.integrations.requests_client import OAuth2Session
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import Brand, LoginError, LoginStart, Permanent, Profile, Transient, check_address
-from providers.oauth import Connected, OIDCProvider, new_secret
+from providers.base import Brand, Connected, LoginError, LoginStart, Permanent, Profile, Transient, check_address
+from providers.oauth import OIDCProvider, new_secret
 
 TEAM_ID = "https://slack.com/team_id"
 TEAM_NAME = "https://slack.com/team_name"
@@ -96,7 +96,7 @@ class Slack(OIDCProvider):
         return WebClient(token=token, base_url=check_address(self.url(base), self.settings), timeout=INSTALL_TIMEOUT,
                          ssl=context, retry_handlers=[])
 
-    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> bool:
         """auth.revoke with the bot token itself; Slack answers HTTP 200 with ok:false for its errors."""
         try:
             self.web_client(str(tokens["access_token"])).auth_revoke()
@@ -105,10 +105,11 @@ class Slack(OIDCProvider):
                 raise Transient(self.name, f"Slack failed to revoke the token ({exc.response.status_code}).") from exc
             code = str(exc.response.get("error") or "unknown_error")[:64]
             if code in ALREADY_GONE:
-                return  # nothing left to revoke: the token is already dead at Slack
+                return True  # nothing left to revoke: the token is already dead at Slack
             raise Permanent(self.name, f"Slack refused to revoke the token ({code}).") from exc
         except (OSError, SlackClientError) as exc:
             raise Transient(self.name, "Slack could not be reached to revoke the token.") from exc
+        return True
 
     # "team" is the workspace id from the validated ID token, for claim -> organisation mappings.
     hint_names = ("team",)

@@ -20,12 +20,12 @@ import re
 import ssl
 from datetime import datetime, timezone
 from types import MappingProxyType
-from typing import Any, ClassVar
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings,
+from providers.base import (AuthExpired, FeedItem, FeedPage, FeedReader, FeedSource, Permanent, ProviderSettings,
                             check_address, checked_session, cursor_state)
 from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
@@ -44,16 +44,15 @@ READ_ERRORS = MappingProxyType({
     "not_in_channel": "the hub's Slack app is not in that channel: invite it (/invite @app)"})
 
 
-class SlackChannelReader:
-    kind: ClassVar[str] = "slack:channel"
-    connection_kind: ClassVar[str | None] = "slack"  # the organisation's installed Slack app (bot token)
-    credentials_from: ClassVar[str] = "slack"
-    min_refresh_seconds: ClassVar[int] = 60
-    address_label: ClassVar[str] = "channel"
+class SlackChannelReader(FeedReader):
+    kind = "slack:channel"
+    connection_kind = "slack"  # the organisation's installed Slack app (bot token)
+    credentials_from = "slack"
+    min_refresh_seconds = 60
+    address_label = "channel"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
+        super().__init__(settings)
         self.http = checked_session(settings, settings.api_base)
 
     @classmethod

@@ -41,10 +41,11 @@ class X(OAuth2Provider):
     revoke_url = "https://api.x.com/2/oauth2/revoke"
     revocation_auth_method = "client_secret_basic"  # as at the token endpoint: confidential clients use Basic
 
-    def revoke_connection(self, tokens: Mapping[str, Any]) -> None:
+    def revoke_connection(self, tokens: Mapping[str, Any]) -> bool:
         """Revoke the refresh token first (it would mint new access tokens), then the access token."""
         url = self.rebase(self.revoke_url, self.settings.api_base or self.settings.auth_base)
         self.revoke_each(url, tokens, ("refresh_token", "access_token"))
+        return True
 
     def profile(self, token: Mapping[str, Any], saved: Mapping[str, Any]) -> Profile:
         """The user behind the token, from /2/users/me; an email only when X says it is confirmed."""

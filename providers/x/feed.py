@@ -16,11 +16,11 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import tweepy
 
-from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, checked_session
+from providers.base import FeedItem, FeedPage, FeedReader, FeedSource, Permanent, ProviderSettings, checked_session
 from providers.x import api
 
 SEARCH_MIN, MAX_RESULTS = 10, 100  # search/recent takes 10..100 per request; users/:id/tweets 5..100
@@ -31,20 +31,17 @@ TWEET_FIELDS = ("created_at", "author_id")
 USER_FIELDS = ("name", "username", "profile_image_url")
 
 
-class _XReader:
+class _XReader(FeedReader):
     """What both X tile kinds share: tweepy pointed at settings.api_base, X's errors mapped, posts to items."""
 
-    kind: ClassVar[str]
-    connection_kind: ClassVar[str | None] = "x"  # the organisation's connected X account
-    credentials_from: ClassVar[str] = "x"  # the provider whose settings (api_base, client) the reader uses
+    connection_kind = "x"  # the organisation's connected X account
+    credentials_from = "x"  # the provider whose settings (api_base, client) the reader uses
     # X bills the posts a read returns, not the request: with since_id a quiet minute costs nothing, and the
     # per-user windows (180 searches / 15 min) leave room for many tiles at one a minute.
-    min_refresh_seconds: ClassVar[int] = 60
-    address_label: ClassVar[str]
+    min_refresh_seconds = 60
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
+        super().__init__(settings)
         self.http = checked_session(settings, settings.api_base)
 
     def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:

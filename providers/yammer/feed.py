@@ -15,11 +15,11 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 import requests
 
-from providers.base import (AuthExpired, DEFAULT_TIMEOUT, FeedItem, FeedPage, FeedSource, Permanent,
+from providers.base import (AuthExpired, DEFAULT_TIMEOUT, FeedItem, FeedPage, FeedReader, FeedSource, Permanent,
                             ProviderSettings, RateLimited, Target, Transient, check_url)
 from providers.publishing import retry_after
 from providers.yammer.publish import DEFAULT_API_BASE, EXTERNAL, YammerPublisher
@@ -29,18 +29,17 @@ WINDOW_SECONDS = 30.0  # the message endpoints' window, when a 429 names no Retr
 CREATED_AT = "%Y/%m/%d %H:%M:%S %z"  # v1's "2026/09/01 08:00:00 +0000"
 
 
-class YammerGroupReader:
-    kind: ClassVar[str] = "yammer:group"
-    connection_kind: ClassVar[str | None] = "yammer"  # the organisation's connected Yammer account
+class YammerGroupReader(FeedReader):
+    kind = "yammer:group"
+    connection_kind = "yammer"  # the organisation's connected Yammer account
     # As the Yammer publisher: the Microsoft (Entra) app's credentials, and in the sandbox the API beside Entra.
-    credentials_from: ClassVar[str] = YammerPublisher.credentials_from
-    api_under_auth_base: ClassVar[str] = YammerPublisher.api_under_auth_base
-    min_refresh_seconds: ClassVar[int] = 60
-    address_label: ClassVar[str] = "group"
+    credentials_from = YammerPublisher.credentials_from
+    api_under_auth_base = YammerPublisher.api_under_auth_base
+    min_refresh_seconds = 60
+    address_label = "group"
 
     def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
-        self.name = settings.name
+        super().__init__(settings)
         self.tokens = YammerPublisher(settings)  # the token plumbing (msal, rotation) is the publisher's
 
     @classmethod

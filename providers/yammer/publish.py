@@ -12,7 +12,7 @@ so the marker ends the body; find() reads the group's newest messages for it.
 from __future__ import annotations
 
 import threading
-from typing import Any, ClassVar
+from typing import Any
 
 import msal
 import requests
@@ -36,8 +36,8 @@ class YammerPublisher(HttpPublisher):
     posts_as_learner = True
     # There is no Yammer sign-in provider: the hub borrows the Microsoft (Entra) app's client id, secret and
     # options (tenant), and when that config points at a stand-in Entra (the sandbox), the Yammer API is there too.
-    credentials_from: ClassVar[str] = "microsoft"
-    api_under_auth_base: ClassVar[str] = "/yammer"
+    credentials_from = "microsoft"
+    api_under_auth_base = "/yammer"
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)

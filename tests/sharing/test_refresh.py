@@ -189,6 +189,20 @@ def test_linkedin_without_a_refresh_token_is_dead_with_reconnect(live: LiveHub) 
     assert live.sandboxes["linkedin"].posts == []
 
 
+def test_a_kind_that_cannot_refresh_is_dead_with_reconnect(live: LiveHub) -> None:
+    """Slack bot tokens never expire, so its publisher declares no refresh: a refused one is dead at once (the
+    interface's default refresh), the organisation must connect Slack again, and nothing is posted."""
+    live.add_provider("slack")
+    org_id, _ = _org_and_learner(live)
+    _connect(live, "slack", "T0PARTNER", {"access_token": "xoxb-revoked"}, org_id=org_id)
+    add_rule(live, org_id, "slack:#wins")
+    send_events(live, range(1))
+    jobs.run_worker(live.app, burst=True)
+    [row] = deliveries(live)
+    assert row.status == "dead" and "cannot be refreshed: connect the account again" in (row.last_error or "")
+    assert row.attempts == 1 and live.sandboxes["slack"].channel_posts("wins") == []
+
+
 def test_a_crash_lookup_with_an_expired_token_refreshes_once_and_finds_the_post(live: LiveHub) -> None:
     """The work horse died after X stored the post, and the token expired before the lookup: refresh, find, record."""
     from datetime import timedelta

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -23,7 +23,7 @@ import requests
 
 from hub.models import Organisation
 from providers import registry
-from providers.base import FeedItem, FeedPage, FeedSource, Permanent, ProviderSettings, RateLimited, Transient
+from providers.base import FeedItem, FeedPage, FeedReader, FeedSource, Permanent, RateLimited, Transient
 from providers.publishing import retry_after
 from tests.live import LiveHub
 
@@ -62,16 +62,13 @@ class JsonFeed:
         return 200, {"Content-Type": "application/json"}, json.dumps({"data": newer}).encode()
 
 
-class LocalJsonReader:
+class LocalJsonReader(FeedReader):
     """A FeedReader for JsonFeed: since_id in the cursor, errors mapped as providers.base says."""
 
-    kind: ClassVar[str] = KIND
-    connection_kind: ClassVar[str | None] = None
-    min_refresh_seconds: ClassVar[int] = 60
-    address_label: ClassVar[str] = "url"
-
-    def __init__(self, settings: ProviderSettings) -> None:
-        self.settings = settings
+    kind = KIND
+    connection_kind = None
+    min_refresh_seconds = 60
+    address_label = "url"
 
     @classmethod
     def check_address(cls, address: str) -> str:
