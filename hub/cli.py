@@ -1083,5 +1083,61 @@ def key_list(as_json: bool) -> None:
     _emit(keys.describe(db.session()), as_json, ["kid", "alg", "state", "created_at", "activated_at", "remove_after"])
 
 
+# --- mail: the outbox of confirmation and notification mail ------------------------------------
+@main.group("mail")
+def mail_group() -> None:
+    """Outgoing mail: each message, whether it was sent, and why not."""
+
+
+@mail_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["pending", "sent", "failed"]))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10000))
+@_admin
+def mail_list(as_json: bool, status: str | None, limit: int) -> None:
+    """Messages, newest first: status, attempts, next attempt, last error (never the body)."""
+    from hub import db, mail
+    from hub.models import MailStatus
+
+    rows = mail.listing(db.session(), MailStatus(status) if status else None, limit)
+    _emit(rows, as_json, ["id", "to", "subject", "status", "attempts", "created_at", "sent_at", "next_attempt_at",
+                          "last_error"])
+
+
+# --- events: LMS events and their planning ------------------------------------------------------
+@main.group("event")
+def event_group() -> None:
+    """Stored LMS events and whether they were planned into deliveries."""
+
+
+@event_group.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--status", type=click.Choice(["pending", "planned", "failed"]))
+@click.option("--limit", default=200, show_default=True, type=click.IntRange(1, 10000))
+@_admin
+def event_list(as_json: bool, status: str | None, limit: int) -> None:
+    """Events, newest first: planning status, failed attempts, next attempt, last error (never the payload)."""
+    from hub import db
+    from hub.sharing import events
+
+    rows = events.listing(db.session(), events.PlanStatus(status) if status else None, limit)
+    _emit(rows, as_json, ["id", "source", "external_id", "type", "status", "received_at", "plan_attempts",
+                          "next_plan_at", "plan_error"])
+
+
+@event_group.command("replan")
+@click.argument("event_id", type=ROW_ID)
+@_admin
+def event_replan(event_id: int) -> None:
+    """Plan a failed event again (due now, with fresh attempts): the dispatcher plans it on its next pass."""
+    from hub import audit, db
+    from hub.sharing import events
+
+    with db.transaction() as session:
+        events.replan(session, event_id)
+    audit.record("event.replan", "success", actor="cli", detail={"event_id": event_id})
+    click.echo(f"event {event_id} pending: a worker's dispatcher plans it on its next pass")
+
+
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

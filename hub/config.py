@@ -52,6 +52,12 @@ class Settings:
     rate_limit_scim: str = "600/minute"  # SCIM requests per token (unauthenticated ones per address)
     # Hosts (or host:port) provider calls may reach on private addresses (an on-premises OIDC provider).
     provider_allow_hosts: frozenset[str] = frozenset()
+    # Seconds before each retry of a mail the SMTP server did not take (hub.mail): one entry per retry, then failed.
+    mail_retry_seconds: tuple[int, ...] = (30, 60, 300, 900, 1800, 3600, 3600)
+    # Seconds before each retry of an event whose planning raised (hub.sharing.dispatch); after the last, failed.
+    event_plan_retry_seconds: tuple[int, ...] = (30, 120, 600, 1800)
+    # A worker loop (the dispatcher, the tile scheduler) not heard from for this long is stale in /healthz.
+    heartbeat_stale_seconds: int = 60
 
     @property
     def secure_cookies(self) -> bool:
@@ -265,6 +271,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_scim=_rate(env, "HUB_RATE_LIMIT_SCIM", Settings.rate_limit_scim),
         provider_allow_hosts=frozenset(_host(h, "HUB_PROVIDER_ALLOW_HOSTS")
                                        for h in _list(env, "HUB_PROVIDER_ALLOW_HOSTS")),
+        mail_retry_seconds=_retry_schedule(env, "HUB_MAIL_RETRY_SECONDS", Settings.mail_retry_seconds),
+        event_plan_retry_seconds=_retry_schedule(env, "HUB_EVENT_PLAN_RETRY_SECONDS",
+                                                 Settings.event_plan_retry_seconds),
+        heartbeat_stale_seconds=_whole(env, "HUB_HEARTBEAT_STALE_SECONDS", Settings.heartbeat_stale_seconds,
+                                       lowest=10, highest=86400, unit="seconds"),
     )
 
 
@@ -304,6 +315,34 @@ def _rate(env: Mapping[str, str], name: str, default: str) -> str:
     if not items or any(item.amount < 1 for item in items):
         raise ConfigError(f"{name} must be a rate like 30/minute (or several: 30/minute;300/hour), not {raw!r}")
     return raw
+
+
+MAX_RETRIES = 20  # a retry schedule's entries: enough for days of backoff, few enough to read at a glance
+LONGEST_RETRY = 86400  # one day between two attempts at most
+_WHOLE = re.compile(r"[0-9]{1,9}")  # ASCII digits only (str.isdigit takes "²", which int() refuses)
+
+
+def _retry_schedule(env: Mapping[str, str], name: str, default: tuple[int, ...]) -> tuple[int, ...]:
+    """Comma-separated whole seconds, one per retry ("30,60,300"): at least one retry, so nothing fails at once."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    parts = [part.strip() for part in raw.split(",")]
+    if (not 0 < len(parts) <= MAX_RETRIES
+            or not all(_WHOLE.fullmatch(part) and int(part) <= LONGEST_RETRY for part in parts)):
+        raise ConfigError(f"{name} must list 1 to {MAX_RETRIES} waits in whole seconds (each at most "
+                          f"{LONGEST_RETRY}), one per retry, like 30,60,300; not {raw!r}")
+    return tuple(int(part) for part in parts)
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, lowest: int, highest: int, unit: str) -> int:
+    """A whole number of `unit` within bounds."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not _WHOLE.fullmatch(raw) or not lowest <= int(raw) <= highest:
+        raise ConfigError(f"{name} must be a whole number of {unit} from {lowest} to {highest}, not {raw!r}")
+    return int(raw)
 
 
 def _existing_file(env: Mapping[str, str], name: str) -> str | None:

@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from gunicorn.glogging import Logger
+
+from hub import logs
 from hub.config import load_server_settings
 
 _server = load_server_settings()
@@ -27,6 +30,24 @@ control_socket_disable = True
 accesslog = "-"
 access_log_format = '%(h)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms "%(a)s"'
 errorlog = "-"
-# Log redaction and any other handlers or filters go here (logging.config.dictConfig's schema, access and error logs
-# alike: loggers "gunicorn.access" and "gunicorn.error"); empty keeps gunicorn's own set-up.
+# Other handlers or filters go here (logging.config.dictConfig's schema, access and error logs alike: loggers
+# "gunicorn.access" and "gunicorn.error"); empty keeps gunicorn's own set-up. Redaction is below, in every set-up.
 logconfig_dict: dict[str, Any] = {}
+
+# Secrets never reach either log, whatever the format prints (hub/logs.py): the access log's atoms (the request
+# line, the query, the Referer, any header) are redacted by RedactingLogger, and every other record of the master
+# and its workers as it is made (on_starting installs the redacting record factory before the workers fork).
+logger_class = "hub.gunicorn_conf.RedactingLogger"
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger, with every text atom of an access log line redacted before the line is formatted."""
+
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+        return {name: logs.redact(value) if isinstance(value, str) else value
+                for name, value in super().atoms(resp, req, environ, request_time).items()}
+
+
+def on_starting(server: Any) -> None:
+    """Redact every log record of the master, and so of the workers it forks (gunicorn calls this hook)."""
+    logs.install()

@@ -16,9 +16,16 @@ RECONCILE_EVERY = 60.0  # seconds between reconciler passes while a worker runs
 PUBSUB_STOP_SECONDS = 5.0  # the longest a stopping worker waits for its command thread (it is a daemon)
 
 
-def send_mail() -> None:
-    """Send whatever the mail outbox holds (rows stay until sent, so a lost job loses nothing)."""
-    mail.flush()
+def send_mail(message_id: int | None = None) -> str:
+    """Send one outbox message (job id "mail-<id>"); raises mail.MailNotSent for RQ to retry while the SMTP server
+    refuses. Without an id (a job queued before messages had their own), enqueue every unsent message's job."""
+    from hub import db
+
+    if message_id is None:
+        return f"enqueued {mail.flush(db.session())}"
+    outcome = mail.send(db.session(), message_id)
+    log.info("mail %s: %s", message_id, outcome.value)
+    return outcome.value
 
 
 def deliver(delivery_id: int) -> str:
@@ -42,14 +49,16 @@ def refresh_tile(tile_id: int) -> str:
 
 
 def reconcile(repeat_seconds: float | None = None) -> dict[str, int]:
-    """Re-enqueue deliveries whose job was lost and recover expired leases; with repeat_seconds, come back then."""
+    """Re-enqueue deliveries and mail whose job was lost and recover expired leases; with repeat_seconds, come back.
+
+    The next link of the chain is scheduled first: a pass that raises (RQ records it) must not end the chain."""
     from hub import db
     from hub.sharing import reconciler
 
-    report = reconciler.reconcile(db.session())
     if repeat_seconds:
         schedule_reconcile(repeat_seconds, chained=True)
-    return {"enqueued": report.enqueued, "recovered": report.recovered}
+    report = reconciler.reconcile(db.session())
+    return {"enqueued": report.enqueued, "recovered": report.recovered, "mail": mail.flush(db.session())}
 
 
 RECONCILE_CHAIN = "hub:reconcile:chain"
@@ -127,6 +136,7 @@ def run_worker(app: Flask, burst: bool = False) -> None:
         with app.app_context():
             dispatch.run_pass(db.session())
             scheduler.run_pass(db.session(), scheduler.queue(connection))
+            mail.flush(db.session(), connection)
     else:
         schedule_reconcile(RECONCILE_EVERY, connection)
         dispatcher = start_dispatcher(app)

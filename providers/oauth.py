@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import requests
@@ -24,7 +25,6 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from providers.base import (
     DEFAULT_TIMEOUT,
-    Connected,
     LoginError,
     LoginResult,
     LoginStart,
@@ -32,6 +32,7 @@ from providers.base import (
     Provider,
     ProviderError,
     Transient,
+    UnsafeURL,
     raise_for_status,
 )
 
@@ -83,6 +84,16 @@ def _matching(keys: KeySet, kid: str | None) -> list[Any]:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Connected:
+    """An account connected for posting: who it is at the provider, what was granted, the tokens to post with."""
+
+    remote_id: str
+    name: str | None
+    scopes: tuple[str, ...]
+    tokens: dict[str, Any]
 
 
 class OAuth2Provider(Provider):
@@ -200,22 +211,37 @@ class OAuth2Provider(Provider):
         return False
 
     def exchange_code(self, code: str, saved: Mapping[str, Any], redirect_uri: str) -> dict[str, Any]:
+        """The token request. Only what the network and the provider can do wrong becomes a ProviderError: a bug
+        of ours (a TypeError, a KeyError) surfaces as itself, not as a provider that "could not be reached"."""
+        url, params = self.token_endpoint(), self.token_params()
+        client = self.session(redirect_uri)
         try:
-            token = self.session(redirect_uri).fetch_token(
-                self.url(self.endpoints()["token_endpoint"]),
-                code=code,
-                code_verifier=saved.get("code_verifier"),
-                timeout=DEFAULT_TIMEOUT,
-                **self.token_params(),
-            )
+            token = client.fetch_token(url, code=code, code_verifier=saved.get("code_verifier"),
+                                       timeout=DEFAULT_TIMEOUT, **params)
         except (OAuth2Error, OAuthError) as exc:  # OAuth2Session raises OAuthError for an error body
             raise LoginError(self.name, f"{self.brand.label} refused the sign-in code ({exc.error}).",
                              code="token_refused") from exc
-        except ProviderError:
-            raise
-        except Exception as exc:  # requests' connection/timeout errors, a non-JSON body
+        except requests.HTTPError as exc:  # an error status without an RFC 6749 error body (a gateway's page)
+            status = exc.response.status_code if exc.response is not None else "no status"
+            raise Transient(self.name, f"{self.brand.label} failed to finish the sign-in ({status}).") from exc
+        except requests.RequestException as exc:  # no connection, a timeout, a refused address
             raise Transient(self.name, f"{self.brand.label} could not be reached to finish the sign-in.") from exc
+        except ValueError as exc:  # authlib: a 2xx answer whose body is not a JSON object
+            raise Transient(self.name, f"{self.brand.label} answered the sign-in with something that is not a "
+                                       "token.") from exc
         return dict(token)
+
+    def token_endpoint(self) -> str:
+        """The token endpoint, checked (https, or allowed loopback); a provider that names none, or an unsafe one,
+        is misconfigured."""
+        endpoint = self.endpoints().get("token_endpoint")
+        if not endpoint:
+            raise LoginError(self.name, f"{self.brand.label} names no token endpoint.", code="discovery_incomplete")
+        try:
+            return self.url(endpoint)
+        except UnsafeURL as exc:
+            raise LoginError(self.name, f"{self.brand.label}'s token endpoint is not https.",
+                             code="unsafe_endpoint") from exc
 
     def token_params(self) -> dict[str, str]:
         return {}

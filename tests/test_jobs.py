@@ -63,8 +63,11 @@ def test_mail_stays_in_the_outbox_when_smtp_is_down(hub_env: dict[str, str]) -> 
     app = create_app({**hub_env, "HUB_SMTP_URL": f"smtp://127.0.0.1:{closed_port}"})
     with app.app_context():
         with db.transaction():
-            mail.queue("noor@partner.example", "Confirm", "body")
-        jobs.send_mail()
-        assert db.session().scalar(select(MailMessage)).sent_at is None
+            message_id = mail.queue("noor@partner.example", "Confirm", "body")
+        with pytest.raises(mail.MailNotSent):  # for RQ's retry (tests/test_mail.py)
+            jobs.send_mail(message_id)
+        kept = db.session().scalar(select(MailMessage))
+        assert kept.sent_at is None and kept.status == "pending"
+        assert kept.last_error is not None and kept.last_error.startswith("ConnectionRefusedError")
         db.session().query(MailMessage).delete()
         db.session().commit()

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, db, jobs, mail, orgs, provider_store, rate_limits, redis_conn
+from hub import audit, db, mail, orgs, provider_store, rate_limits, redis_conn
 from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
@@ -243,10 +243,10 @@ def email_form() -> Any:
     with db.transaction():
         signup.email, signup.token_hash = email, token_hash(token)
         link = f"{_settings().base_url}{url_for('auth.confirm_email', token=token)}"
-        mail.queue(email, "Confirm your email to finish signing in",
-                   f"Open this link to confirm {email} and finish signing in:\n\n{link}\n\n"
-                   "It works once, for 30 minutes. If you did not try to sign in, ignore this message.")
-    jobs.enqueue(jobs.send_mail)
+        message_id = mail.queue(email, "Confirm your email to finish signing in",
+                                f"Open this link to confirm {email} and finish signing in:\n\n{link}\n\n"
+                                "It works once, for 30 minutes. If you did not try to sign in, ignore this message.")
+    mail.enqueue(message_id)  # after the commit; if Redis is down, the worker's flush sends it
     return render_template("email.html", email=email, error=None, sent=True)
 
 

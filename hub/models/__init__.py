@@ -179,16 +179,33 @@ class PendingSignup(Base):
         return f"pending:{self.provider}:{self.subject}:payload"
 
 
+class MailStatus(str, Enum):
+    PENDING = "pending"  # not sent yet: a job (or the periodic flush) sends it at next_attempt_at
+    SENT = "sent"  # the SMTP server took it (sent_at)
+    FAILED = "failed"  # every attempt failed (last_error); kept, listed by `hub mail list --status failed`
+
+
+MAIL_UNSENT = "status = 'pending'"  # the flush's work list
+
+
 class MailMessage(Base):
     """Outgoing mail, kept so nothing is lost when SMTP is down and so the demo can show it."""
 
     __tablename__ = "mail_outbox"
+    # The periodic flush reads only the unsent few, however much sent mail is kept.
+    __table_args__ = (Index("ix_mail_outbox_unsent", "id", sqlite_where=text(MAIL_UNSENT),
+                            postgresql_where=text(MAIL_UNSENT)),)
     id: Mapped[int] = mapped_column(primary_key=True)
     to: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # attempts begun (each one claims the row)
+    # Pending: not before this (a retry's backoff, or the lease of the attempt under way); NULL: at once.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class OrgAdmin(Base):

@@ -114,6 +114,12 @@ class Event(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     # Set when the dispatcher turned the event into deliveries (in that same transaction); NULL: not yet.
     planned_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Planning that raised (hub/sharing/dispatch.py): failed attempts so far, the last one's error, when the next
+    # may run, and when the dispatcher gave up (`hub event list --status failed`; `hub event replan ID`).
+    plan_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    plan_error: Mapped[str | None] = mapped_column(Text, default=None)
+    next_plan_at: Mapped[datetime | None] = mapped_column(default=None)
+    plan_failed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
 class Rule(Base):

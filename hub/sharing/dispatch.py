@@ -6,6 +6,9 @@ the same transaction, so an event is planned once whoever crashes; (2) claims du
 no job yet (`enqueued_at IS NULL`, retries included) with one conditional UPDATE, commits, and enqueues them in
 one Redis pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery whose
 job was lost (Redis down at the wrong moment, Redis flushed).
+
+An event whose planning raises is handed back and retried with backoff, then failed (hub/sharing/events.py). The
+loop survives any failed pass, backs off, and writes a heartbeat after each pass that worked (hub/heartbeats.py).
 """
 from __future__ import annotations
 
@@ -15,18 +18,19 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, cast
 
 import redis
 import sqlalchemy.exc
-from flask import Flask
+from flask import Flask, current_app
 from rq import Queue
 from sqlalchemy import CursorResult, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, redis_conn
+from hub import audit, clock, heartbeats, redis_conn
 from hub.models import Delivery, DeliveryStatus, Event
-from hub.sharing import digests, planner
+from hub.sharing import digests, events, planner
 from hub.sharing.outbox import aware, utcnow
 from hub.tenancy import Reach
 
@@ -37,6 +41,8 @@ BATCH = 500
 DISPATCHABLE = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
 INTERVAL = 0.2  # seconds between passes when the last one found nothing
 WAKE = "hub:dispatch:wake"  # a Redis list: a worker that hands back a delivery due sooner than INTERVAL pushes here
+# Errors that say the database or Redis is unreachable, not that an event cannot be planned.
+STORAGE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.InterfaceError, redis.RedisError)
 
 
 def job_id(delivery_id: int) -> str:
@@ -53,11 +59,15 @@ def enqueue(delivery_id: int, connection: redis.Redis | None = None) -> None:
 
 
 def plan_new(session: Session, limit: int = BATCH) -> int:
-    """Claim up to `limit` unplanned events and plan them in one transaction; returns how many were claimed."""
-    now = utcnow()
-    unplanned = select(Event.id).where(Event.planned_at.is_(None)).order_by(Event.id).limit(limit)
+    """Claim up to `limit` due unplanned events and plan them in one transaction; returns how many were claimed.
+
+    Each event is planned in a savepoint: one whose planning raises is rolled back alone, handed back with the
+    error and a backoff (hub/sharing/events.py), and failed after its last retry; the others are planned.
+    """
+    now = clock.now()
+    unplanned = select(Event.id).where(events.due(now)).order_by(Event.id).limit(limit)
     result = cast(CursorResult[Any], session.execute(
-        update(Event).where(Event.id.in_(unplanned.scalar_subquery()), Event.planned_at.is_(None))
+        update(Event).where(Event.id.in_(unplanned.scalar_subquery()), events.due(now))
         .values(planned_at=now).returning(Event.id).execution_options(synchronize_session=False)))
     claimed = sorted(result.scalars().all())
     reaches: dict[int, Reach] = {}  # each source's organisations, read once per batch (in its transaction)
@@ -70,12 +80,23 @@ def plan_new(session: Session, limit: int = BATCH) -> int:
                 if event.source_id not in reaches:
                     reaches[event.source_id] = planner.source_reach(session, event.source_id)
                 planner.plan(session, event, reach=reaches[event.source_id])
-        except Exception as exc:  # a planner bug must not stop every later event: record it and go on
-            log.exception("event %s could not be planned", event_id)
-            audit.record("event.plan_failed", "failure", actor="dispatcher", reason=type(exc).__name__,
-                         detail={"event_id": event_id}, commit=False)
+        except STORAGE_DOWN:
+            raise  # not this event's fault: the whole batch rolls back (claims included) and the next pass retries
+        except Exception as exc:  # noqa: BLE001  (this event's planning failed: recorded on it, retried; others go on)
+            _plan_failed(session, event, exc, now)
     session.commit()
     return len(claimed)
+
+
+def _plan_failed(session: Session, event: Event, error: Exception, now: datetime) -> None:
+    """Record a failed planning attempt on the event (retried after its backoff, or failed), log and audit it."""
+    schedule = current_app.extensions["settings"].event_plan_retry_seconds
+    gave_up = events.record_failure(event, error, now, schedule)
+    log.error("event %s could not be planned (attempt %d of %d; %s)", event.id, event.plan_attempts,
+              len(schedule) + 1, "failed: hub event replan ID plans it again" if gave_up
+              else f"retried at {event.next_plan_at:%H:%M:%S}", exc_info=error)
+    audit.record("event.plan_failed", "failure", actor="dispatcher", reason=type(error).__name__,
+                 detail={"event_id": event.id, "attempt": event.plan_attempts, "gave_up": gave_up}, commit=False)
 
 
 @dataclass(frozen=True)
@@ -162,33 +183,64 @@ def wake(connection: redis.Redis) -> None:
     connection.publish(WAKE, b"1")
 
 
-def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL) -> None:
+def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL,
+        backoff: heartbeats.Backoff | None = None) -> None:
     """Dispatch until `stop` is set or the parent process (the worker that started us) is gone.
 
     Between passes it sleeps until the first handed-back delivery is due (at most `interval`), and a worker's
     wake() cuts the sleep short: a rate-limited delivery is enqueued at its time, not up to a pass later, which
-    is what keeps a busy channel posting at its limit."""
-    from hub import db
-
+    is what keeps a busy channel posting at its limit. A pass that fails, for any reason, is logged and the
+    loop goes on after a backoff (step)."""
     parent = os.getppid()
     stop = stop or threading.Event()
+    backoff = backoff or heartbeats.Backoff(first=interval, cap=BACKOFF_CAP)
     alarm = _Alarm(app)
     try:
         while not stop.is_set() and os.getppid() == parent:
-            with app.app_context():
-                session = db.session()
-                try:
-                    full = run_pass(session).full
-                    pause = 0.0 if full else next_due_in(session, interval)
-                except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
-                    # The database or Redis is down: nothing was claimed for good; the next pass tries again.
-                    session.rollback()
-                    log.warning("dispatcher pass failed: %s", type(exc).__name__)
-                    pause = interval
+            pause = step(app, backoff, interval)
             if pause > 0:
                 alarm.sleep(stop, pause)
     finally:
         alarm.close()
+
+
+BACKOFF_CAP = 10.0  # seconds: the longest pause between failing passes, so a recovered database is used soon
+
+
+def step(app: Flask, backoff: heartbeats.Backoff, interval: float = INTERVAL) -> float:
+    """One pass of the loop that survives any error, and the heartbeat after it; returns the seconds to pause.
+
+    The dispatcher must outlive whatever one pass meets: the database or Redis down (nothing was claimed for good;
+    the next pass tries again), or a bug (logged with its traceback). Either way it backs off, and a loop whose
+    passes keep failing stops beating, which /healthz reports."""
+    from hub import db
+
+    with app.app_context():
+        session = db.session()
+        try:
+            full = run_pass(session).full
+            pause = 0.0 if full else next_due_in(session, interval)
+            heartbeats.beat(redis_conn.get(), heartbeats.Loop.DISPATCHER, clock.now())
+        except STORAGE_DOWN as exc:
+            _rollback(session)
+            pause = backoff.failed()
+            log.warning("dispatcher pass failed (next in %.1f s): %s", pause, type(exc).__name__)
+            return pause
+        except Exception:
+            _rollback(session)
+            pause = backoff.failed()
+            log.exception("dispatcher pass failed (next in %.1f s); the dispatcher goes on", pause)
+            return pause
+    backoff.succeeded()
+    return pause
+
+
+def _rollback(session: Session) -> None:
+    """End a failed pass's transaction; a connection that is gone is dropped by the pool, not raised again."""
+    try:
+        session.rollback()
+    except sqlalchemy.exc.SQLAlchemyError:
+        log.debug("rollback after a failed pass failed too", exc_info=True)
 
 
 class _Alarm:

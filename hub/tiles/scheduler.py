@@ -4,7 +4,8 @@ A claim is one conditional UPDATE that pushes each due tile's `next_refresh_at` 
 schedulers (two workers) never enqueue a tile twice in a pass; the refresh itself sets the real next time. If the
 job is lost (Redis flushed, a worker killed) the lease runs out and the tile is due again. Jobs have the id
 `tile-refresh-<id>` (RQ 3 allows only letters, digits, `_` and `-`) and go to their own queue, "tiles", which
-workers take after "default": a feed never delays a delivery that is waiting.
+workers take after "default": a feed never delays a delivery that is waiting. The loop survives any failed pass,
+backs off, and writes a heartbeat after each pass that worked (hub/heartbeats.py, read by /healthz).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from rq.job import Job, JobStatus
 from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.orm import Session
 
+from hub import heartbeats
 from hub.models import Tile
 from hub.sharing.outbox import utcnow
 from hub.tiles.refresh import LOCK_SECONDS
@@ -86,21 +88,50 @@ def run_pass(session: Session, target: Queue) -> int:
     return enqueue(target, claimed)
 
 
-def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL) -> None:
+def run(app: Flask, stop: threading.Event | None = None, interval: float = INTERVAL,
+        backoff: heartbeats.Backoff | None = None) -> None:
     """Schedule tiles until `stop` is set or the worker that started us is gone (beside the dispatcher)."""
-    from hub import db, redis_conn
-
     parent = os.getppid()
     stop = stop or threading.Event()
+    backoff = backoff or heartbeats.Backoff(first=interval, cap=BACKOFF_CAP)
     while not stop.is_set() and os.getppid() == parent:
-        with app.app_context():
-            session = db.session()
-            try:
-                made = run_pass(session, queue(redis_conn.get()))
-            except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
-                # Redis or the database is down: claimed tiles come due again when their lease ends.
-                session.rollback()
-                log.warning("tile scheduler pass failed: %s", type(exc).__name__)
-                made = 0
-        if made < BATCH:
-            stop.wait(interval)
+        pause = step(app, backoff, interval)
+        if pause > 0:
+            stop.wait(pause)
+
+
+BACKOFF_CAP = 60.0  # seconds: the longest pause between failing passes (a tile's interval is at least a minute)
+
+
+def step(app: Flask, backoff: heartbeats.Backoff, interval: float = INTERVAL) -> float:
+    """One pass that survives any error, and the heartbeat after it; returns the seconds to pause.
+
+    Redis or the database down: claimed tiles come due again when their lease ends. A bug: logged with its
+    traceback. Either way the scheduler backs off and goes on; while its passes fail it does not beat (/healthz)."""
+    from hub import clock, db, redis_conn
+
+    with app.app_context():
+        session = db.session()
+        try:
+            made = run_pass(session, queue(redis_conn.get()))
+            heartbeats.beat(redis_conn.get(), heartbeats.Loop.TILE_SCHEDULER, clock.now())
+        except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
+            _rollback(session)
+            pause = backoff.failed()
+            log.warning("tile scheduler pass failed (next in %.0f s): %s", pause, type(exc).__name__)
+            return pause
+        except Exception:
+            _rollback(session)
+            pause = backoff.failed()
+            log.exception("tile scheduler pass failed (next in %.0f s); the scheduler goes on", pause)
+            return pause
+    backoff.succeeded()
+    return 0.0 if made >= BATCH else interval
+
+
+def _rollback(session: Session) -> None:
+    """End a failed pass's transaction; a connection that is gone is dropped by the pool, not raised again."""
+    try:
+        session.rollback()
+    except sqlalchemy.exc.SQLAlchemyError:
+        log.debug("rollback after a failed pass failed too", exc_info=True)

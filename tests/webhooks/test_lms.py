@@ -446,7 +446,8 @@ def test_an_unexpected_error_is_a_json_500_and_stores_nothing(live: LiveHub, sec
 
 def test_a_planner_bug_keeps_the_event_and_does_not_stop_later_events(live: LiveHub, secret: str,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    """Planning runs in the dispatcher: an event it cannot plan is stored, audited, and skipped; the next is planned."""
+    """Planning runs in the dispatcher: an event it cannot plan is stored, handed back with its error (retried later:
+    tests/sharing/test_planning_failures.py) and audited; the next is planned."""
     from hub import db
     from hub.models import AuditEvent, Delivery
     from hub.sharing import dispatch, planner
@@ -468,9 +469,12 @@ def test_a_planner_bug_keeps_the_event_and_does_not_stop_later_events(live: Live
     with live.context() as session:
         [delivery] = session.scalars(select(Delivery)).all()
         fine = [e for e in events(live) if e.external_id == "msg_fine"][0]
-        assert delivery.event_id == fine.id and all(e.planned_at is not None for e in events(live))
+        poison = [e for e in events(live) if e.external_id == "msg_poison"][0]
+        assert delivery.event_id == fine.id and fine.planned_at is not None
+        assert poison.planned_at is None and poison.plan_attempts == 1 and poison.next_plan_at is not None
+        assert poison.plan_error == "RuntimeError: planner bug"
         [failure] = session.scalars(select(AuditEvent).where(AuditEvent.action == "event.plan_failed")).all()
-        assert failure.detail["event_id"] != fine.id and failure.reason == "RuntimeError"
+        assert failure.detail["event_id"] == poison.id and failure.reason == "RuntimeError"
 
 
 
