@@ -11,7 +11,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import requests
@@ -25,6 +24,7 @@ from joserfc.jwt import JWTClaimsRegistry
 
 from providers.base import (
     DEFAULT_TIMEOUT,
+    Connected,
     LoginError,
     LoginResult,
     LoginStart,
@@ -84,16 +84,6 @@ def _matching(keys: KeySet, kid: str | None) -> list[Any]:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
-
-
-@dataclass(frozen=True)
-class Connected:
-    """An account connected for posting: who it is at the provider, what was granted, the tokens to post with."""
-
-    remote_id: str
-    name: str | None
-    scopes: tuple[str, ...]
-    tokens: dict[str, Any]
 
 
 class OAuth2Provider(Provider):
