@@ -142,3 +142,39 @@ def test_every_page_fits_a_phone_and_a_desktop(live: LiveHub, pages: Pages) -> N
             wrap = page.locator(".table-wrap").first
             assert wrap.evaluate("e => e.scrollWidth > e.clientWidth")  # the table scrolls in its wrapper
             screenshot(page, "admin-users-phone", full_page=False)
+
+
+def test_an_organisation_admin_sees_only_their_organisation(live: LiveHub, pages: Pages, axe: Any) -> None:
+    """Ada administers Partner Co: the header's Admin link opens her organisation, the navigation leaves out the
+    hub's pages, her users list holds only Partner Co's people, and another organisation's page is not there."""
+    from hub import orgs, tenancy
+
+    live.add_provider("google")
+    with live.context() as session:
+        partner = orgs.add_org(session, "Partner Co", ["partner.example"], "open")
+        other = orgs.add_org(session, "Gmail Partners", ["gmail.example"], "open")
+        session.commit()
+        partner_id, other_id = partner.id, other.id
+    grace = pages.new()
+    sign_in(grace, live, GRACE_SUB)  # a member of the other organisation
+    ada = pages.new()
+    sign_in(ada, live, ADA_SUB)
+    with live.context() as session:
+        ada_user = session.scalar(select(User).where(User.email == "ada@partner.example"))
+        assert ada_user is not None and ada_user.org_id == partner_id
+        tenancy.set_org_admin(session, ada_user, session.get(type(partner), partner_id), grant=True)
+        session.commit()
+    ada.reload()
+    ada.get_by_role("link", name="Admin", exact=True).click()
+    ada.wait_for_url(live.url + f"/admin/orgs/{partner_id}")
+    assert ada.locator("h1").inner_text() == "Partner Co"
+    nav = [a.inner_text() for a in ada.locator(".admin-nav a").all()]
+    assert "Providers" not in nav and "Users" in nav
+    axe(ada, "an organisation admin's organisation page")
+    _nav(ada, "Users")
+    listed = ada.locator("#users-table").inner_text()
+    assert "ada@partner.example" in listed and "grace@gmail.example" not in listed
+    answer = ada.goto(live.url + f"/admin/orgs/{other_id}")
+    assert answer is not None and answer.status == 404
+    answer = ada.goto(live.url + "/admin/providers")
+    assert answer is not None and answer.status == 404
