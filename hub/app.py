@@ -11,7 +11,7 @@ from flask import Flask, current_app, g, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-from hub import db, logs, rate_limits, redis_conn, sandboxes
+from hub import db, logs, rate_limits, redis_conn
 from hub.clock import Clock
 from hub.config import Settings, load_settings
 from hub.crypto import Vault
@@ -65,6 +65,8 @@ def create_app(env: Mapping[str, str] | Settings | None = None) -> Flask:
     app.url_map.converters["int"] = KeyConverter  # before any route is added: every <int:id> is a key in range
     _register_blueprints(app)
     if settings.sandboxes:
+        from hub.demo import sandboxes  # demo and tests only: production never imports hub.demo
+
         sandboxes.init_app(app, csrf)
     from hub.auth.sessions import CookieSessions, current_user
 

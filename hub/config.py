@@ -168,7 +168,7 @@ def _predictable(key: str) -> bool:
 
 
 def _demo_secret_key(instance_path: Path) -> str | None:
-    """The key `hub demo` generated for this instance folder, if it ran here (hub/demo.py demo_env)."""
+    """The key `hub demo` generated for this instance folder, if it ran here (hub.demo.demo_env)."""
     try:
         stored = json.loads((instance_path / "demo-secrets.json").read_text())
     except (OSError, ValueError):

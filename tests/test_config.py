@@ -9,9 +9,9 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
-from hub import tls
 from hub.app import HSTS, create_app
 from hub.config import load_settings
+from hub.demo import tls
 from hub.errors import ConfigError
 
 
@@ -186,7 +186,7 @@ def test_a_predictable_key_is_refused_with_how_to_make_one(good: dict[str, str])
 
 def test_an_https_hub_sends_hsts_over_https(good: dict[str, str], hub_env: dict[str, str],
                                             tmp_path: Path) -> None:
-    """Served over real TLS (hub.tls, as the demo serves its Microsoft sandbox): every answer carries HSTS."""
+    """Served over real TLS (hub.demo.tls, as the demo serves its Microsoft sandbox): every answer carries HSTS."""
     files = tls.ensure_dev_certificate(tmp_path / "tls")
     app = create_app({**hub_env, "HUB_BASE_URL": "https://hub.example.edu", "HUB_INSECURE_LOOPBACK": "0",
                       "HUB_SANDBOXES": "0", "HUB_SECRET_KEY": good["HUB_SECRET_KEY"]})

@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from hub import tls
+from hub.demo import tls
 from providers import registry
 from providers.base import ProviderSettings, Publisher, Target
 from providers.linkedin.sandbox import create_sandbox as linkedin_sandbox

@@ -1,7 +1,7 @@
 """Provider calls reach only public addresses (providers.addresses, providers.base.GuardedAdapter), unless
 HUB_INSECURE_LOOPBACK opens loopback or HUB_PROVIDER_ALLOW_HOSTS names the host (or host:port).
 
-A stand-in OpenID Provider is served over real HTTPS on loopback (hub.tls), so the same code that talks to an
+A stand-in OpenID Provider is served over real HTTPS on loopback (hub.demo.tls), so the same code that talks to an
 on-premises provider talks to it. Private addresses that nothing serves here (10.0.0.5, 169.254.169.254) are
 refused before any connection is tried, so those tests need no network.
 """
@@ -15,7 +15,7 @@ import pytest
 from flask import Flask, jsonify, redirect, request
 from werkzeug.serving import BaseWSGIServer
 
-from hub import tls
+from hub.demo import tls
 from providers.base import Post, ProviderSettings, RefusedAddress, Target, Transient
 from providers.microsoft import Microsoft
 from providers.oidc import GenericOIDC

@@ -12,9 +12,9 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from hub import tls
-from providers.base import Permanent, RateLimited, Transient, UnsafeURL
+from hub.demo import tls
 from providers.addresses import refusal
+from providers.base import Permanent, RateLimited, Transient, UnsafeURL
 from providers.safe_fetch import Limits, fetch
 from tests.tiles.feed_server import FeedServer, feed_server, other_feed_server  # noqa: F401  (the fixtures)
 

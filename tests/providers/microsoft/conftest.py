@@ -1,6 +1,6 @@
 """HTTPS for the Microsoft sandbox: msal refuses http:// authorities.
 
-A session-wide local CA and server certificate (hub.tls), the hub told to trust that CA
+A session-wide local CA and server certificate (hub.demo.tls), the hub told to trust that CA
 (HUB_CA_BUNDLE), and a second, TLS server in front of the same app as `live`, so
 https://127.0.0.1:<port>/sandbox/microsoft/... is the sandbox the provider talks to.
 """
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from hub import tls
+from hub.demo import tls
 from providers.microsoft import Microsoft
 from tests.live import LiveHub
 

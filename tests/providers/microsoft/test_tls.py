@@ -1,4 +1,4 @@
-"""hub.tls: the local CA and HTTPS server the Microsoft sandbox is served with."""
+"""hub.demo.tls: the local CA and HTTPS server the Microsoft sandbox is served with."""
 from __future__ import annotations
 
 import ipaddress
@@ -9,7 +9,7 @@ import pytest
 import requests
 from cryptography import x509
 
-from hub import tls
+from hub.demo import tls
 
 
 def test_certificate_names_loopback_and_is_reused_until_it_nears_expiry(tmp_path: Path) -> None:
@@ -24,6 +24,16 @@ def test_certificate_names_loopback_and_is_reused_until_it_nears_expiry(tmp_path
     assert tls.ensure_dev_certificate(tmp_path).cert.read_bytes() == first
     later = datetime.now(timezone.utc) + tls.VALIDITY - timedelta(hours=1)
     assert tls.ensure_dev_certificate(tmp_path, now=later).cert.read_bytes() != first
+
+
+def test_a_ca_beside_the_certificate_that_did_not_sign_it_is_replaced_with_a_new_pair(tmp_path: Path) -> None:
+    files = tls.ensure_dev_certificate(tmp_path / "instance")
+    other = tls.ensure_dev_certificate(tmp_path / "other")  # the same CA name, another key
+    files.ca.write_bytes(other.ca.read_bytes())  # e.g. a CA file left from another run
+    renewed = tls.ensure_dev_certificate(tmp_path / "instance")
+    cert = x509.load_pem_x509_certificate(renewed.cert.read_bytes())
+    cert.verify_directly_issued_by(x509.load_pem_x509_certificate(renewed.ca.read_bytes()))
+    assert renewed.ca.read_bytes() != other.ca.read_bytes()
 
 
 def test_serve_tls_is_trusted_only_through_the_generated_ca(tmp_path: Path) -> None:

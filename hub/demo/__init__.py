@@ -1,4 +1,9 @@
-"""`hub demo`: the whole hub on embedded defaults, every provider pointed at its local sandbox."""
+"""`hub demo`: the whole hub on embedded defaults, every provider pointed at its local sandbox.
+
+Everything demo-only lives in this package, and production code never imports it: the sandboxes and the demo's
+pages (sandboxes.py, views.py) are mounted only with HUB_SANDBOXES=1, and tls.py makes the development CA the
+demo (and the tests) serve the Microsoft sandbox with.
+"""
 from __future__ import annotations
 
 import json
@@ -17,7 +22,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from hub import db, orgs, provider_store, redis_conn, sources, tenancy, tls
+from hub import db, orgs, provider_store, redis_conn, sources, tenancy
+from hub.demo import tls
 from hub.models import Connection, Organisation, Rule, Source, Tile, User
 from hub.sharing import consent, rules
 from hub.tiles import reading, store

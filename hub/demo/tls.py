@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -87,7 +88,7 @@ def _still_valid(files: TLSFiles, now: datetime) -> bool:
         cert = x509.load_pem_x509_certificate(files.cert.read_bytes())
         ca = x509.load_pem_x509_certificate(files.ca.read_bytes())
         cert.verify_directly_issued_by(ca)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):  # unreadable, or a CA that did not sign it: make a new pair
         return False
     return min(cert.not_valid_after_utc, ca.not_valid_after_utc) - now > RENEW_BEFORE
 
