@@ -11,10 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+import sqlalchemy.exc
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-import sqlalchemy.exc
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,7 +124,7 @@ def _commit_group(engine: Engine, group: list[_Work[Any]]) -> None:
         with engine.connect() as connection:
             results = [item.work(connection) for item in group]
             connection.commit()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001  (any unit's error: handed to its caller, or each unit retried alone)
         if len(group) == 1:
             group[0].finish(error=exc)
             return
@@ -134,7 +134,7 @@ def _commit_group(engine: Engine, group: list[_Work[Any]]) -> None:
             except Exception as alone:  # noqa: BLE001  (handed to that unit's caller)
                 item.finish(error=alone)
         return
-    for item, result in zip(group, results):
+    for item, result in zip(group, results, strict=True):
         item.finish(result=result)
 
 

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import redis
 from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from hub import clock, db, heartbeats, redis_conn
 
@@ -22,7 +24,7 @@ def healthz() -> Any:
     try:
         db.session().execute(text("select 1"))
         checks["database"] = "ok"
-    except Exception as exc:  # any driver error means not ready
+    except SQLAlchemyError as exc:  # any driver error (wrapped by SQLAlchemy) means not ready
         checks["database"] = type(exc).__name__
     try:
         connection = redis_conn.get()
@@ -30,7 +32,7 @@ def healthz() -> Any:
         checks["redis"] = "ok"
         if request.args.get("scope") != "web":
             beats = _loops(connection, checks)
-    except Exception as exc:
+    except redis.RedisError as exc:
         checks["redis"] = type(exc).__name__
     ok = all(value == "ok" for value in checks.values())
     body: dict[str, Any] = {"status": "ok" if ok else "unavailable", "checks": checks}

@@ -8,13 +8,13 @@ One key per loop, shared by every worker: it says that at least one of them is a
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from enum import Enum
+from datetime import UTC, datetime
+from enum import StrEnum
 
 import redis
 
 
-class Loop(str, Enum):
+class Loop(StrEnum):
     DISPATCHER = "dispatcher"  # plans events and enqueues deliveries (hub/sharing/dispatch.py)
     TILE_SCHEDULER = "tile_scheduler"  # enqueues due tile refreshes (hub/tiles/scheduler.py)
 
@@ -31,8 +31,8 @@ def beat(connection: redis.Redis, loop: Loop, now: datetime) -> None:
 def last_beats(connection: redis.Redis) -> dict[Loop, datetime]:
     """When each loop that ever beat (since Redis last lost its keys) beat last."""
     values = connection.mget([key(loop) for loop in Loop])
-    return {loop: datetime.fromtimestamp(float(value), timezone.utc)
-            for loop, value in zip(Loop, values) if value is not None}
+    return {loop: datetime.fromtimestamp(float(value), UTC)
+            for loop, value in zip(Loop, values, strict=True) if value is not None}
 
 
 @dataclass

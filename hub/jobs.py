@@ -5,6 +5,7 @@ import logging
 import multiprocessing
 from typing import Any
 
+import redis
 from flask import Flask
 from rq import Queue, SimpleWorker
 
@@ -80,7 +81,7 @@ def enqueue(function: Any, **kwargs: Any) -> None:
     """Enqueue after the caller's commit; if Redis is down the database row still holds the work."""
     try:
         Queue("default", connection=redis_conn.get()).enqueue_call(function, kwargs=kwargs)
-    except Exception as exc:  # redis.ConnectionError and friends: the outbox keeps the work
+    except redis.RedisError as exc:  # Redis down or unreachable: the outbox keeps the work
         log.warning("could not enqueue %s: %s", getattr(function, "__name__", function), type(exc).__name__)
 
 

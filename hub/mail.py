@@ -16,7 +16,7 @@ import logging
 import smtplib
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from enum import Enum
+from enum import StrEnum
 from typing import Any, cast
 from urllib.parse import urlsplit
 
@@ -42,7 +42,7 @@ LIVE_JOB = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.S
 ERROR_LIMIT = 300  # characters of an SMTP answer kept on the row
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     SENT = "sent"
     FAILED = "failed"  # the last attempt failed: the row is failed, kept for the admin
     KEPT = "kept"  # no SMTP configured: the outbox is the mailbox
@@ -184,7 +184,8 @@ def flush(session: Session, connection: redis.Redis | None = None) -> int:
         return 0
     connection = connection or redis_conn.get()
     jobs = Job.fetch_many([job_id(row.id) for row in due], connection=connection)
-    lost = [row for row, job in zip(due, jobs) if job is None or job.get_status(refresh=False) not in LIVE_JOB]
+    lost = [row for row, job in zip(due, jobs, strict=True)
+            if job is None or job.get_status(refresh=False) not in LIVE_JOB]
     if not lost:
         return 0
     target = Queue(QUEUE, connection=connection)

@@ -14,7 +14,8 @@ NOT_CONFIGURED = ("Redis is not configured: set HUB_REDIS_URL=redis://host:6379/
 
 
 def connect(url: str | None, instance_path: Path, embedded: bool = False) -> redis.Redis:
-    """Open HUB_REDIS_URL's server; without one, the embedded server only if asked for (HUB_REDIS_EMBEDDED, the demo)."""
+    """Open HUB_REDIS_URL's server; without one, the embedded server only if asked for (HUB_REDIS_EMBEDDED: the
+    demo)."""
     if url:
         # No CLIENT SETINFO on connect: two round trips more per connection, and every process connects.
         return redis.Redis.from_url(url, lib_name=None, lib_version=None)

@@ -50,7 +50,8 @@ def add_source(session: Session, vault: Vault, name: str, home_page: str | None 
     tenancy.check_scope(orgs or [], all_orgs)
     if not _NAME.match(name):
         raise HubError(f"source name {name!r} must be 1-64 lowercase letters, digits and dashes (it is a URL segment)")
-    if home_page is not None and (urlsplit(home_page).scheme not in {"http", "https"} or not urlsplit(home_page).hostname):
+    if home_page is not None and (urlsplit(home_page).scheme not in {"http", "https"}
+                                  or not urlsplit(home_page).hostname):
         raise HubError(f"--home-page must be the LMS's http(s) URL, like https://lms.example.edu, not {home_page!r}")
     if session.scalar(select(Source.id).where(Source.name == name)) is not None:
         raise HubError(f"a source named {name!r} already exists (rotate its secret with: hub source rotate {name})")

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import NotFound
 
 from hub.errors import HubError
-from hub.models import ApiToken, ApiTokenOrg, Organisation, OrgAdmin, Source, SourceOrg, User
+from hub.models import ApiToken, ApiTokenOrg, OrgAdmin, Organisation, Source, SourceOrg, User
 
 
 @dataclass(frozen=True)

@@ -343,7 +343,8 @@ class OIDCProvider(OAuth2Provider):
         if self.use_userinfo:
             info = self.userinfo(token["access_token"])
             if info.get("sub") != claims["sub"]:
-                raise LoginError(self.name, "The provider's user info names another user.", code="userinfo_sub_mismatch")
+                raise LoginError(self.name, "The provider's user info names another user.",
+                                 code="userinfo_sub_mismatch")
             claims = {**info, **claims}
         return self.map_profile(claims)
 
@@ -386,7 +387,8 @@ class OIDCProvider(OAuth2Provider):
         try:
             registry.validate(claims)
         except JoseError as exc:
-            raise LoginError(self.name, f"The ID token failed a check ({_claim_of(exc)}).", code="invalid_id_token") from exc
+            raise LoginError(self.name, f"The ID token failed a check ({_claim_of(exc)}).",
+                             code="invalid_id_token") from exc
         audiences = claims["aud"] if isinstance(claims["aud"], list) else [claims["aud"]]
         if (len(audiences) > 1 or "azp" in claims) and claims.get("azp") != client_id:
             raise LoginError(self.name, "The ID token was issued to another client (azp).", code="invalid_id_token")

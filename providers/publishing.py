@@ -15,8 +15,18 @@ import requests
 from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 
-from providers.base import (DEFAULT_TIMEOUT, Permanent, ProviderSettings, Publisher, RateLimited, Transient,
-                            UnsafeURL, check_url, checked_session, raise_for_status)
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    Permanent,
+    ProviderSettings,
+    Publisher,
+    RateLimited,
+    Transient,
+    UnsafeURL,
+    check_url,
+    checked_session,
+    raise_for_status,
+)
 
 DEFAULT_RETRY_AFTER = 60.0
 

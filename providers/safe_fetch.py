@@ -23,6 +23,7 @@ decompresses only what is asked for), overriding the one place its connections o
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import socket
 import ssl
@@ -170,10 +171,8 @@ class _Watchdog:
         with self._lock:
             self.fired = True
             if self._sock is not None:
-                try:
+                with contextlib.suppress(OSError):  # already closed by the reader: nothing left to interrupt
                     self._sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def stop(self) -> None:
         with self._lock:

@@ -8,7 +8,7 @@ preview may store is a token the provider rotated while it was used (the stored 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -61,5 +61,5 @@ def preview(session: Session, kind: str, address: str, org_id: int | None, max_i
 
 def _moment(value: Any) -> datetime:
     if not isinstance(value, datetime):
-        return datetime.min.replace(tzinfo=timezone.utc)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return datetime.min.replace(tzinfo=UTC)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

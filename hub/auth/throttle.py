@@ -35,7 +35,7 @@ class Counters:
     def check(self, limits: Mapping[str, int], reason: str | None = None) -> None:
         """Raise TooManyAttempts when any counter has reached its ceiling."""
         keys = list(limits)
-        for key, value in zip(keys, self.redis.mget(keys)):
+        for key, value in zip(keys, self.redis.mget(keys), strict=True):
             if int(value or 0) >= limits[key]:
                 raise TooManyAttempts(reason) if reason else TooManyAttempts()
 

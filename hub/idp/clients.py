@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from authlib.oauth2.base import invalid_error_characters
@@ -16,7 +16,6 @@ from hub.config import is_loopback_host
 from hub.crypto import token_hash
 from hub.errors import HubError
 from hub.models import IdpToken, OAuthClient
-
 
 # What `add` makes ("hubc_" + URL-safe base64). Anything else is unknown without asking the database,
 # which PostgreSQL would answer with an error for a NUL byte.
@@ -85,14 +84,14 @@ def rotate_secret(session: Session, name: str) -> Issued:
     if client.revoked_at is not None:
         raise ClientError(f"client {name!r} is revoked")
     secret = _new_secret()
-    client.secret_hash, client.secret_rotated_at = token_hash(secret), datetime.now(timezone.utc)
+    client.secret_hash, client.secret_rotated_at = token_hash(secret), datetime.now(UTC)
     return Issued(client, secret)
 
 
 def revoke(session: Session, name: str) -> OAuthClient:
     """The client can no longer authenticate, and every token issued to it stops working."""
     client = named(session, name)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     client.revoked_at = client.revoked_at or now
     session.execute(update(IdpToken).where(IdpToken.client_pk == client.id, IdpToken.revoked_at.is_(None))
                     .values(revoked_at=now).execution_options(synchronize_session=False))

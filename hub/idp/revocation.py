@@ -8,7 +8,7 @@ refused even if a handler never ran.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import session as browser_session
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 def revoke_grant(session: Session, grant_id: str, reason: str = "after a replayed code or refresh token") -> int:
     """Revoke every token issued from one code (all its refresh generations); the caller commits."""
     done = session.execute(update(IdpToken).where(IdpToken.grant_id == grant_id, IdpToken.revoked_at.is_(None))
-                           .values(revoked_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
+                           .values(revoked_at=datetime.now(UTC)).execution_options(synchronize_session=False))
     if done.rowcount:
         log.warning("idp grant revoked %s (%d tokens)", reason, done.rowcount)
     return int(done.rowcount or 0)
@@ -65,7 +65,7 @@ def end_browser_session(session: Session, id_token_claims: dict[str, Any] | None
     sid = browser_session.get("idp_sid")
     if sid and id_token_claims and id_token_claims.get("sid") == sid:
         session.execute(update(IdpToken).where(IdpToken.sid == sid, IdpToken.revoked_at.is_(None))
-                        .values(revoked_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
+                        .values(revoked_at=datetime.now(UTC)).execution_options(synchronize_session=False))
         session.commit()
     sign_out()
 

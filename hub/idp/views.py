@@ -98,7 +98,8 @@ def authorize() -> Any:
     silent = "none" in (params.get("prompt") or "").split()
     if user is None or stale:
         if silent:  # authlib answers prompt=none without a session; a stale one is the same (OIDC Core 3.1.2.6)
-            return _redirect_error(LoginRequiredError(redirect_uri=grant.redirect_uri, state=grant.request.payload.state))
+            return _redirect_error(LoginRequiredError(redirect_uri=grant.redirect_uri,
+                                                      state=grant.request.payload.state))
         return _send_to_sign_in(client)
     scopes = (grant.request.scope or "").split()  # what the hub grants: unknown scopes dropped (OIDC Core 5.4)
     if request.method == "POST":

@@ -7,15 +7,23 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
-from scim2_models import (
-    Context, Error, InvalidSyntaxException, InvalidValueException, NotFoundException, NotImplementedException,
-    PreconditionFailedException, ResponseParameters, SCIMException, ScimPolicy, SearchRequest,
-)
 from pydantic import ValidationError
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-
+from scim2_models import (
+    Context,
+    Error,
+    InvalidSyntaxException,
+    InvalidValueException,
+    NotFoundException,
+    NotImplementedException,
+    PreconditionFailedException,
+    ResponseParameters,
+    SCIMException,
+    ScimPolicy,
+    SearchRequest,
+)
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from hub import db, json_input, rate_limits, tenancy, tokens
 from hub.models import MAX_KEY, ApiToken

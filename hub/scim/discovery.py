@@ -10,12 +10,23 @@ from functools import cache
 
 from flask import Response
 from scim2_models import (
-    AuthenticationScheme, Bulk, ChangePassword, Context, ETag, Filter, Group, Patch, ResourceType,
-    Required, Schema, ServiceProviderConfig, Sort, User,
+    AuthenticationScheme,
+    Bulk,
+    ChangePassword,
+    Context,
+    ETag,
+    Filter,
+    Group,
+    Patch,
+    Required,
+    ResourceType,
+    Schema,
+    ServiceProviderConfig,
+    Sort,
+    User,
 )
 
-from hub.scim.api import base_url, bp, dump, error, not_found, respond
-from hub.scim.api import MAX_COUNT
+from hub.scim.api import MAX_COUNT, base_url, bp, dump, error, not_found, respond
 
 USER_ATTRIBUTES = {"userName", "name", "displayName", "active", "emails", "groups"}
 USER_SUB_ATTRIBUTES = {"name": {"givenName", "familyName"}, "emails": {"value"}}

@@ -7,7 +7,7 @@ parameters, and LIKE patterns are escaped (`autoescape`), so a filter value neve
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from scim2_models import InvalidFilterException, ScimFilter
@@ -99,7 +99,7 @@ def _typed(column: Any, op: str, value: Any) -> Any:
         except ValueError:
             raise InvalidFilterException(detail=f"{value!r} is not an RFC 3339 date-time") from None
         # Stored as UTC without a zone: compare like with like.
-        return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+        return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
     if not isinstance(value, str):
         raise InvalidFilterException(detail=f"{op} on a string attribute takes a string")
     return value

@@ -4,14 +4,15 @@ The web request's only I/O is one INSERT and its commit (planning and an RQ enqu
 of an intake). A dispatcher pass (1) claims unplanned events (`planned_at IS NULL`) and plans their deliveries in
 the same transaction, so an event is planned once whoever crashes; (2) claims due pending deliveries that have
 no job yet (`enqueued_at IS NULL`, retries included) with one conditional UPDATE, commits, and enqueues them in
-one Redis pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery whose
-job was lost (Redis down at the wrong moment, Redis flushed).
+one Redis pipeline. Workers run passes in a loop; the reconciler runs one too, and re-enqueues any claimed delivery
+whose job was lost (Redis down at the wrong moment, Redis flushed).
 
 An event whose planning raises is handed back and retried with backoff, then failed (hub/sharing/events.py). The
 loop survives any failed pass, backs off, and writes a heartbeat after each pass that worked (hub/heartbeats.py).
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -266,8 +267,6 @@ class _Alarm:
 
     def close(self) -> None:
         if self.listener is not None:
-            try:
+            with contextlib.suppress(redis.RedisError):  # a broken connection is dropped all the same
                 self.listener.close()
-            except redis.RedisError:
-                pass
             self.listener = None

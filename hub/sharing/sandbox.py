@@ -113,9 +113,7 @@ def size(value: Any, limit: int = MAX_VALUE) -> int:
     total, pending = 0, [value]
     while pending and total <= limit:
         item = pending.pop()
-        if isinstance(item, (str, bytes)):
-            total += max(len(item), 1)
-        elif isinstance(item, range):
+        if isinstance(item, (str, bytes, range)):
             total += max(len(item), 1)
         elif isinstance(item, dict):
             total += 1
@@ -190,7 +188,7 @@ class MeteredSandbox(ImmutableSandboxedEnvironment):
         tree = _Meter(self).visit(self.parse(source))
         return self.from_string(tree)
 
-    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         _charge()
         name = getattr(__obj, "__name__", "a function")
         what = f"calling {'range' if name == 'safe_range' else name}"

@@ -11,8 +11,9 @@ Two kinds of key (docs/embedding.md, "How tiles are cached"):
   builder can never overwrite a newer one; the pointer is only moved forward (a Lua compare-and-set).
 
 Each web process also keeps an entry it read for LOCAL_TTL (one second), so a hot tile is mostly answered
-without leaving the process. On a pointer miss the request reads the tile's row and audience (two primary-key lookups); on a payload miss it
-also reads the items. The refresh step calls warm() after its commit so the next request finds both ready.
+without leaving the process. On a pointer miss the request reads the tile's row and audience (two primary-key
+lookups); on a payload miss it also reads the items. The refresh step calls warm() after its commit so the next
+request finds both ready.
 """
 from __future__ import annotations
 
@@ -20,9 +21,8 @@ import dataclasses
 import hashlib
 import json
 import logging
-import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import redis
@@ -30,7 +30,7 @@ from flask import current_app, render_template
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import db, redis_conn
+from hub import clock, db, redis_conn
 from hub.models.tiles import Tile, TileAudience, TileItem
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def pointer_key(tile_id: int) -> str:
 def lookup(tile_id: int) -> Entry | None:
     """The tile's current entry: this process's copy of the last second, else Redis, else the database."""
     local = current_app.extensions.setdefault(LOCAL, {})
-    now = time.monotonic()
+    now = clock.now().timestamp()  # the app's clock: tests move it past LOCAL_TTL instead of sleeping
     hit = local.get(tile_id)
     if hit is not None and hit[0] > now:
         return hit[1]  # type: ignore[no-any-return]
@@ -223,5 +223,5 @@ def iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     if moment.tzinfo is None:  # SQLite hands back naive datetimes; the hub stores UTC
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")

@@ -69,7 +69,8 @@ def enqueue(target: Queue, tile_ids: list[int]) -> int:
     if not tile_ids:
         return 0
     jobs = Job.fetch_many([job_id(t) for t in tile_ids], connection=target.connection)
-    fresh = [t for t, job in zip(tile_ids, jobs) if job is None or job.get_status(refresh=False) not in PENDING]
+    fresh = [t for t, job in zip(tile_ids, jobs, strict=True)
+             if job is None or job.get_status(refresh=False) not in PENDING]
     if not fresh:
         return 0
     with target.connection.pipeline() as pipe:

@@ -44,7 +44,8 @@ class LinkedInPublisher(HttpPublisher):
             "author": self._author(target),
             "commentary": little_text(with_marker(post.text, post.marker, COMMENTARY_LIMIT)),
             "visibility": "PUBLIC",
-            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [],
+                             "thirdPartyDistributionChannels": []},
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
@@ -60,7 +61,8 @@ class LinkedInPublisher(HttpPublisher):
         """The member's latest posts, by author; None when LinkedIn will not show them (403)."""
         author = self._author(target)
         headers = self._headers(target) | {"X-RestLi-Method": "FINDER"}
-        url = f"{self._base()}/rest/posts?q=author&author={quote(author, safe='')}&count={FIND_COUNT}&sortBy=LAST_MODIFIED"
+        url = (f"{self._base()}/rest/posts?q=author&author={quote(author, safe='')}&count={FIND_COUNT}"
+               "&sortBy=LAST_MODIFIED")
         try:
             answer = self.send("GET", url, headers=headers)
         except Permanent:
@@ -89,7 +91,8 @@ class LinkedInPublisher(HttpPublisher):
 
     def _author(self, target: Target) -> str:
         if target.address not in ("me", ""):
-            raise Permanent(self.name, f"linkedin destinations post as the member (linkedin:me), not {target.address!r}")
+            raise Permanent(self.name,
+                            f"linkedin destinations post as the member (linkedin:me), not {target.address!r}")
         if not target.account_id:
             raise Permanent(self.name, "the LinkedIn connection has no member id (account_id)")
         return f"urn:li:person:{target.account_id}"

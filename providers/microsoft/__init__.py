@@ -18,8 +18,18 @@ from urllib.parse import parse_qs, urlsplit
 import msal
 import requests
 
-from providers.base import (DEFAULT_TIMEOUT, Brand, LoginError, LoginResult, LoginStart, Permanent, Profile,
-                            ProviderSettings, Transient, guarded)
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    Brand,
+    LoginError,
+    LoginResult,
+    LoginStart,
+    Permanent,
+    Profile,
+    ProviderSettings,
+    Transient,
+    guarded,
+)
 from providers.oauth import OIDCProvider, new_secret
 
 # Microsoft's own tenant for personal accounts (outlook.com, hotmail.com, xbox...).

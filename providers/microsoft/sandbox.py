@@ -14,7 +14,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -71,7 +71,7 @@ def entra_error(error: str, description: str, status: int, code: int | None = No
     known, text = AADSTS.get(description, (90014, description))
     code = code or known
     trace_id, correlation_id = str(uuid.uuid4()), str(uuid.uuid4())
-    timestamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
+    timestamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
     return jsonify({
         "error": error,
         "error_description": f"AADSTS{code}: {text} Trace ID: {trace_id} Correlation ID: {correlation_id} "

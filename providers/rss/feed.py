@@ -19,7 +19,7 @@ import json
 import xml.sax
 import xml.sax.handler
 import xml.sax.xmlreader
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -132,7 +132,7 @@ def _defuse(name: str, body: bytes) -> None:
 
 def _looks_like_html(body: bytes) -> bool:
     head = body[:1024].lstrip().lower()
-    return head.startswith(b"<!doctype html") or head.startswith(b"<html") or b"<html" in head[:256]
+    return head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:256]
 
 
 def _item(entry: Any) -> FeedItem:
@@ -161,7 +161,7 @@ def _published(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
         value = entry.get(key)
         if value:  # feedparser normalises every date format it knows to a UTC struct_time
-            return datetime.fromtimestamp(calendar.timegm(value), tz=timezone.utc)
+            return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from xml.sax.saxutils import escape
@@ -53,7 +53,7 @@ class RssSandbox:
         self.requests = 0  # feed requests answered, 304s included
         self.not_modified = 0
         self.faults = PostingFaults()
-        start = datetime(2025, 1, 6, 9, 0, tzinfo=timezone.utc)
+        start = datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
         for offset, (title, html, author) in enumerate(SEED):
             self.publish(title, html, author, published=start + timedelta(days=offset))
         bp = Blueprint("sandbox_rss", __name__)
@@ -68,9 +68,9 @@ class RssSandbox:
         """Add a story; every feed changes (new ETag, new Last-Modified)."""
         with self._lock:
             newest = self.stories[-1].published if self.stories else None
-            when = published or max(datetime.now(timezone.utc).replace(microsecond=0),
+            when = published or max(datetime.now(UTC).replace(microsecond=0),
                                     (newest + timedelta(seconds=1)) if newest else datetime.min.replace(
-                                        tzinfo=timezone.utc))
+                                        tzinfo=UTC))
             story = Story(len(self.stories) + 1, title, html, author, when)
             self.stories.append(story)
             return story
@@ -125,7 +125,7 @@ class RssSandbox:
             f"<link rel=\"alternate\" href=\"{self._link(s)}\"/><author><name>{escape(s.author)}</name></author>"
             f"<updated>{s.published.isoformat()}</updated><published>{s.published.isoformat()}</published>"
             f"<content type=\"html\">{escape(s.html)}</content></entry>" for s in reversed(self.stories))
-        updated = (self.stories[-1].published if self.stories else datetime.now(timezone.utc)).isoformat()
+        updated = (self.stories[-1].published if self.stories else datetime.now(UTC)).isoformat()
         return self._answer(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\">"
             f"<title>{SITE}</title><id>urn:northwind:news</id><updated>{updated}</updated>"
@@ -140,7 +140,7 @@ class RssSandbox:
             return canned
         data = body.encode("iso-8859-1" if "ISO-8859-1" in body[:60] else "utf-8")
         etag = f"\"{hashlib.sha256(data).hexdigest()[:20]}\""
-        modified = self.stories[-1].published if self.stories else datetime(2025, 1, 1, tzinfo=timezone.utc)
+        modified = self.stories[-1].published if self.stories else datetime(2025, 1, 1, tzinfo=UTC)
         headers = {"ETag": etag, "Last-Modified": format_datetime(modified, usegmt=True),
                    "Cache-Control": "no-cache"}
         if _not_modified(etag, modified):

@@ -20,15 +20,28 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import msal
 import requests
 
-from providers.base import (DEFAULT_TIMEOUT, AuthExpired, FeedItem, FeedPage, FeedReader, FeedSource, Permanent,
-                            ProviderSettings, RateLimited, Transient, check_url, checked_session, cursor_state)
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    AuthExpired,
+    FeedItem,
+    FeedPage,
+    FeedReader,
+    FeedSource,
+    Permanent,
+    ProviderSettings,
+    RateLimited,
+    Transient,
+    check_url,
+    checked_session,
+    cursor_state,
+)
 from providers.microsoft import _TimeoutSession
 from providers.publishing import retry_after
 
@@ -185,7 +198,7 @@ def _shown(page: Any) -> bool:
 
 
 def _modified(page: dict[str, Any]) -> datetime:
-    return _time(page.get("lastModifiedDateTime")) or datetime.min.replace(tzinfo=timezone.utc)
+    return _time(page.get("lastModifiedDateTime")) or datetime.min.replace(tzinfo=UTC)
 
 
 def _item(page: dict[str, Any]) -> FeedItem:
@@ -211,7 +224,7 @@ def _time(value: Any) -> datetime | None:
         parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _error(response: requests.Response) -> str:

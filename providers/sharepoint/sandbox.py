@@ -18,7 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, jsonify, request
@@ -54,7 +54,7 @@ ORDER = re.compile(r"\s*(lastModifiedDateTime|createdDateTime)(?:\s+(asc|desc))?
 
 def graph_error(status: int, code: str, message: str) -> Any:
     """Graph's error body, with the request-id and date it carries."""
-    inner = {"date": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
+    inner = {"date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"), "request-id": str(uuid.uuid4()),
              "client-request-id": str(uuid.uuid4())}
     return jsonify({"error": {"code": code, "message": message, "innerError": inner}}), status
 

@@ -18,15 +18,25 @@ import html
 import json
 import re
 import ssl
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from providers.base import (AuthExpired, FeedItem, FeedPage, FeedReader, FeedSource, Permanent, ProviderSettings,
-                            check_address, checked_session, cursor_state)
+from providers.base import (
+    AuthExpired,
+    FeedItem,
+    FeedPage,
+    FeedReader,
+    FeedSource,
+    Permanent,
+    ProviderSettings,
+    check_address,
+    checked_session,
+    cursor_state,
+)
 from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
@@ -133,7 +143,7 @@ class SlackChannelReader(FeedReader):
         link = f"{workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}" if workspace else None
         return FeedItem(remote_id=ts, text=plain_text(str(message.get("text") or ""), people), author=author,
                         avatar_url=avatar, link=link,
-                        published_at=datetime.fromtimestamp(float(ts), tz=timezone.utc))
+                        published_at=datetime.fromtimestamp(float(ts), tz=UTC))
 
     def _person(self, client: WebClient, people: dict[str, tuple[str | None, str | None]],
                 message: dict[str, Any]) -> tuple[str | None, str | None]:

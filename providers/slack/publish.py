@@ -179,7 +179,8 @@ def blocks(post: Post) -> list[dict[str, Any]]:
     section: dict[str, Any] = {"type": "section", "block_id": post.marker[:255],
                                "text": {"type": "mrkdwn", "text": text[:3000]}}
     if post.image_url:
-        section["accessory"] = {"type": "image", "image_url": post.image_url, "alt_text": (post.title or "image")[:2000]}
+        section["accessory"] = {"type": "image", "image_url": post.image_url,
+                                "alt_text": (post.title or "image")[:2000]}
     return [section]
 
 

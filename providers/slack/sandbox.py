@@ -479,11 +479,9 @@ def _in_range(ts: str, args: dict[str, Any]) -> bool:
     inclusive = str(args.get("inclusive")).lower() in {"1", "true"}
     at = float(ts)
     oldest, latest = args.get("oldest"), args.get("latest")
-    if oldest and (at < float(oldest) or (at == float(oldest) and not inclusive)):
-        return False
-    if latest and (at > float(latest) or (at == float(latest) and not inclusive)):
-        return False
-    return True
+    after_oldest = not oldest or at > float(oldest) or (at == float(oldest) and inclusive)
+    before_latest = not latest or at < float(latest) or (at == float(latest) and inclusive)
+    return after_oldest and before_latest
 
 
 def _slack_posting_routes(sandbox: SlackSandbox) -> None:

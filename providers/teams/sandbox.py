@@ -51,11 +51,12 @@ class TeamsSandbox:
             return jsonify({"error": {"code": "WorkflowNotFound", "message": f"The workflow '{flow}' could not be "
                                                                              "found."}}), 404
         if not secrets.compare_digest(request.args.get("sig", ""), sig):
-            return jsonify({"error": {"code": "DirectApiAuthorizationRequired",
-                                      "message": "The request must be authenticated only by Shared Access scheme."}}), 401
+            message = "The request must be authenticated only by Shared Access scheme."
+            return jsonify({"error": {"code": "DirectApiAuthorizationRequired", "message": message}}), 401
         body = request.get_json(silent=True)
         attachments = body.get("attachments") if isinstance(body, dict) else None
-        cards = [a.get("content") for a in attachments or [] if isinstance(a, dict) and a.get("contentType") == CARD_TYPE]
+        cards = [a.get("content") for a in attachments or []
+                 if isinstance(a, dict) and a.get("contentType") == CARD_TYPE]
         card = cards[0] if cards else None
         if not isinstance(card, dict) or card.get("type") != "AdaptiveCard" or not isinstance(card.get("body"), list):
             return jsonify({"error": {"code": "InvalidTemplate",

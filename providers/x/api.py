@@ -8,8 +8,17 @@ import requests
 import tweepy
 from requests import PreparedRequest, Response
 
-from providers.base import (DEFAULT_TIMEOUT, AuthExpired, GuardedAdapter, Permanent, ProviderSettings, RateLimited,
-                            Transient, address_policy, guarded)
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    AuthExpired,
+    GuardedAdapter,
+    Permanent,
+    ProviderSettings,
+    RateLimited,
+    Transient,
+    address_policy,
+    guarded,
+)
 from providers.publishing import retry_after
 
 T = TypeVar("T")

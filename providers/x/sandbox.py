@@ -177,7 +177,8 @@ class XSandbox(SandboxIdP):
                 self.refresh_refused, grant = self.refresh_refused + 1, None
         if grant is None:
             # X's words for a refresh token that is unknown, already used or another app's.
-            return jsonify({"error": "invalid_request", "error_description": "Value passed for the token was invalid."}), 400
+            return jsonify({"error": "invalid_request",
+                            "error_description": "Value passed for the token was invalid."}), 400
         fresh = Grant(grant.client_id, grant.redirect_uri, grant.user, grant.scope, None, None)
         access_token = secrets.token_urlsafe(32)
         self.tokens[access_token] = fresh
@@ -193,7 +194,8 @@ class XSandbox(SandboxIdP):
             return _token_error("invalid_client", "", 401)
         token, hint = request.form.get("token", ""), request.form.get("token_type_hint", "")
         if not token:
-            return jsonify({"error": "invalid_request", "error_description": "Missing required parameter [token]."}), 400
+            return jsonify({"error": "invalid_request",
+                            "error_description": "Missing required parameter [token]."}), 400
         with self._lock:
             for store in (self.tokens, self.refresh_tokens):
                 grant = store.get(token)

@@ -14,13 +14,25 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
 
-from providers.base import (AuthExpired, DEFAULT_TIMEOUT, FeedItem, FeedPage, FeedReader, FeedSource, Permanent,
-                            ProviderSettings, RateLimited, Target, Transient, check_url)
+from providers.base import (
+    DEFAULT_TIMEOUT,
+    AuthExpired,
+    FeedItem,
+    FeedPage,
+    FeedReader,
+    FeedSource,
+    Permanent,
+    ProviderSettings,
+    RateLimited,
+    Target,
+    Transient,
+    check_url,
+)
 from providers.publishing import retry_after
 from providers.yammer.publish import DEFAULT_API_BASE, EXTERNAL, YammerPublisher
 
@@ -118,7 +130,7 @@ def _item(message: dict[str, Any], sender: dict[str, Any] | None) -> FeedItem:
 
 def _time(value: Any) -> datetime | None:
     try:
-        return datetime.strptime(str(value), CREATED_AT)
+        return datetime.strptime(str(value), CREATED_AT).astimezone(UTC)
     except ValueError:
         return None
 

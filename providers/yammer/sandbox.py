@@ -118,7 +118,7 @@ class YammerApi:
             return None, _fail(404, "Group not found.", 17)
         if group[2]:
             offered = {c.strip() for c in request.headers.get("yammer-capabilities", "").split(",")}
-            if not CAPABILITIES <= offered:
+            if not CAPABILITIES.issubset(offered):
                 return None, _fail(403, "External group: send yammer-capabilities: external-messaging,external-groups")
         return grant, None
 
