@@ -19,6 +19,7 @@ from providers.addresses import AddressPolicy, url_refusal
 from providers.base import Provider, ProviderSettings, UnsafeURL, check_url
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
+PROFILE_SYNC = ("always", "create")  # always: profile fields refresh at every login; create: only when the user is made
 
 
 class InvalidProvider(HubError):
@@ -45,7 +46,7 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
         raise InvalidProvider("--client-id must not be empty")
     if not client_secret:
         raise InvalidProvider("--client-secret must not be empty")
-    if profile_sync not in {"always", "create"}:
+    if profile_sync not in PROFILE_SYNC:
         raise InvalidProvider("profile sync must be 'always' or 'create'")
     _check_options(options or {})
     policy = AddressPolicy.of(allow_hosts, (issuer, api_base, auth_base), loopback=insecure_loopback)

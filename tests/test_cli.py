@@ -14,7 +14,8 @@ from click.testing import CliRunner, Result
 from sqlalchemy import func, select
 
 from hub.cli import main
-from hub.models import AuditEvent, Invite, Organisation, OrgDomain, ProviderConfig, User
+from hub.models import AuditEvent, Invite, Organisation, OrgDomain, OrgPolicy, ProviderConfig, User
+from providers import registry
 from tests.auth.helpers import ADA, callback_url, signed_in
 from tests.live import Browser, LiveHub
 
@@ -80,7 +81,7 @@ def test_a_provider_added_by_the_cli_signs_users_in(live: LiveHub) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("--kind", "myspace", "--client-id", "c", "--client-secret", "s"), "unknown provider kind 'myspace'"),
+    (("--kind", "myspace", "--client-id", "c", "--client-secret", "s"), "'myspace' is not a sign-in provider kind"),
     (("--kind", "oidc", "--client-id", "c", "--client-secret", "s"), "--issuer is required for kind oidc"),
     (("--kind", "google", "--client-id", " ", "--client-secret", "s"), "--client-id must not be empty"),
     (("--kind", "google", "--client-id", "c", "--client-secret", ""), "--client-secret must not be empty"),
@@ -119,6 +120,21 @@ def test_provider_add_refuses_a_bad_name_and_disable_an_unknown_provider(live: L
     refused(live, "provider", "add", "Bad Name", "--kind", "google", "--client-id", "c", "--client-secret", "s",
             message="name must be lowercase letters")
     refused(live, "provider", "disable", "nobody", message="no provider called 'nobody'")
+
+
+def test_kind_choices_are_the_registrys_read_when_the_command_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kind registered in providers/registry.py is listed and accepted with no edit to the CLI."""
+    monkeypatch.setitem(registry.KINDS, "corpsso", "providers.oidc:GenericOIDC")
+    monkeypatch.setitem(registry.READERS, "corp:news", "providers.rss.feed:RSSReader")
+    provider_help = CliRunner().invoke(main, ["provider", "add", "--help"], terminal_width=400).output
+    assert f"--kind [{'|'.join(sorted(registry.KINDS))}]" in provider_help
+    tile_help = CliRunner().invoke(main, ["tile", "add", "--help"], terminal_width=400).output
+    assert f"--kind [{'|'.join(sorted(registry.READERS))}]" in tile_help
+    policy_help = CliRunner().invoke(main, ["org", "policy", "--help"]).output
+    assert "{" + "|".join(OrgPolicy) + "}" in policy_help
+    refused = CliRunner().invoke(main, ["tile", "add", "--kind", "fax", "--title", "T"])
+    assert refused.exit_code == 2 and f"'fax' is not a tile kind; one of: {', '.join(sorted(registry.READERS))}" \
+        in refused.output, refused.output
 
 
 # --- organisations and invitations ---------------------------------------------------------------

@@ -45,7 +45,6 @@ def test_rule_add_refuses_bad_input_with_the_field(world: World, hub_env: dict[s
     bad = tmp_path / "bad.j2"
     bad.write_text("{% for %}")
     cases = [
-        (["--on", "course.done", "--to", "slack:#x"], "--on 'course.done' is not an event type"),
         (["--on", "course.completed", "--to", "fax:123"], "unknown kind 'fax'"),
         (["--on", "course.completed", "--to", "linkedin:me", "--mode", "daily"], "digests go to channels"),
         (["--on", "course.completed", "--to", "slack:#x", "--mode", "daily", "--max-delay", "60"],
@@ -56,6 +55,8 @@ def test_rule_add_refuses_bad_input_with_the_field(world: World, hub_env: dict[s
         result = run(hub_env, "rule", "add", "--org", "Partners Inc", *args)
         assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output, result.output
     assert run(hub_env, "rule", "add", "--org", "Nope", "--on", "course.completed", "--to", "slack:#x").exit_code == 1
+    unknown = run(hub_env, "rule", "add", "--org", "Partners Inc", "--on", "course.done", "--to", "slack:#x")
+    assert unknown.exit_code == 2 and "'course.done' is not an event type; one of: course.enrolled" in unknown.output
     with world.app.app_context():
         assert db.session().scalars(select(Rule)).all() == []
 

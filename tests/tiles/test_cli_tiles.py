@@ -61,7 +61,7 @@ def test_add_list_refresh_remove(live: LiveHub, orgs: Orgs, feed: JsonFeed, json
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--kind", "fax", "--query", "x"], "--kind 'fax' is not a tile kind; known:"),
+    (["--kind", "fax", "--query", "x"], "'fax' is not a tile kind; one of:"),
     (["--kind", "slack:channel", "--org", "Partners Inc"], "kind slack:channel takes exactly one --channel"),
     (["--kind", "slack:channel", "--org", "Partners Inc", "--url", "https://x.test"],
      "kind slack:channel takes exactly one --channel, not --url"),

@@ -1,0 +1,132 @@
+"""`hub client` and `hub key`: the hub as an OpenID Provider, its LMS clients and its signing keys (hub.idp)."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from hub.cli.common import admin, emit
+
+
+@click.group()
+def client() -> None:
+    """LMSs that sign users in through the hub (OpenID Connect clients)."""
+
+
+def _print_issued(issued: Any, verb: str) -> None:
+    from flask import current_app
+
+    base = current_app.extensions["settings"].base_url
+    click.echo(f"client {issued.client.name} {verb}")
+    click.echo(f"  issuer:        {base}")
+    click.echo(f"  discovery:     {base}/.well-known/openid-configuration")
+    click.echo(f"  client_id:     {issued.client.client_id}")
+    click.echo(f"  client_secret: {issued.secret}")
+    click.echo("The secret is shown only now; store it in the LMS.")
+
+
+@client.command("add")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True, help="Exact redirect URI (repeatable).")
+@click.option("--post-logout-uri", "post_logout_uris", multiple=True, help="Allowed post_logout_redirect_uri.")
+@click.option("--first-party", is_flag=True, help="Skip the consent screen (the organisation's own LMS).")
+@admin
+def client_add(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...], first_party: bool) -> None:
+    """Register an LMS and print its client id and secret (once)."""
+    from hub import audit, db
+    from hub.idp import clients
+
+    with db.transaction() as session:
+        issued = clients.add(session, name, list(redirect_uris), list(post_logout_uris), first_party)
+    audit.record("idp.client.add", "success", actor="cli", detail={"client": name, "redirect_uris": redirect_uris})
+    _print_issued(issued, "added")
+
+
+@client.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin
+def client_list(as_json: bool) -> None:
+    """List registered clients (never their secrets)."""
+    from hub import db
+    from hub.idp import clients
+    from hub.models import OAuthClient
+
+    rows = [clients.describe(c) for c in db.session().scalars(select(OAuthClient).order_by(OAuthClient.name))]
+    emit(rows, as_json, ["name", "client_id", "redirect_uris", "post_logout_uris", "first_party", "revoked"])
+
+
+@client.command("rotate-secret")
+@click.argument("name")
+@admin
+def client_rotate_secret(name: str) -> None:
+    """Replace a client's secret; the old one stops working at once."""
+    from hub import audit, db
+    from hub.idp import clients
+
+    with db.transaction() as session:
+        issued = clients.rotate_secret(session, name)
+    audit.record("idp.client.rotate_secret", "success", actor="cli", detail={"client": name})
+    _print_issued(issued, "has a new secret")
+
+
+@client.command("revoke")
+@click.argument("name")
+@admin
+def client_revoke(name: str) -> None:
+    """Switch a client off: it can no longer authenticate and its tokens stop working."""
+    from hub import audit, db
+    from hub.idp import clients
+
+    with db.transaction() as session:
+        clients.revoke(session, name)
+    audit.record("idp.client.revoke", "success", actor="cli", detail={"client": name})
+    click.echo(f"client {name} revoked")
+
+
+@client.command("remove")
+@click.argument("name")
+@admin
+def client_remove(name: str) -> None:
+    """Delete a client with its codes, tokens and consents."""
+    from hub import audit, db
+    from hub.idp import clients
+
+    with db.transaction() as session:
+        clients.remove(session, name)
+    audit.record("idp.client.remove", "success", actor="cli", detail={"client": name})
+    click.echo(f"client {name} removed")
+
+
+@click.group()
+def key() -> None:
+    """The IdP's ID token signing keys."""
+
+
+@key.command("rotate")
+@admin
+def key_rotate() -> None:
+    """The published next key starts signing; the old one stays in JWKS until its tokens expired."""
+    from flask import current_app
+
+    from hub import audit, db
+    from hub.idp import keys
+
+    with db.transaction() as session:
+        current, upcoming = keys.rotate(session, current_app.extensions["vault"])
+    audit.record("idp.key.rotate", "success", actor="cli", detail={"current": current, "next": upcoming})
+    click.echo(f"signing with {current}; published next {upcoming}")
+
+
+@key.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin
+def key_list(as_json: bool) -> None:
+    """Keys with their state (next, current, retired) and dates."""
+    from hub import db
+    from hub.idp import keys
+
+    emit(keys.describe(db.session()), as_json, ["kid", "alg", "state", "created_at", "activated_at", "remove_after"])
+
+
+COMMANDS = (client, key)

@@ -1,0 +1,122 @@
+"""`hub org` and `hub invite`: organisations, their claim mappings, and invitations."""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from hub.cli.common import Names, admin, emit
+from hub.models import OrgPolicy
+
+POLICY = Names(OrgPolicy, "an organisation policy")
+
+
+@click.group()
+def org() -> None:
+    """Organisations."""
+
+
+@org.command("add")
+@click.argument("name")
+@click.option("--domain", "domains", multiple=True, help="Email domain of the organisation (repeatable).")
+@click.option("--policy", type=POLICY, default=OrgPolicy.OPEN.value, show_default=True)
+@click.option("--provider", "home_provider", help="Home provider for its domains (home-realm discovery).")
+@admin
+def org_add(name: str, domains: tuple[str, ...], policy: str, home_provider: str | None) -> None:
+    """Add an organisation."""
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        added = orgs.add_org(session, name, list(domains), policy, home_provider)
+    audit.record("org.add", "success", actor="cli", detail={"org": added.name, "policy": policy})
+    click.echo(f"organisation {added.name} added ({policy})")
+
+
+@org.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@admin
+def org_list(as_json: bool) -> None:
+    """List organisations."""
+    from hub import db
+    from hub.models import Organisation
+
+    rows: list[dict[str, Any]] = [{"id": o.id, "name": o.name, "policy": o.policy,
+                                   "domains": [{"domain": d.domain, "provider": d.provider} for d in o.domains]}
+                                  for o in db.session().scalars(select(Organisation).order_by(Organisation.name))]
+    emit(rows if as_json else [{**r, "domains": [d["domain"] for d in r["domains"]]} for r in rows], as_json,
+         ["id", "name", "policy", "domains"])
+
+
+@org.command("policy")
+@click.argument("name")
+@click.argument("policy", type=POLICY)
+@admin
+def org_policy(name: str, policy: str) -> None:
+    """Change an organisation's policy (closed refuses every sign-in of its members)."""
+    from hub import audit, db, deprovision, orgs
+
+    with db.transaction() as session:
+        disabled = deprovision.apply_policy(session, orgs.find_org(session, name), policy, actor="cli")
+    audit.record("org.policy", "success", actor="cli", detail={"org": name, "policy": policy, "disabled": disabled})
+    click.echo(f"organisation {name} is now {policy}" + (f" ({disabled} members disabled)" if disabled else ""))
+
+
+@org.command("map")
+@click.argument("name", required=False)
+@click.option("--provider", "provider_name", required=True)
+@click.option("--claim", required=True, help="tid (Microsoft), team (Slack), hd (Google)...")
+@click.option("--value", required=True)
+@click.option("--group", help="Also (or only, without NAME) put matching users in this group.")
+@admin
+def org_map(name: str | None, provider_name: str, claim: str, value: str, group: str | None) -> None:
+    """Map a provider claim value to an organisation and/or a group."""
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        target = orgs.find_org(session, name) if name else None
+        orgs.add_mapping(session, provider_name, claim, value, target, group)
+    audit.record("org.map", "success", actor="cli", provider=provider_name,
+                 detail={"org": name, "claim": claim, "value": value, "group": group})
+    click.echo(f"{provider_name} {claim}={value} -> {name or '-'} {('group ' + group) if group else ''}".rstrip())
+
+
+@org.command("mappings")
+@click.option("--json", "as_json", is_flag=True)
+@admin
+def org_mappings(as_json: bool) -> None:
+    """List claim mappings."""
+    from hub import db
+    from hub.models import ClaimMapping, Organisation
+
+    names: dict[int | None, str] = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
+    rows = [{"provider": m.provider, "claim": m.claim, "value": m.value, "org": names.get(m.org_id),
+             "group": m.group_name}
+            for m in db.session().scalars(select(ClaimMapping).order_by(ClaimMapping.provider, ClaimMapping.claim))]
+    emit(rows, as_json, ["provider", "claim", "value", "org", "group"])
+
+
+@click.group()
+def invite() -> None:
+    """Invitations."""
+
+
+@invite.command("create")
+@click.option("--org", "org_name", required=True)
+@click.option("--days", default=14, show_default=True, type=int)
+@click.option("--email", help="Note whom the invitation is for.")
+@admin
+def invite_create(org_name: str, days: int, email: str | None) -> None:
+    """Create a one-time invitation code and print its sign-in link."""
+    from flask import current_app
+
+    from hub import audit, db, orgs
+
+    with db.transaction() as session:
+        code = orgs.create_invite(session, orgs.find_org(session, org_name), days=days, email=email)
+    audit.record("invite.create", "success", actor="cli", detail={"org": org_name})
+    click.echo(code)
+    click.echo(f"{current_app.extensions['settings'].base_url}/login?invite={code}", err=True)
+
+
+COMMANDS = (org, invite)
