@@ -28,7 +28,7 @@ class Names(click.Choice):
         self.case_sensitive = True  # for click's own listing: convert() matches without regard to case
 
     @property
-    def choices(self) -> tuple[str, ...]:  # type: ignore[override]  (read live: a property where click has a field)
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]  # read live: a property where click has a field
         return tuple(self._names())
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
