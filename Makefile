@@ -17,7 +17,7 @@ COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(LOCK_VENV)/bin/pip-compile --quie
 NODE_DIRS := tests/oidc_op tests/oidc_rp tests/browser/axe
 NODE_STAMPS := $(addsuffix /node_modules/.package-lock.json,$(NODE_DIRS))
 
-.PHONY: demo test test-deps system-deps lock screenshots clean
+.PHONY: demo test test-deps check system-deps lock screenshots clean
 
 # Only what the lock names, each file checked against its hash; then the hub itself, built with the locked
 # setuptools. `pip check` stops here if pyproject.toml wants a package the lock lacks: run `make lock`.
@@ -49,6 +49,12 @@ test-deps: $(STAMP) system-deps $(NODE_STAMPS)
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff over the whole tree, then mypy over hub/, providers/ and webhooks/, both as pyproject.toml configures them;
+# any finding fails (docs/contributing.md, "Checks"). .ci/run runs this before the tests.
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 # Refresh the pictures in docs/screenshots from the browser tests (an ordinary `make test` keeps them elsewhere).
 screenshots: test-deps

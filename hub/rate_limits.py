@@ -7,7 +7,8 @@ Three limits, each a HUB_RATE_LIMIT_* setting (docs/http.md, "Rate limits"):
   authorization URL, so a limit that refused the client itself would let anyone lock an LMS out;
 - SCIM requests per token once it is verified; requests without a valid token per client address.
 
-Each counter is a fixed window (one Redis key with a TTL, started by its first event). The views call in after
+Each counter is a fixed window (one Redis key with a TTL, started by its first event), so windows are timed by Redis's
+clock, not the app's (hub.clock): a test that needs one to end deletes its key. The views call in after
 the decision the key depends on (a verified token, a failed authentication), which Flask-Limiter's per-route
 decorators cannot wait for; its before/after hooks would also cost every request of every route.
 """
@@ -36,6 +37,8 @@ KEY_PREFIX = "hub:ratelimit"  # beside hub.auth.throttle's hub:throttle:* keys
 
 class RateLimited(TooManyRequests):
     """A limit was passed: the route's error handler answers 429 in the route's format, with Retry-After."""
+
+    retry_after: int  # seconds, always (werkzeug's attribute also allows a datetime or None)
 
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many requests: try again in {retry_after} seconds.")

@@ -49,6 +49,13 @@ def init_app(app: Flask, settings: Settings) -> None:
     app.extensions["redis"] = connect(settings.redis_url, settings.instance_path, settings.redis_embedded)
 
 
+def get_bytes(connection: redis.Redis, key: str) -> bytes | None:
+    """GET as the hub's connections answer it: bytes or None (none decodes responses; redis-py types it bytes | str)."""
+    value = connection.get(key)
+    assert not isinstance(value, str), "a hub Redis connection made with decode_responses=True"
+    return value
+
+
 def get() -> redis.Redis:
     return current_app.extensions["redis"]
 

@@ -166,8 +166,9 @@ class Post:
     marker: str
 
 
-# Called with (the tokens a publisher used, the provider's replacement for them).
-TokensRotated = Callable[[Mapping[str, Any], Mapping[str, Any]], None]
+# Called with (the tokens a publisher used, the provider's replacement for them); what it returns (the hub's
+# store says whether it kept them) is not the provider's business.
+TokensRotated = Callable[[Mapping[str, Any], Mapping[str, Any]], object]
 
 
 @dataclass(frozen=True)
@@ -478,6 +479,7 @@ class _Guard:
         guard = self
 
         class Guarded(base):  # type: ignore[valid-type,misc]
+            _dns_host: str  # urllib3's: the name (here, the pinned address) it connects to
             def _new_conn(self) -> Any:
                 host = self._dns_host
                 try:

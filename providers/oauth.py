@@ -19,7 +19,7 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2.rfc6749.errors import OAuth2Error
 from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, KeySetSerialization
 from joserfc.jwt import JWTClaimsRegistry
 
 from providers.base import (
@@ -43,7 +43,7 @@ MAX_ID_TOKEN_AGE = 600  # an ID token issued longer ago than this is not fresh
 class KeySetCache:
     """A provider's JWKS, fetched once and refetched only for an unknown kid (rotation)."""
 
-    def __init__(self, fetch: Callable[[], Mapping[str, Any]], min_refetch_interval: float = 5.0,
+    def __init__(self, fetch: Callable[[], KeySetSerialization], min_refetch_interval: float = 5.0,
                  max_age: float = 3600.0) -> None:
         self._fetch = fetch
         self._min_interval = min_refetch_interval
@@ -57,7 +57,7 @@ class KeySetCache:
 
     def _refresh(self) -> KeySet:
         with self._lock:
-            keys = KeySet.import_key_set(dict(self._fetch()))
+            keys = KeySet.import_key_set(self._fetch())
             self._keys, self._fetched_at = keys, time.monotonic()
             return keys
 
@@ -279,8 +279,8 @@ class OIDCProvider(OAuth2Provider):
     issuer_url: ClassVar[str]
     # Other issuer values the provider has documented for the same keys (LinkedIn, Google).
     issuer_aliases: ClassVar[tuple[str, ...]] = ()
-    login_scopes = ("openid", "email", "profile")
-    connect_identity_scopes = ("openid",)
+    login_scopes: ClassVar[tuple[str, ...]] = ("openid", "email", "profile")
+    connect_identity_scopes: ClassVar[tuple[str, ...]] = ("openid",)
     id_token_algs: ClassVar[tuple[str, ...]] = ("RS256",)
     use_userinfo: ClassVar[bool] = False
 
@@ -292,7 +292,15 @@ class OIDCProvider(OAuth2Provider):
         super().__init__(settings)
         self._metadata: Mapping[str, Any] | None = None
         self._metadata_lock = threading.Lock()
-        self.keys = KeySetCache(lambda: self.request_json("GET", self.metadata()["jwks_uri"]))
+        self.keys = KeySetCache(self._key_set)
+
+    def _key_set(self) -> KeySetSerialization:
+        """The provider's JWKS document (RFC 7517 §5), refused unless it holds a list of keys."""
+        document = self.request_json("GET", self.metadata()["jwks_uri"])
+        if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
+            raise LoginError(self.name, "The provider's jwks_uri did not answer a JSON Web Key Set.",
+                             code="invalid_jwks")
+        return {"keys": document["keys"]}
 
     def issuer(self) -> str:
         return (self.settings.issuer or self.issuer_url).rstrip("/")

@@ -31,6 +31,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -48,6 +49,7 @@ ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9,
 REDIRECTS = frozenset({301, 302, 303, 307, 308})
 CHUNK = 64 * 1024
 # What a connection, a TLS handshake or a response can fail with, once a socket is involved.
+C = TypeVar("C", bound=HTTPConnection)
 _FAILURES = (Urllib3Error, OSError, http.client.HTTPException, CertificateError)
 
 
@@ -181,7 +183,7 @@ class _Watchdog:
             self._sock = None
 
 
-def _pinned(base: type[HTTPConnection]) -> type[HTTPConnection]:
+def _pinned(base: type[C]) -> type[C]:
     """A urllib3 connection class that connects to a checked address instead of resolving its host name."""
 
     class Pinned(base):  # type: ignore[valid-type,misc]

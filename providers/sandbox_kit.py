@@ -70,6 +70,7 @@ class Faults:
     raw_id_token: Callable[[str], str] | None = None  # rewrite the signed token
     response_params: Mapping[str, str] | None = None  # extra authorization response params
     userinfo: Callable[[dict], dict] | None = None
+    jwks: Callable[[dict], Any] | None = None  # rewrite the published key set document
     token_delay: float = 0.0
 
 
@@ -97,10 +98,10 @@ class SandboxIdP:
         error_body: Callable[[str, str, int], tuple[Response, int]] | None = None,
     ) -> None:
         self.kind, self.title, self.colour, self.users = kind, title, colour, users
-        self.paths = {
-            "authorize": authorize_path, "token": token_path, "jwks": jwks_path,
-            "discovery": discovery_path, "userinfo": userinfo_path,
-        }
+        optional = {"jwks": jwks_path, "discovery": discovery_path, "userinfo": userinfo_path}
+        # The endpoints this provider has: a path for each; one it lacks is absent, not served.
+        self.paths: dict[str, str] = {"authorize": authorize_path, "token": token_path,
+                                      **{name: path for name, path in optional.items() if path is not None}}
         self.issuer_path, self.id_tokens, self.pkce = issuer_path, id_tokens, pkce
         self.auth_methods, self.send_iss, self.token_lifetime = auth_methods, send_iss, token_lifetime
         self.error_body = error_body or _oauth_error
@@ -135,9 +136,9 @@ class SandboxIdP:
 
     def rotate_keys(self, keep_old: bool = True) -> str:
         """Publish a new signing key (the old one stays published unless keep_old is False)."""
-        key = _new_key()
-        self.keys = ([*self.keys] if keep_old else []) + [key]
-        return key.kid
+        kid = secrets.token_hex(8)
+        self.keys = ([*self.keys] if keep_old else []) + [_new_key(kid)]
+        return kid
 
     @property
     def signing_key(self) -> RSAKey:
@@ -159,11 +160,11 @@ class SandboxIdP:
         bp.record(self._remember_prefix)
         bp.add_url_rule(self.paths["authorize"], "authorize", self.authorize, methods=["GET", "POST"])
         bp.add_url_rule(self.paths["token"], "token", self.token, methods=["POST"])
-        if self.paths["jwks"]:
+        if "jwks" in self.paths:
             bp.add_url_rule(self.paths["jwks"], "jwks", self.jwks)
-        if self.paths["discovery"]:
+        if "discovery" in self.paths:
             bp.add_url_rule(self.paths["discovery"], "discovery", self.discovery)
-        if self.paths["userinfo"]:
+        if "userinfo" in self.paths:
             bp.add_url_rule(self.paths["userinfo"], "userinfo", self.userinfo, methods=["GET", "POST"])
 
     def _remember_prefix(self, state: Any) -> None:
@@ -174,7 +175,7 @@ class SandboxIdP:
 
     def discovery_document(self) -> dict[str, Any]:
         """The OpenID discovery document; sandboxes override to mirror their provider's gaps."""
-        document = {
+        document: dict[str, Any] = {
             "issuer": self.issuer(),
             "authorization_endpoint": self.url_for("authorize"),
             "token_endpoint": self.url_for("token"),
@@ -186,7 +187,7 @@ class SandboxIdP:
             "token_endpoint_auth_methods_supported": list(self.auth_methods),
             "claims_supported": sorted({k for u in self.users for k in u}),
         }
-        if self.paths["userinfo"]:
+        if "userinfo" in self.paths:
             document["userinfo_endpoint"] = self.url_for("userinfo")
         if self.pkce != "rejected":
             document["code_challenge_methods_supported"] = ["S256"]
@@ -196,7 +197,8 @@ class SandboxIdP:
 
     def jwks(self) -> Response:
         self.jwks_requests += 1
-        return jsonify(KeySet(self.keys).as_dict(private=False))
+        document = dict(KeySet([*self.keys]).as_dict(private=False))
+        return jsonify(self.faults.jwks(document) if self.faults.jwks else document)
 
     def authorize(self) -> Any:
         params = request.values.to_dict()
@@ -325,8 +327,8 @@ class SandboxIdP:
         return jsonify(info)
 
 
-def _new_key() -> RSAKey:
-    return RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig", "alg": "RS256"})
+def _new_key(kid: str | None = None) -> RSAKey:
+    return RSAKey.generate_key(2048, parameters={"kid": kid or secrets.token_hex(8), "use": "sig", "alg": "RS256"})
 
 
 def _pkce_ok(verifier: str, challenge: str) -> bool:

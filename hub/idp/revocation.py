@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from flask import session as browser_session
-from sqlalchemy import delete, update
+from sqlalchemy import CursorResult, delete, update
 from sqlalchemy.orm import Session
 
 from hub.auth.sessions import sign_out
@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def revoke_grant(session: Session, grant_id: str, reason: str = "after a replayed code or refresh token") -> int:
     """Revoke every token issued from one code (all its refresh generations); the caller commits."""
-    done = session.execute(update(IdpToken).where(IdpToken.grant_id == grant_id, IdpToken.revoked_at.is_(None))
-                           .values(revoked_at=datetime.now(UTC)).execution_options(synchronize_session=False))
+    done = cast(CursorResult[Any], session.execute(
+        update(IdpToken).where(IdpToken.grant_id == grant_id, IdpToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC)).execution_options(synchronize_session=False)))
     if done.rowcount:
         log.warning("idp grant revoked %s (%d tokens)", reason, done.rowcount)
     return int(done.rowcount or 0)

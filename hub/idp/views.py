@@ -15,6 +15,7 @@ from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.base import invalid_error_characters
 from authlib.oauth2.rfc6749 import InvalidRequestError
 from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+from authlib.oidc.rpinitiated import EndSessionRequest
 from flask import Blueprint, current_app, g, jsonify, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, validate_csrf
 from sqlalchemy import select
@@ -46,16 +47,17 @@ def _error_page(error: OAuth2Error) -> tuple[str, int]:
     """An error we must not redirect (unknown client, unregistered redirect URI): tell the person."""
     ref = audit.record("idp.authorize", "failure", reason=error.error, detail={"description": error.description})
     message = {"invalid_client": "This application is not registered with the hub, or was switched off.",
-               }.get(error.error, "This sign-in request from your learning platform is not valid.")
+               }.get(error.error or "", "This sign-in request from your learning platform is not valid.")
     return render_template("error.html", title="Sign-in request refused",
                            message=f"{message} ({error.description or error.error})", ref=ref), 400
 
 
 def _redirect_error(error: OAuth2Error) -> Any:
     audit.record("idp.authorize", "failure", reason=error.error)
-    response = _server().handle_error_response(None, error)
+    server = _server()
+    response = server.handle_error_response(server.create_oauth2_request(request), error)
     # authlib adds RFC 9207's `iss` only to what create_authorization_response returns; these errors are ours
-    _server().execute_hook("after_create_authorization_response", response)
+    server.execute_hook("after_create_authorization_response", response)
     return response
 
 
@@ -165,7 +167,9 @@ def resume(request_id: str) -> Any:
     if request.args.get("denied"):
         return _deny(parked.params)
     freshness.after_resume(parked.params, parked.session_tag, parked.parked_at)
-    return redirect(url_for("idp.authorize", **parked.params))
+    # The LMS's parameters as they came, all in the query: url_for would take _anchor, _external, _scheme and
+    # _method as options of its own.
+    return redirect(f"{url_for('idp.authorize')}?{urlencode(parked.params)}")
 
 
 def _deny(params: dict[str, str]) -> Any:
@@ -190,6 +194,7 @@ def logout() -> Any:
         ref = audit.record("idp.logout", "failure", reason=error.error, detail={"description": error.description})
         return render_template("error.html", title="Sign-out request refused", ref=ref,
                                message="Your learning platform sent a sign-out request the hub cannot verify."), 400
+    assert isinstance(end, EndSessionRequest), "end_session is authlib's RP-initiated logout endpoint"
     if end.needs_confirmation:
         if request.method == "GET" or request.form.get("confirm") != "1":
             return render_template("idp/logout.html", client=end.client)

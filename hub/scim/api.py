@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, request
@@ -112,7 +113,8 @@ def _invalid(exc: ValidationError) -> Response:
     """A body that does not fit the schema (RFC 7644 §3.12): an attribute it does not define is invalidSyntax, a
     SearchRequest's filter invalidFilter (as the same filter in a query string), any other bad value invalidValue."""
     db.session().rollback()
-    first = exc.errors()[0] if exc.errors() else {}
+    errors = exc.errors()
+    first: Mapping[str, Any] = errors[0] if errors else {}
     loc = first.get("loc", ())
     where = ".".join(str(part) for part in loc)
     scim_type = ("invalidSyntax" if first.get("type") == "extra_forbidden"

@@ -7,6 +7,7 @@ the core User and the Enterprise User extension (hub/scim/users.py, docs/scim.md
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from flask import Response
 from scim2_models import (
@@ -19,6 +20,7 @@ from scim2_models import (
     Group,
     Patch,
     Required,
+    Resource,
     ResourceType,
     Schema,
     ServiceProviderConfig,
@@ -35,9 +37,9 @@ GROUP_ATTRIBUTES = {"displayName", "members"}
 GROUP_SUB_ATTRIBUTES = {"members": {"value", "$ref", "type"}}
 
 
-def _trimmed(model: type, keep: set[str], keep_sub: dict[str, set[str]], endpoint: str) -> Schema:
+def _trimmed(model: type[Resource[Any]], keep: set[str], keep_sub: dict[str, set[str]], endpoint: str) -> Schema:
     schema = model.to_schema()
-    schema.attributes = [attr for attr in schema.attributes if attr.name in keep]
+    schema.attributes = [attr for attr in schema.attributes or [] if attr.name in keep]
     for attr in schema.attributes:
         if attr.name in keep_sub and attr.sub_attributes:
             attr.sub_attributes = [sub for sub in attr.sub_attributes if sub.name in keep_sub[attr.name]]

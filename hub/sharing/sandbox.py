@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import ChainableUndefined, nodes
 from jinja2.exceptions import SecurityError
@@ -274,7 +274,8 @@ class _Meter(NodeTransformer):
 
     def visit_For(self, node: nodes.For) -> nodes.Node:
         self.generic_visit(node)
-        node.iter = self._call("metered_iter", [node.iter], node)
+        # jinja2 declares a For's iter a Node; the parser only ever puts an expression there.
+        node.iter = self._call("metered_iter", [cast(nodes.Expr, node.iter)], node)
         return node
 
     def visit_Concat(self, node: nodes.Concat) -> nodes.Node:

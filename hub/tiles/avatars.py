@@ -25,8 +25,8 @@ MAX_BYTES = 256 * 1024
 TTL = 24 * 3600
 MISSING_TTL = 3600  # an avatar that could not be fetched is tried again after this
 MISSING = b"-"
-# Lazily built: providers.safe_fetch is imported only where avatars are fetched (the worker's warm()).
-LIMITS_ARGS = {"max_bytes": MAX_BYTES, "connect_timeout": 3.0, "read_timeout": 5.0, "total_timeout": 8.0}
+# Seconds; safe_fetch.Limits is built where avatars are fetched (the worker's warm()), which alone imports it.
+CONNECT_TIMEOUT, READ_TIMEOUT, TOTAL_TIMEOUT = 3.0, 5.0, 8.0
 # Content types served, with the magic bytes the body must start with (a type header alone proves nothing).
 TYPES = {
     "image/png": (b"\x89PNG\r\n\x1a\n",),
@@ -51,7 +51,7 @@ def url_for(base_url: str, avatar_url: str | None) -> str | None:
 
 def get(key: str) -> tuple[str, bytes] | None:
     """(content type, bytes) of a fetched avatar, or None."""
-    raw = redis_conn.get().get(_redis_key(key))
+    raw = redis_conn.get_bytes(redis_conn.get(), _redis_key(key))
     if raw is None or raw == MISSING:
         return None
     content_type, _, data = raw.partition(b"\n")
@@ -85,10 +85,11 @@ def _redis_key(key: str) -> str:
 def _fetch(url: str) -> tuple[str, bytes] | None:
     from providers import safe_fetch
 
-    LIMITS = safe_fetch.Limits(**LIMITS_ARGS)
+    limits = safe_fetch.Limits(max_bytes=MAX_BYTES, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
+                               total_timeout=TOTAL_TIMEOUT)
     settings = current_app.extensions["settings"]
     try:
-        fetched = safe_fetch.fetch(url, allow_hosts=settings.feed_allow_hosts, limits=LIMITS,
+        fetched = safe_fetch.fetch(url, allow_hosts=settings.feed_allow_hosts, limits=limits,
                                    ca_bundle=settings.ca_bundle, provider="avatar")
     except (UnsafeURL, Transient, Permanent, RateLimited) as exc:
         # The item shows without its picture; the reason is logged for the admin, nothing else depends on it.

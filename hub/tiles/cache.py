@@ -94,7 +94,7 @@ def lookup(tile_id: int) -> Entry | None:
     now = clock.now().timestamp()  # the app's clock: tests move it past LOCAL_TTL instead of sleeping
     hit = local.get(tile_id)
     if hit is not None and hit[0] > now:
-        return hit[1]  # type: ignore[no-any-return]
+        return hit[1]
     entry = _lookup_shared(tile_id)
     if len(local) >= LOCAL_MAX:
         local.clear()
@@ -103,7 +103,7 @@ def lookup(tile_id: int) -> Entry | None:
 
 
 def _lookup_shared(tile_id: int) -> Entry | None:
-    raw = redis_conn.get().get(pointer_key(tile_id))
+    raw = redis_conn.get_bytes(redis_conn.get(), pointer_key(tile_id))
     if raw is not None:
         head, _, payload = raw.partition(b"\n")
         version, _, data = head.decode().partition("|")
@@ -119,7 +119,7 @@ def body(entry: Entry) -> bytes:
     """The JSON payload of the entry's version (carried by the pointer, else Redis, else built and stored)."""
     if entry.payload is not None:
         return entry.payload
-    cached = redis_conn.get().get(entry.key("json"))
+    cached = redis_conn.get_bytes(redis_conn.get(), entry.key("json"))
     if cached is not None:
         return cached
     return _build(db.session(), entry)
@@ -128,7 +128,7 @@ def body(entry: Entry) -> bytes:
 def fragment(entry: Entry) -> bytes:
     """The iframe fragment of the entry's version, rendered from its JSON payload once per version."""
     r = redis_conn.get()
-    cached = r.get(entry.key("html"))
+    cached = redis_conn.get_bytes(r, entry.key("html"))
     if cached is not None:
         return cached
     data = json.loads(body(entry))
@@ -174,7 +174,7 @@ def _load_entry(session: Session, tile_id: int) -> Entry | None:
         return None
     orgs = sorted(session.scalars(select(TileAudience.org_id).where(TileAudience.tile_id == tile_id)))
     entry = Entry(tile_id, tile.version, _digest(tile), tuple(orgs) if orgs else None)
-    payload = redis_conn.get().get(entry.key("json")) or _build(session, entry)
+    payload = redis_conn.get_bytes(redis_conn.get(), entry.key("json")) or _build(session, entry)
     _set_pointer(tile_id, entry.version, {"d": entry.digest, "orgs": orgs or None}, payload)
     return dataclasses.replace(entry, payload=payload)
 

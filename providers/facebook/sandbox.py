@@ -16,7 +16,7 @@ from flask import Response, jsonify, request
 from providers.facebook import GRAPH_VERSION
 from providers.sandbox_kit import Grant, SandboxIdP
 
-USERS = [
+USERS: list[dict[str, Any]] = [
     {"sub": "10229876543210001", "name": "Fatima Facebook", "email": "fatima@mail.example",
      "picture": "https://platform-lookaside.fbsbx.com/platform/profilepic/?asid=10229876543210001"},
     # A member who signed up with a phone number (or declined the email permission): no email.

@@ -52,7 +52,7 @@ class _TimeoutSession(requests.Session):
         guarded(self, settings)
         self.verify = verify  # HUB_CA_BUNDLE, for a sandbox served over HTTPS
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", DEFAULT_TIMEOUT)
         # Per request: requests lets REQUESTS_CA_BUNDLE override the session's verify (psf/requests#3829).
         kwargs.setdefault("verify", self.verify)

@@ -131,7 +131,7 @@ class MicrosoftSandbox(SandboxIdP):
         return (request.view_args or {}).get("tenant", "common")
 
     def url_for(self, name: str) -> str:
-        return self.base() + str(self.paths[name]).replace("<tenant>", self.tenant())
+        return self.base() + self.paths[name].replace("<tenant>", self.tenant())
 
     def issuer(self) -> str:
         """The issuer discovery names: a template for multi-tenant authorities, else one tenant."""

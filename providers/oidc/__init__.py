@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.base import Brand
+from providers.base import Brand, Permanent
 from providers.oauth import OIDCProvider
 
 
@@ -22,6 +22,8 @@ class GenericOIDC(OIDCProvider):
         return Brand(label, background="#3d4a5c", foreground="#ffffff")
 
     def issuer(self) -> str:
+        if not self.settings.issuer:  # the hub refuses to store one without (provider_store); said here too
+            raise Permanent(self.name, "a generic OpenID Connect provider needs its issuer URL (--issuer)")
         return self.settings.issuer.rstrip("/")
 
     def issuer_values(self, _claimed: str | None = None) -> set[str]:

@@ -22,6 +22,7 @@ import dataclasses
 import secrets
 import threading
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -29,7 +30,7 @@ from flask import Response, jsonify, request
 from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant, SandboxIdP
 
-USERS = [
+USERS: list[dict[str, Any]] = [
     {"sub": "1427384956271038465", "username": "ada_codes", "name": "Ada Lovelace",
      "email": "ada@partner.example", "verified": False, "created_at": "2021-08-16T21:04:05.000Z",
      "profile_image_url": "https://pbs.twimg.com/profile_images/1427384956271038465/ada_normal.jpg"},
@@ -50,7 +51,7 @@ USER_FIELDS = frozenset({
     "verified_type", "withheld",
 })
 # Public accounts whose posts the reading endpoints serve beside the users' own (not sign-in users).
-ACCOUNTS = [
+ACCOUNTS: list[dict[str, Any]] = [
     {"sub": "1500000000000000001", "username": "openedx", "name": "Open edX",
      "profile_image_url": "https://pbs.twimg.com/profile_images/1500000000000000001/openedx_normal.png"},
     {"sub": "1500000000000000002", "username": "moodle", "name": "Moodle",
@@ -261,7 +262,7 @@ class XSandbox(SandboxIdP):
         response.headers.update(headers)
         return response
 
-    def user_data(self, user: dict[str, Any], requested: list[str], scopes: set[str]) -> dict[str, Any]:
+    def user_data(self, user: Mapping[str, Any], requested: list[str], scopes: set[str]) -> dict[str, Any]:
         """id, name and username always; other fields when asked for; confirmed_email only with users.email."""
         data = {"id": user["sub"], "name": user["name"], "username": user["username"]}
         for name in requested:

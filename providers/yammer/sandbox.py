@@ -129,6 +129,7 @@ class YammerApi:
         grant, refused = self._checks(group_id)
         if refused is not None:
             return refused
+        assert grant is not None, "_checks answers a grant or a refusal"
         body = str(values.get("body") or "")
         if not body.strip():
             return _fail(400, "Please include a message", 0)

@@ -143,6 +143,15 @@ def test_rotated_key_is_accepted_after_one_refetch(live: LiveHub) -> None:
     assert sandbox.jwks_requests == fetched + 1
 
 
+@pytest.mark.parametrize("document", [{"error": "temporarily_unavailable"}, {"keys": {"kid": "one"}}, ["a list"]])
+def test_a_key_set_without_a_keys_list_is_refused(live: LiveHub, document: Any) -> None:
+    live.add_provider("google")
+    live.sandboxes["google"].faults.jwks = lambda _published: document
+    browser, answer = _sign_in(live)
+    assert_refused(live, browser, answer, status=400, reason="invalid_jwks",
+                   message="The provider's jwks_uri did not answer a JSON Web Key Set.")
+
+
 def test_userinfo_naming_another_subject_is_refused(live: LiveHub) -> None:
     """The generic OIDC provider reads userinfo; its sub must be the ID token's."""
     live.add_provider("oidc")

@@ -119,3 +119,16 @@ def test_malformed_max_age_is_invalid_request_at_the_lms(lms: Lms) -> None:
     answer, start = _start(lms, browser, max_age="soon")
     query = _lms_query(answer)
     assert query["error"] == ["invalid_request"] and query["state"] == [start["state"]] and "code" not in query
+
+
+def test_resuming_replays_every_parameter_in_the_query(lms: Lms) -> None:
+    # The parked request is the LMS's: none of its parameters may become an option of the URL the hub builds
+    # (Flask's url_for reads _anchor, _external, _scheme and _method as its own).
+    browser = lms.browser()
+    answer, _ = _start(lms, browser, _anchor="top", _external="1")
+    assert _sent_to_sign_in(answer)
+    resume = parse_qs(urlsplit(answer.headers["Location"]).query)["next"][0]
+    replayed = urlsplit(browser.get(resume).headers["Location"])
+    assert (replayed.scheme, replayed.netloc, replayed.path, replayed.fragment) == ("", "", "/oauth/authorize", "")
+    query = parse_qs(replayed.query)
+    assert query["_anchor"] == ["top"] and query["_external"] == ["1"] and query["client_id"]

@@ -105,7 +105,9 @@ def activity_type(obj: dict[str, Any]) -> str | None:
 
 def activity(obj: dict[str, Any]) -> dict[str, Any]:
     """id, title and URL of an activity (its id is the LMS page's URL for both emitters)."""
-    definition = obj.get("definition") if isinstance(obj.get("definition"), dict) else {}
+    definition = obj.get("definition")
+    if not isinstance(definition, dict):
+        definition = {}
     ident = str(obj.get("id", ""))
     found: dict[str, Any] = {"id": ident, "title": _text(definition.get("name")) or ident}
     if ident.startswith(("https://", "http://")):
@@ -129,7 +131,9 @@ def learner(actor: dict[str, Any]) -> Learner:
     """The email from mbox (mailto:), else the account's homePage and name."""
     mbox = actor.get("mbox")
     email = mbox[len("mailto:"):].strip().lower() if isinstance(mbox, str) and mbox.startswith("mailto:") else None
-    account = actor.get("account") if isinstance(actor.get("account"), dict) else {}
+    account = actor.get("account")
+    if not isinstance(account, dict):
+        account = {}
     home_page, name = account.get("homePage"), account.get("name")
     display = actor.get("name")
     return Learner(email=email or None, home_page=str(home_page) if home_page else None,
