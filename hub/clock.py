@@ -1,7 +1,9 @@
 """The hub's clock, one per app (app.extensions["clock"]), so tests move time forward instead of sleeping.
 
-Session lifetimes (hub.auth.sessions) and the OpenID Provider's auth_time and max_age (hub.idp) read the time here;
-a test replaces the app's Clock with one it can move (tests/clock.py).
+Whatever expires or falls due reads the time here: sessions, the OpenID Provider's codes, tokens, ID tokens, keys and
+max_age, API tokens, invitations, parked sign-ins, login state, the webhook replay window, deliveries, mail and tile
+refreshes. A test replaces the app's Clock with one it can move (tests/clock.py). Times Redis keeps with its own clock
+(rate-limit windows, throttles, posting buckets, key TTLs) cannot follow it; docs/testing.md says what tests do there.
 """
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import tenancy
+from hub import clock, tenancy
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
 from hub.models import ApiToken, Organisation, Source
@@ -68,7 +68,7 @@ def create(session: Session, *, scope: str, name: str | None = None, expires_day
     secret = new_token(PREFIX)
     token = ApiToken(name=name, scope=scope, token_hash=token_hash(secret), prefix=secret[:SHOWN_PREFIX],
                      home_page=home_page or f"urn:hub:token:{name}",
-                     expires_at=datetime.now(timezone.utc) + timedelta(days=expires_days) if expires_days else None)
+                     expires_at=clock.now() + timedelta(days=expires_days) if expires_days else None)
     session.add(token)
     session.flush()
     tenancy.scope_token(session, token, orgs or [], all_orgs)
@@ -84,7 +84,7 @@ def verify(session: Session, presented: str | None, scope: str) -> ApiToken | No
     # The lookup is by hash (no timing signal about the secret); compare again in constant time all the same.
     if token is None or not hmac.compare_digest(token.token_hash, digest):
         return None
-    now = datetime.now(timezone.utc)
+    now = clock.now()  # the app's clock, which tests move forward to expire a token
     expires = _aware(token.expires_at)
     if token.revoked_at is not None or token.scope != scope or (expires is not None and expires <= now):
         return None

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -12,6 +11,7 @@ from flask import Blueprint, current_app, jsonify, request
 from sqlalchemy import bindparam, select
 
 from hub import audit, db, sources
+from hub import clock as app_clock
 from hub.models import Source
 from hub.sharing import intake
 from webhooks.schema import MAX_BODY_BYTES, InvalidEvent, parse_event
@@ -69,9 +69,9 @@ def _verified(name: str, headers: dict[str, str], body: bytes, clock: Callable[[
         return _verified(name, headers, body, clock, fresh=True)
 
 
-def _clock() -> Callable[[], float]:
-    """Seconds since the epoch; tests move it with app.extensions['webhook_clock']."""
-    return current_app.extensions.get("webhook_clock", time.time)  # type: ignore[no-any-return]
+def _seconds() -> float:
+    """Seconds since the epoch by the app's clock (hub.clock), which tests move forward to age a replay window."""
+    return app_clock.now().timestamp()
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> Any:
@@ -84,11 +84,10 @@ def receive(name: str) -> Any:
     body = request.stream.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         return _error(413, "too_large", f"an event body is at most {MAX_BODY_BYTES} bytes")
-    clock = _clock()
     try:
         headers = {name: value for name in SIGNED_HEADERS if (value := request.headers.get(name)) is not None}
-        check_headers(headers, clock=clock)  # cheap refusals before the database is asked
-        source, message = _verified(name, headers, body, clock)
+        check_headers(headers, clock=_seconds)  # cheap refusals before the database is asked
+        source, message = _verified(name, headers, body, _seconds)
     except WebhookVerificationError as exc:
         log.warning("webhook refused source=%s reason=%s", name, exc.code)
         return _error(401, exc.code, exc.message)
@@ -101,7 +100,7 @@ def receive(name: str) -> Any:
         stored = _store(source, message.id, event)
     except intake.SourceChanged:  # disabled or re-keyed since this process read it: decide on the source as it is
         try:
-            source, message = _verified(name, headers, body, clock, fresh=True)
+            source, message = _verified(name, headers, body, _seconds, fresh=True)
             stored = _store(source, message.id, event)
         except (WebhookVerificationError, intake.SourceChanged):
             log.warning("webhook refused source=%s reason=source_changed", name)

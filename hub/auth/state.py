@@ -1,4 +1,8 @@
-"""Login state kept server-side in Redis: one-time, bound to the browser that started the login."""
+"""Login state kept server-side in Redis: one-time, bound to the browser that started the login.
+
+It lives TTL_SECONDS by the app's clock (hub.clock), stamped when saved and checked when consumed, so tests move
+the clock instead of sleeping; the Redis key's own TTL (Redis's clock) only clears away states nobody came back for.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +13,7 @@ from typing import Any
 
 from flask import session
 
-from hub import redis_conn
+from hub import clock, redis_conn
 
 TTL_SECONDS = 600
 _BINDING = "login_binding"
@@ -24,6 +28,7 @@ class PendingLogin:
     link_user_id: int | None = None
     invite: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    saved_at: float = 0.0  # seconds since the epoch by the app's clock; set by save()
 
 
 def _key(state: str) -> str:
@@ -38,6 +43,7 @@ def browser_binding() -> str:
 
 
 def save(state: str, pending: PendingLogin) -> None:
+    pending.saved_at = clock.now().timestamp()
     redis_conn.get().set(_key(state), json.dumps(asdict(pending)), ex=TTL_SECONDS)
 
 
@@ -49,6 +55,8 @@ def consume(state: str | None) -> PendingLogin | None:
     if raw is None:
         return None
     pending = PendingLogin(**json.loads(raw))
+    if clock.now().timestamp() - pending.saved_at > TTL_SECONDS:
+        return None
     if not secrets.compare_digest(pending.binding, session.get(_BINDING, "")):
         return None
     return pending

@@ -1,4 +1,8 @@
-"""Counters in Redis that stop brute force and flooding: wrong invitation codes, confirmation mails."""
+"""Counters in Redis that stop brute force and flooding: wrong invitation codes, confirmation mails.
+
+A window is the counter key's TTL, timed by Redis's clock rather than the app's (hub.clock): a test that needs one to
+end deletes the key.
+"""
 from __future__ import annotations
 
 from collections.abc import Mapping

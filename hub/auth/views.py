@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, db, mail, orgs, provider_store, rate_limits, redis_conn
+from hub import audit, clock, db, mail, orgs, provider_store, rate_limits, redis_conn
 from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
@@ -192,7 +192,7 @@ def _ask_for_email(row: ProviderConfig, profile: Profile, tokens: Any, pending: 
     """Park the sign-in (sealed) until the user confirms an email; nothing else is created."""
     vault = current_app.extensions["vault"]
     signup = PendingSignup(provider=row.name, subject=profile.subject, payload_sealed="", email=suggested,
-                           expires_at=datetime.now(timezone.utc) + PENDING_SIGNUP_TTL)
+                           expires_at=clock.now() + PENDING_SIGNUP_TTL)
     payload = {"profile": _profile_dict(profile), "tokens": dict(tokens), "next": pending.next_url,
                "invite": pending.invite}
     signup.payload_sealed = vault.seal(json.dumps(payload), signup.seal_context)
@@ -219,7 +219,7 @@ def _pending_signup() -> PendingSignup | None:
 
 def _expired(moment: datetime) -> bool:
     moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-    return moment < datetime.now(timezone.utc)
+    return moment < clock.now()  # the app's clock: tests move it to expire a parked sign-in
 
 
 @bp.route("/auth/email", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from joserfc.jwk import RSAKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from hub import clock
 from hub.crypto import Vault
 from hub.idp.lifetimes import KEY_RETIREMENT_SECONDS
 from hub.models import KeyState, SigningKey
@@ -24,7 +25,8 @@ ALG = "RS256"
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The app's clock (hub.clock): a retired key leaves JWKS when the ID tokens it signed have expired by it."""
+    return clock.now()
 
 
 def _aware(moment: datetime) -> datetime:

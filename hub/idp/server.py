@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -29,7 +28,7 @@ from flask import Flask, current_app, g, session
 from flask import request as http_request
 from sqlalchemy import select, update
 
-from hub import db, json_input
+from hub import clock, db, json_input
 from hub.crypto import token_hash
 from hub.idp import claims, clients, keys, revocation
 from hub.idp.lifetimes import ACCESS_TOKEN_SECONDS, CODE_SECONDS, ID_TOKEN_SECONDS, REFRESH_TOKEN_SECONDS
@@ -39,7 +38,8 @@ AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    """The app's clock (hub.clock): codes, tokens and ID tokens expire by it, so tests move it instead of sleeping."""
+    return clock.now()
 
 
 def _aware(moment: datetime) -> datetime:
@@ -148,7 +148,7 @@ class _IdTokenClaims:
         return {"alg": keys.ALG, "kid": self.resolve_client_private_key(client).kid}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
-        now = int(time.time())
+        now = int(_now().timestamp())
         return {"iss": current_app.extensions["settings"].base_url, "aud": [client.get_client_id()],
                 "iat": now, "exp": now + ID_TOKEN_SECONDS}
 
@@ -249,7 +249,7 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             user_id=request.user.id, redirect_uri=request.payload.redirect_uri, scope=request.scope or "",
             nonce=payload.get("nonce"), code_challenge=payload.get("code_challenge"),
             code_challenge_method=payload.get("code_challenge_method") if payload.get("code_challenge") else None,
-            auth_time=int(session.get("auth_time") or time.time()), idp=session.get("idp"),
+            auth_time=int(session.get("auth_time") or _now().timestamp()), idp=session.get("idp"),
             sid=session.get(SID_KEY), expires_at=_now() + timedelta(seconds=CODE_SECONDS)))
         session_db.commit()
 

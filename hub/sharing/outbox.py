@@ -8,12 +8,13 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Update, or_, update
 from sqlalchemy.orm import Session
 
+from hub import clock
 from hub.models import Delivery, DeliveryStatus, aware  # noqa: F401  (aware: used through this module)
 
 S = DeliveryStatus
@@ -46,7 +47,8 @@ def apply(session: Session, statement: Update) -> bool:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """The app's clock (hub.clock): deliveries fall due, leases lapse and retries come back by it, so tests move it."""
+    return clock.now()
 
 
 def backoff(attempts: int, policy: Policy, rng: random.Random | None = None) -> timedelta:

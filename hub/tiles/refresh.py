@@ -20,8 +20,8 @@ from redis.exceptions import LockError
 from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
-from hub import redis_conn
-from hub.models import Connection, Tile, TileItem, aware, utcnow
+from hub import clock, redis_conn
+from hub.models import Connection, Tile, TileItem, aware
 from hub.sharing import publishing
 from hub.tiles import reading, sanitize
 from providers.base import AuthExpired, FeedItem, FeedPage, FeedReader, ProviderError, RateLimited, Transient
@@ -119,7 +119,7 @@ def fetch_page(session: Session, tile: Tile, reader: FeedReader, connection: Con
 
 def _store(session: Session, tile: Tile, page: FeedPage) -> Result:
     """Upsert the page's items, trim to max_items newest, clear the error, reschedule; one transaction."""
-    now = utcnow()
+    now = clock.now()
     session.refresh(tile)  # max_items or refresh_seconds may have been edited while we fetched
     was_stale = tile.last_error is not None
     added = edited = trimmed = 0
@@ -163,7 +163,7 @@ def _upsert(session: Session, tile: Tile, items: list[dict[str, object]]) -> tup
     stored = {row.remote_id: row for row in session.scalars(
         select(TileItem).where(TileItem.tile_id == tile.id, TileItem.remote_id.in_(list(fresh))))}
     added = edited = 0
-    now = utcnow()
+    now = clock.now()
     for remote_id, values in fresh.items():
         row = stored.get(remote_id)
         if row is None:
@@ -205,7 +205,7 @@ def _failed(session: Session, tile: Tile, exc: ProviderError, delay: float,
             outcome: Outcome = Outcome.FAILED) -> Result:
     """Keep the last good items; record the error (stale) and when to try again."""
     session.rollback()
-    now = utcnow()
+    now = clock.now()
     message = (exc.message or type(exc).__name__)[:ERROR_LIMIT]
     if isinstance(exc, RateLimited):
         message = f"{message} (next try in {round(delay)} s)"[:ERROR_LIMIT]
@@ -229,7 +229,7 @@ def _backoff(tile: Tile) -> float:
     (never more often than a healthy tile: X bills reads) up to an hour."""
     base = float(tile.refresh_seconds)
     since = aware(tile.error_at)
-    outage = (utcnow() - since).total_seconds() if since else 0.0
+    outage = (clock.now() - since).total_seconds() if since else 0.0
     delay = min(max(base, outage), max(BACKOFF_CAP_SECONDS, base))
     return delay * random.uniform(0.9, 1.1)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
-from hub.models import Identity, MailMessage, PendingSignup, User
+from hub.auth.views import PENDING_SIGNUP_TTL
+from hub.models import Identity, MailMessage, User
+from tests.clock import movable_clock
 from tests.live import Browser, LiveHub, csrf_token
 
 NOOR = "1427384956271038466"  # X sandbox user with no email at X
@@ -91,9 +92,7 @@ def test_confirmed_link_creates_the_user_with_the_x_identity(live: LiveHub) -> N
 def test_expired_link_fails_and_creates_nothing(live: LiveHub) -> None:
     browser = start(live)
     link = request_link(live, browser)
-    with live.context() as session:
-        session.execute(update(PendingSignup).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
-        session.commit()
+    movable_clock(live.app).advance(seconds=PENDING_SIGNUP_TTL.total_seconds() + 1)
     answer = browser.get(link)
     assert answer.status_code == 400
     assert "invalid, expired or already used" in html.unescape(answer.text)

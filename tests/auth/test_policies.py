@@ -14,6 +14,7 @@ from hub.models import AuditEvent, Identity, Invite, User
 from tests.auth.helpers import (
     ADA, GRACE, add_sandbox_user, assert_refused, callback_url, counts, sign_out, signed_in,
 )
+from tests.clock import movable_clock
 from tests.live import Browser, LiveHub, csrf_token
 
 
@@ -107,6 +108,18 @@ def test_invite_policy_needs_a_one_time_code(live: LiveHub) -> None:
     browser, answer = sign_in(live, other, invite=code)
     assert_refused(live, browser, answer, status=403, message="Guild requires an invitation.",
                    reason="invite_required", users=1, identities=1)
+
+
+def test_an_invite_expires_after_its_days_by_the_hubs_clock(live: LiveHub) -> None:
+    live.add_provider("google")
+    hub(live, "org", "add", "Guild", "--domain", "gmail.example", "--policy", "invite")
+    code = hub(live, "invite", "create", "--org", "Guild", "--days", "1").split()[0]
+    movable_clock(live.app).advance(days=1, seconds=1)
+    browser, answer = sign_in(live, GRACE, invite=code)
+    assert_refused(live, browser, answer, status=403, message="Guild requires an invitation.",
+                   reason="invite_required")
+    with live.context() as session:
+        assert session.scalar(select(Invite)).used_at is None
 
 
 def test_invite_code_from_the_sign_in_page_reaches_the_callback(live: LiveHub) -> None:

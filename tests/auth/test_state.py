@@ -3,7 +3,9 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from hub.auth.state import TTL_SECONDS
 from tests.auth.helpers import ADA, assert_refused, callback_url, sign_out, with_params
+from tests.clock import movable_clock
 from tests.live import Browser, LiveHub
 
 INVALID_STATE = "This sign-in link is invalid or was already used. Please start again."
@@ -34,6 +36,20 @@ def test_state_replayed_is_refused(live: LiveHub) -> None:
     sign_out(browser)
     again = browser.http.get(url, allow_redirects=False)
     assert_refused(live, browser, again, status=400, message=INVALID_STATE, reason="invalid_state",
+                   users=1, identities=1)
+    assert live.sandboxes["google"].token_requests == 1
+
+
+def test_state_lives_its_lifetime_by_the_hubs_clock(live: LiveHub) -> None:
+    live.add_provider("google")
+    clock = movable_clock(live.app)
+    prompt, late = Browser(live), Browser(live)
+    prompt_url, late_url = callback_url(prompt, "google", ADA), callback_url(late, "google", ADA)
+    clock.advance(seconds=TTL_SECONDS - 5)
+    assert prompt.http.get(prompt_url, allow_redirects=False).status_code == 302
+    clock.advance(seconds=10)
+    answer = late.http.get(late_url, allow_redirects=False)
+    assert_refused(live, late, answer, status=400, message=INVALID_STATE, reason="invalid_state",
                    users=1, identities=1)
     assert live.sandboxes["google"].token_requests == 1
 

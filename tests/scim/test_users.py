@@ -10,6 +10,7 @@ from hub import tokens
 from hub.crypto import token_hash
 from hub.models import ApiToken, Delivery, LmsAccount, Organisation, User
 from tests.auth.helpers import ADA, callback_url, signed_in
+from tests.clock import movable_clock
 from tests.live import Browser, LiveHub
 from tests.scim.conftest import HOME_PAGE, Scim, new_user
 
@@ -29,6 +30,16 @@ def test_no_token_or_a_dead_one_gets_401_with_a_challenge(live: LiveHub, scim_to
         assert answer.headers["WWW-Authenticate"].startswith("Bearer")
         assert answer.json()["schemas"] == ["urn:ietf:params:scim:api:messages:2.0:Error"]
     assert Scim(live, scim_token)("GET", "/Users").status_code == 200
+
+
+def test_a_token_stops_working_when_its_days_pass_by_the_hubs_clock(live: LiveHub) -> None:
+    clock = movable_clock(live.app)
+    with live.context() as session:
+        created = tokens.create(session, scope="scim", name="a-day", expires_days=1, all_orgs=True)
+        session.commit()
+    assert Scim(live, created.secret)("GET", "/Users").status_code == 200
+    clock.advance(days=1, seconds=1)
+    assert Scim(live, created.secret)("GET", "/Users").status_code == 401
 
 
 def test_tokens_are_stored_only_as_their_hash(live: LiveHub, scim_token: str) -> None:

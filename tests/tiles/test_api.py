@@ -5,7 +5,6 @@ Items are written as the refresh step writes them: through hub.tiles.sanitize, t
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -19,6 +18,7 @@ from hub.auth import sessions
 from hub.models import Organisation, User
 from hub.models.tiles import Tile, TileAudience, TileItem
 from hub.tiles import cache, sanitize
+from tests.clock import movable_clock
 from tests.live import LiveHub
 
 LMS = "https://lms.example.edu"  # the test environment's HUB_LMS_ORIGINS
@@ -351,5 +351,5 @@ def test_a_process_keeps_an_entry_one_second_then_asks_redis_again(live: LiveHub
         redis_conn.get().delete(cache.pointer_key(tile_id))
         cache._load_entry(db.session(), tile_id)
     assert client.get(f"/api/tiles/{tile_id}").get_json()["title"] == "Campus news"
-    time.sleep(cache.LOCAL_TTL + 0.1)
+    movable_clock(live.app).advance(seconds=cache.LOCAL_TTL + 0.1)
     assert client.get(f"/api/tiles/{tile_id}").get_json()["title"] == "Renamed"

@@ -12,11 +12,10 @@ from sqlalchemy.orm import sessionmaker
 
 from hub import sources
 from hub.models import AuditEvent, Event, LmsAccount, User
+from tests.clock import movable_clock
 from tests.live import LiveHub
 from tests.test_faults import _closed_port
 from tests.webhooks.helpers import COMPLETED, add_source, event, events, send
-
-DAY = 86400
 
 
 @pytest.fixture
@@ -313,16 +312,13 @@ def test_a_repeated_id_is_stored_once_the_same_day_and_two_days_later(live: Live
     again = send(live, secret, COMPLETED, msg_id="msg_retry")
     assert again.status_code == 200
     assert again.json() == {"id": first.json()["id"], "duplicate": True}
-    later = time.time() + 2 * DAY
-    live.app.extensions["webhook_clock"] = lambda: later
-    try:
-        # A fresh, valid signature two days on; an old timestamp would be stale under the moved clock.
-        assert send(live, secret, COMPLETED, msg_id="msg_retry").status_code == 401
-        replay = send(live, secret, COMPLETED, msg_id="msg_retry", timestamp=int(later))
-        assert replay.status_code == 200, replay.text
-        assert replay.json() == {"id": first.json()["id"], "duplicate": True}
-    finally:
-        live.app.extensions.pop("webhook_clock")
+    clock = movable_clock(live.app)
+    clock.advance(days=2)
+    # A fresh, valid signature two days on; a timestamp by the unmoved time is stale under the moved clock.
+    assert send(live, secret, COMPLETED, msg_id="msg_retry").status_code == 401
+    replay = send(live, secret, COMPLETED, msg_id="msg_retry", timestamp=int(clock.now().timestamp()))
+    assert replay.status_code == 200, replay.text
+    assert replay.json() == {"id": first.json()["id"], "duplicate": True}
     assert len(events(live)) == 1
 
 
