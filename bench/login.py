@@ -42,11 +42,9 @@ def free_port() -> int:
 
 def serve_sandbox(port: int, secret: str, redirect_uri: str) -> None:
     """The sandbox Google alone, in its own process, so its work is not counted as the hub's."""
-    from werkzeug.serving import make_server
+    from werkzeug.serving import WSGIRequestHandler, make_server
 
     from hub.app import create_app
-
-    from werkzeug.serving import WSGIRequestHandler
 
     app = create_app({**os.environ, "HUB_BASE_URL": f"http://127.0.0.1:{port}"})
     app.extensions["sandboxes"]["google"].register_client(CLIENT_ID, secret, [redirect_uri])
@@ -63,11 +61,10 @@ def serve_hub(port: int, secret: str, issuer: str) -> None:
 
     app = create_app({**os.environ, "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_SANDBOXES": "0"})
     app.add_url_rule("/bench/bare", "bare", lambda: "ok")
-    with app.app_context():
-        with db.transaction() as session:
-            provider_store.add_provider(session, app.extensions["vault"], name="google", kind="google",
-                                        client_id=CLIENT_ID, client_secret=secret, issuer=issuer,
-                                        insecure_loopback=True)
+    with app.app_context(), db.transaction() as session:
+        provider_store.add_provider(session, app.extensions["vault"], name="google", kind="google",
+                                    client_id=CLIENT_ID, client_secret=secret, issuer=issuer,
+                                    insecure_loopback=True)
     make_server("127.0.0.1", port, app, threaded=True).serve_forever()
 
 
@@ -90,7 +87,7 @@ def prepare(hub: str, count: int, concurrency: int) -> list[tuple[requests.Sessi
         authorize = start.headers["Location"]
         page = browser.get(authorize)
         assert page.status_code == 200, page.text
-        fields = {key: value for key, value in _hidden_fields(page.text)}
+        fields = dict(_hidden_fields(page.text))
         fields.update(user=USER, decision="allow")
         answer = browser.post(page.url, data=fields, allow_redirects=False)
         return browser, answer.headers["Location"]
@@ -209,7 +206,8 @@ def main() -> None:
     print(f"bare endpoint:     {bare_rate:8.1f} req/s   p99 {p99(bare_lat) * 1000:7.1f} ms")
     print(f"sign-in callback:  {hub_rate:8.1f} req/s   p99 {p99(hub_lat) * 1000:7.1f} ms")
     print(f"ratio callback/bare: {ratio:.2f}  (target >= 0.40) {'OK' if ratio >= 0.4 else 'BELOW TARGET'}")
-    print(f"at {args.pace:.0f}/s: bare p99 {p99(bare_paced) * 1000:.1f} ms, callback p99 {p99(hub_paced) * 1000:.1f} ms, "
+    print(f"at {args.pace:.0f}/s: bare p99 {p99(bare_paced) * 1000:.1f} ms, "
+          f"callback p99 {p99(hub_paced) * 1000:.1f} ms, "
           f"hub adds {added:.1f} ms p99 (target <= 25 ms) {'OK' if added <= 25 else 'ABOVE TARGET'}")
 
 

@@ -11,7 +11,8 @@ Part 2: 1,000 `rss` tiles, each its own feed on a loopback feed server that answ
 (200s: parse, sanitize, store, warm) and once more (conditional GETs: 304s). Needs the rss reader
 (providers/rss); skipped with a note while it is not registered.
 
-Usage: .venv/bin/python bench/tiles.py [--rounds 3] [--seconds 8] [--connections 8] [--workers 2] [--threads 4] [--tiles 1000]
+Usage: .venv/bin/python bench/tiles.py [--rounds 3] [--seconds 8] [--connections 8] [--workers 2] [--threads 4]
+       [--tiles 1000]
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def seed_tile(env: dict[str, str]) -> int:
     from hub.tiles import cache, sanitize
 
     app = create_app(env)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with app.app_context(), db.transaction() as session:
         tile = Tile(kind="rss", title="Campus news", address="https://news.example.org/feed.xml", version=1,
                     fetched_at=now)
@@ -147,7 +148,7 @@ class FeedServer:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 n = self.path.rsplit("/", 1)[-1]
                 body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Feed {n}</title>'
                         f"<link>https://news.example.org/</link><description>d</description>"

@@ -43,7 +43,9 @@ logger_class = "hub.gunicorn_conf.RedactingLogger"
 class RedactingLogger(Logger):
     """gunicorn's logger, with every text atom of an access log line redacted before the line is formatted."""
 
-    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:
+    # The same atoms, redacted, as a plain dict: the stub's TypedDict names the fixed atoms but not the per-header
+    # and per-variable ones ("{user-agent}i") gunicorn adds, which are redacted too.
+    def atoms(self, resp: Any, req: Any, environ: Any, request_time: Any) -> dict[str, Any]:  # type: ignore[override]
         return {name: logs.redact(value) if isinstance(value, str) else value
                 for name, value in super().atoms(resp, req, environ, request_time).items()}
 

@@ -50,8 +50,8 @@ def refused(live: LiveHub, *args: str, message: str) -> None:
 def test_provider_add_list_and_disable(live: LiveHub) -> None:
     base = f"{live.url}/sandbox/google"
     added = ok(live, "provider", "add", "google", "--kind", "google", "--client-id", "cid-1",
-               "--client-secret", "top-secret-value", "--issuer", base, "--option", "hd_allow=partner.example,b.example",
-               "--profile-sync", "create")
+               "--client-secret", "top-secret-value", "--issuer", base,
+               "--option", "hd_allow=partner.example,b.example", "--profile-sync", "create")
     assert f"{live.url}/auth/google/callback" in added.output
     ok(live, "provider", "add", "corp", "--kind", "oidc", "--client-id", "cid-2", "--client-secret", "s2",
        "--issuer", f"{live.url}/sandbox/oidc", "--hidden", "--scope", "openid", "--scope", "email")

@@ -36,9 +36,9 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     port = _free_port_pair()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_INSTANCE_PATH"] = str(tmp_path / "instance")
-    log = open(tmp_path / "demo.log", "wb")
-    process = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    with open(tmp_path / "demo.log", "wb") as log:  # the child writes through its own copy of the descriptor
+        process = subprocess.Popen([sys.executable, "-m", "hub", "demo", "--port", str(port)], env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -59,7 +59,6 @@ def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             process.kill()
-        log.close()
     # The demo's embedded Redis stops with it: nothing is left serving its socket.
     assert not _embedded_redis_running(tmp_path / "instance")
 

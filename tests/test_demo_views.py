@@ -5,8 +5,8 @@ import requests
 from sqlalchemy import select
 
 from hub import db, demo, jobs
-from hub.sharing import dispatch
 from hub.models import Delivery, Event, Source, User
+from hub.sharing import dispatch
 from tests.live import Browser, LiveHub, csrf_token
 
 ADA_SUB = "110169484474386276334"  # the Google sandbox's Ada (ada@partner.example)

@@ -10,7 +10,15 @@ from sqlalchemy import inspect, select, text
 from hub import audit, deprovision, redis_conn
 from hub.cli import main
 from hub.models import (
-    AuditEvent, Connection, Consent, Delivery, Erasure, Identity, LmsAccount, Organisation, User,
+    AuditEvent,
+    Connection,
+    Consent,
+    Delivery,
+    Erasure,
+    Identity,
+    LmsAccount,
+    Organisation,
+    User,
 )
 from tests.auth.helpers import ADA, callback_url, signed_in
 from tests.live import Browser, LiveHub

@@ -16,7 +16,7 @@ def test_racing_first_sign_ins_of_one_identity_make_one_user(live: LiveHub) -> N
     callbacks = [callback_url(browser, "google", ADA) for browser in browsers]
     with ThreadPoolExecutor(len(browsers)) as pool:
         answers = list(pool.map(lambda pair: pair[0].http.get(pair[1], allow_redirects=False),
-                                zip(browsers, callbacks)))
+                                zip(browsers, callbacks, strict=True)))
     assert [answer.status_code for answer in answers] == [302] * len(browsers), [a.text[:200] for a in answers]
     assert all(signed_in(browser) for browser in browsers)
     with live.context() as session:

@@ -3,7 +3,7 @@ signing out everywhere, disabling a user and changing their admin role end every
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import pytest
@@ -151,7 +151,7 @@ def test_the_cookie_expires_with_the_sessions_max_age_however_often_it_is_sent_a
     assert answer.status_code == 200
     expires = [part.split("=", 1)[1] for part in answer.headers["Set-Cookie"].split("; ")
                if part.lower().startswith("expires=")][0]
-    left = parsedate_to_datetime(expires) - datetime.now(timezone.utc)
+    left = parsedate_to_datetime(expires) - datetime.now(UTC)
     assert timedelta(minutes=58) < left <= timedelta(hours=1)  # not another 12 hours from this request
 
 
@@ -217,7 +217,7 @@ def test_the_admin_cli_ends_the_users_sessions_on_grant_and_revoke(hub: LiveHub)
 def test_sign_in_prunes_a_bounded_batch_of_rows_ended_or_expired_over_a_week_ago(hub: LiveHub) -> None:
     browser = _signed_in_as(hub)
     [live_row] = _rows(hub)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     week = timedelta(days=7, minutes=1)
     old = [{"ended_at": now - week}, {"created_at": now - timedelta(hours=12) - week},
            {"last_seen_at": now - timedelta(hours=2) - week}]

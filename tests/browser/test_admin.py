@@ -7,8 +7,17 @@ from typing import Any
 from sqlalchemy import select
 
 from hub.models import AuditEvent, User
-from tests.browser.conftest import (ADA_SUB, ADMIN_SUB, DESKTOP, GRACE_SUB, PHONE, Pages, no_horizontal_overflow,
-                                    screenshot, sign_in)
+from tests.browser.conftest import (
+    ADA_SUB,
+    ADMIN_SUB,
+    DESKTOP,
+    GRACE_SUB,
+    PHONE,
+    Pages,
+    no_horizontal_overflow,
+    screenshot,
+    sign_in,
+)
 from tests.live import LiveHub
 
 NAV = ["Providers", "Organisations", "Approvals", "Users", "Sharing rules", "Tiles", "Deliveries", "Audit log"]

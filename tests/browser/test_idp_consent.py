@@ -51,7 +51,8 @@ class FakeLms:
                 page = f"<!doctype html><title>LMS</title><h1>Back at the LMS</h1><dl>{body}</dl>"
             else:
                 link = html.escape(self.authorize_url(hub))
-                page = f'<!doctype html><title>LMS</title><h1>{LMS_NAME}</h1><a id="hub-login" href="{link}">Log in with the hub</a>'
+                page = (f'<!doctype html><title>LMS</title><h1>{LMS_NAME}</h1>'
+                        f'<a id="hub-login" href="{link}">Log in with the hub</a>')
             return Response(page, mimetype="text/html")(environ, start_response)
 
         return wsgi

@@ -14,7 +14,7 @@ from hub.idp import revocation
 from hub.models import IdpConsent, IdpToken, OAuthClient, User
 from tests.auth.helpers import ADA
 from tests.idp.conftest import LMS_CALLBACK, Lms
-from tests.live import csrf_token
+from tests.live import Browser, csrf_token
 
 
 def _third_party(lms: Lms) -> None:
@@ -23,7 +23,13 @@ def _third_party(lms: Lms) -> None:
         session.commit()
 
 
-def _to_consent(lms: Lms, browser) -> tuple[requests.Response, dict]:  # type: ignore[no-untyped-def]
+def _consent_action(page: str) -> str:
+    found = re.search(r'<form method="post" action="([^"]+)" class="card" id="consent">', page)
+    assert found is not None, page
+    return found.group(1).replace("&amp;", "&")
+
+
+def _to_consent(lms: Lms, browser: Browser) -> tuple[requests.Response, dict]:
     start = lms.rp.ok("authorize_url", redirect_uri=LMS_CALLBACK)
     answer = browser.http.get(start["url"], allow_redirects=False)
     if answer.status_code == 200:  # already signed in to the hub: the consent screen at once
@@ -41,7 +47,7 @@ def test_third_party_client_asks_once_and_deny_is_access_denied(lms: Lms) -> Non
     browser = lms.browser()
     page, start = _to_consent(lms, browser)
     assert page.status_code == 200 and "Allow Moodle to sign you in?" in page.text
-    action = re.search(r'<form method="post" action="([^"]+)" class="card" id="consent">', page.text).group(1).replace("&amp;", "&")
+    action = _consent_action(page.text)
     refused = browser.post(action, data={"decision": "allow"})  # no CSRF token
     assert refused.status_code == 400, refused.text
     denied = browser.post(action, data={"csrf_token": csrf_token(page.text), "decision": "deny"})
@@ -50,7 +56,7 @@ def test_third_party_client_asks_once_and_deny_is_access_denied(lms: Lms) -> Non
     assert query["error"] == ["access_denied"] and query["state"] == [start["state"]]
 
     page, start = _to_consent(lms, browser)
-    action = re.search(r'<form method="post" action="([^"]+)" class="card" id="consent">', page.text).group(1).replace("&amp;", "&")
+    action = _consent_action(page.text)
     allowed = browser.post(action, data={"csrf_token": csrf_token(page.text), "decision": "allow"})
     tokens = lms.rp.ok("callback", url=allowed.headers["Location"])
     assert tokens["claims"]["email"] == "ada@partner.example"

@@ -1,7 +1,7 @@
 """Negative cases, each with the OAuth error RFC 6749 5.2 / 4.1.2.1 names."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -72,7 +72,7 @@ def test_pkce_mismatch_is_invalid_grant(lms: Lms) -> None:
 def test_expired_code_is_invalid_grant(lms: Lms) -> None:
     code, verifier = _signed_code(lms)
     with lms.live.context() as session:
-        session.execute(update(AuthorizationCode).values(expires_at=datetime.now(timezone.utc) - timedelta(seconds=1)))
+        session.execute(update(AuthorizationCode).values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
         session.commit()
     answer = _exchange(lms, code, verifier)
     assert answer.status_code == 400 and answer.json()["error"] == "invalid_grant", answer.text

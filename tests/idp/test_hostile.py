@@ -70,8 +70,8 @@ def test_control_characters_elsewhere_are_invalid_request_at_the_lms(lms: Lms, n
     {"data": {"client_id": "x" * 65, "client_secret": "secret"}},
 ])
 def test_token_and_revoke_with_a_malformed_client_id_are_invalid_client(lms: Lms, credentials: dict) -> None:
-    for path, form in (("/oauth/token", {"grant_type": "authorization_code", "code": "x", "redirect_uri": LMS_CALLBACK}),
-                       ("/oauth/revoke", {"token": "x"})):
+    code_grant = {"grant_type": "authorization_code", "code": "x", "redirect_uri": LMS_CALLBACK}
+    for path, form in (("/oauth/token", code_grant), ("/oauth/revoke", {"token": "x"})):
         answer = requests.post(f"{lms.live.url}{path}", auth=credentials.get("auth"),
                                data={**form, **credentials.get("data", {})})
         # 401 is a MUST only when the client used the Authorization header (RFC 6749 5.2)

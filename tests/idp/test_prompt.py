@@ -1,7 +1,7 @@
 """prompt=login, max_age and prompt=none (OpenID Connect Core 3.1.2.1, 3.1.2.6) over HTTP."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -100,7 +100,7 @@ def test_max_age_zero_is_met_by_the_new_sign_in(lms: Lms) -> None:
     answer, _ = _start(lms, browser, max_age="0")
     assert _sent_to_sign_in(answer)
     claims = lms.rp.ok("callback", url=lms.follow_sign_in(browser, answer))["claims"]
-    assert claims["auth_time"] >= datetime.now(timezone.utc).timestamp() - 5
+    assert claims["auth_time"] >= datetime.now(UTC).timestamp() - 5
 
 
 def test_prompt_none_with_an_old_sign_in_is_login_required(lms: Lms) -> None:

@@ -10,7 +10,8 @@ from tests.idp.conftest import LMS_CALLBACK, Lms
 
 
 def _userinfo(lms: Lms, access_token: str) -> int:
-    return requests.get(f"{lms.live.url}/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"}).status_code
+    answer = requests.get(f"{lms.live.url}/oauth/userinfo", headers={"Authorization": f"Bearer {access_token}"})
+    return answer.status_code
 
 
 def _revoked(lms: Lms) -> int:

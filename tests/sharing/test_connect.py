@@ -121,7 +121,8 @@ def test_admin_installs_slack_app_for_org_and_bot_token_posts(hub: LiveHub) -> N
     with hub.context() as session:
         user = session.scalars(select(User)).one()
         destination = parse_destination("slack:#wins")
-        target = publishing.target_for(destination, publishing.connection_for(session, destination, user.id, user.org_id))
+        connection = publishing.connection_for(session, destination, user.id, user.org_id)
+        target = publishing.target_for(destination, connection)
         assert str(target.tokens["access_token"]).startswith("xoxb-")
         publishing.publisher_for(session, "slack").publish(
             target, Post(text="Ada completed Security Basics", link=None, title=None, image_url=None,

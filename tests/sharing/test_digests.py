@@ -1,7 +1,7 @@
 """Digest rules: held deliveries fold into one post per group, delivered exactly once, naming only who allowed it."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -68,7 +68,7 @@ def test_hourly_digest_folds_the_hour_into_one_post_naming_only_who_allowed_it(w
     assert statuses(world) == {"held": 3}
     with world.app.app_context():
         held = db.session().scalars(select(Delivery)).all()
-        assert {d.next_attempt_at.replace(tzinfo=timezone.utc) for d in held} == {
+        assert {d.next_attempt_at.replace(tzinfo=UTC) for d in held} == {
             digests.due_at("hourly", utcnow(), None)}  # the end of this hour
     assert fold_at(world, utcnow()) == []  # not due yet
     [digest_id] = fold_at(world, utcnow() + timedelta(hours=1))
@@ -161,9 +161,9 @@ def test_a_digest_whose_members_are_all_gone_is_skipped(world: World) -> None:
 
 
 def test_due_times() -> None:
-    moment = datetime(2026, 12, 1, 16, 42, 7, tzinfo=timezone.utc)
-    assert digests.due_at("hourly", moment, None) == datetime(2026, 12, 1, 17, tzinfo=timezone.utc)
-    assert digests.due_at("daily", moment, None) == datetime(2026, 12, 2, tzinfo=timezone.utc)
+    moment = datetime(2026, 12, 1, 16, 42, 7, tzinfo=UTC)
+    assert digests.due_at("hourly", moment, None) == datetime(2026, 12, 1, 17, tzinfo=UTC)
+    assert digests.due_at("daily", moment, None) == datetime(2026, 12, 2, tzinfo=UTC)
     assert digests.due_at("automatic", moment, 90) == moment + timedelta(seconds=90)
     assert digests.due_at("automatic", moment, None) == moment + timedelta(seconds=digests.DEFAULT_MAX_DELAY)
 

@@ -1,4 +1,5 @@
-"""The share page and sharing preferences over real HTTP: a signed-in learner, a real RQ worker, the LinkedIn sandbox."""
+"""The share page and sharing preferences over real HTTP: a signed-in learner, a real RQ worker, the LinkedIn
+sandbox."""
 from __future__ import annotations
 
 import json

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -87,16 +87,16 @@ def _side(live: LiveHub, key: str) -> Side:
         session.add(delivery)
         orgs.create_invite(session, org, days=7, email=f"friend@{domain}")
         invite = session.query(Invite).filter_by(org_id=org.id).one()
-        mapping = orgs.add_mapping(session, "google", "hd", domain, org, None)
+        orgs.add_mapping(session, "google", "hd", domain, org, None)
         session.flush()
         mapping_id = session.query(ClaimMapping).filter_by(org_id=org.id).one().id
         audit_ref = f"tenancy{key}00000"
         session.add(AuditEvent(ref=audit_ref, action="test.tenancy", outcome="success", org_id=org.id,
-                               at=datetime.now(timezone.utc) - timedelta(minutes=1), detail={}))
+                               at=datetime.now(UTC) - timedelta(minutes=1), detail={}))
         session.commit()
-        ids = dict(org_id=org.id, admin_id=admin.id, learner_id=learner.id, pending_id=pending.id,
-                   rule_id=rule.id, connection_id=connection.id, tile_id=tile.id, delivery_id=delivery.id,
-                   invite_id=invite.id, mapping_id=mapping_id)
+        ids = {"org_id": org.id, "admin_id": admin.id, "learner_id": learner.id, "pending_id": pending.id,
+               "rule_id": rule.id, "connection_id": connection.id, "tile_id": tile.id, "delivery_id": delivery.id,
+               "invite_id": invite.id, "mapping_id": mapping_id}
     browser = Browser(live)
     answer = browser.sign_in("google", user=admin_sub)
     assert answer.status_code == 302, answer.text

@@ -19,13 +19,23 @@ from sqlalchemy import func, select
 from hub import redis_conn
 from hub.admin.access import CONSOLE_DOOR, HUB_DOOR
 from hub.models import (
-    AuditEvent, Base, ClaimMapping, Delivery, Invite, Organisation, OrgAdmin, ProviderConfig, Rule, Tile, TileAudience,
+    AuditEvent,
+    Base,
+    ClaimMapping,
+    Delivery,
+    Invite,
+    OrgAdmin,
+    Organisation,
+    ProviderConfig,
+    Rule,
+    Tile,
+    TileAudience,
     User,
 )
 from hub.sharing import rules
 from hub.tiles import store
 from tests.live import Browser, LiveHub, csrf_token
-from tests.tenancy.conftest import Side, Wall
+from tests.tenancy.conftest import Wall
 
 Target = Any  # a Side, or the hub-level objects (same attribute names)
 OBJECT, HUB_LEVEL, PAGE = "object", "hub", "page"  # ids in the request; hub admins only; no ids at all
@@ -187,8 +197,8 @@ def beyond(wall: Wall) -> SimpleNamespace:
         session.add(delivery)
         admin_id = session.scalar(select(User.id).where(User.email == "admin@hub.example"))
         session.commit()
-        ids = dict(org_id=org_c.id, learner_id=loner.id, rule_id=rule.id, tile_id=tile.id, delivery_id=delivery.id,
-                   admin_id=admin_id)
+        ids = {"org_id": org_c.id, "learner_id": loner.id, "rule_id": rule.id, "tile_id": tile.id,
+               "delivery_id": delivery.id, "admin_id": admin_id}
     pending = _spare_pending(live, None, "waiting@nowhere.example")
     spare = _spare_pending(live, None, "spare@nowhere.example")
     return SimpleNamespace(key="c", domain="c.example", pending_id=pending, extra={"spare": spare}, **ids)

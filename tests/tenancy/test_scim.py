@@ -9,7 +9,7 @@ import requests
 from sqlalchemy import func, select
 
 from hub import tokens
-from hub.models import AuditEvent, Erasure, Identity, LmsAccount, Organisation, OrgAdmin, User
+from hub.models import AuditEvent, Erasure, Identity, LmsAccount, OrgAdmin, Organisation, User
 from tests.auth.helpers import add_sandbox_user, counts, signed_in
 from tests.live import Browser, LiveHub
 from tests.scim.conftest import Scim

@@ -170,7 +170,8 @@ def test_offline_access_gives_a_rotating_refresh_token(live: LiveHub) -> None:
     form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
     fresh = requests.post(token_url, data=form, auth=(client_id, "sandbox-secret"))
     assert fresh.status_code == 200 and fresh.json()["token_type"] == "bearer" and fresh.json()["refresh_token"]
-    me = requests.get(f"{live.url}/sandbox/x/2/users/me", headers={"Authorization": f"Bearer {fresh.json()['access_token']}"})
+    me = requests.get(f"{live.url}/sandbox/x/2/users/me",
+                      headers={"Authorization": f"Bearer {fresh.json()['access_token']}"})
     assert me.json()["data"]["id"] == ADA
     assert requests.post(token_url, data=form, auth=(client_id, "sandbox-secret")).status_code == 400
 
