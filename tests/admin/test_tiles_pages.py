@@ -17,7 +17,7 @@ from hub.models.tiles import Tile, TileAudience, TileItem
 from hub.tiles import scheduler
 from tests.admin.conftest import ADA, signed_in
 from tests.live import Browser, LiveHub, csrf_token
-from tests.tiles.feed_server import FeedServer, feed_server  # noqa: F401  (fixture)
+from tests.tiles.feed_server import FeedServer
 
 HOSTILE_RSS = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Campus</title><link>https://news.example.org/</link><description>d</description>

@@ -8,17 +8,17 @@ import pytest
 from rq import SimpleWorker
 
 from hub import demo, redis_conn
+from hub.demo import tls
 from hub.tiles import scheduler
 from tests.browser.conftest import ADMIN_SUB, DESKTOP, PHONE, SCREENSHOTS, Pages, no_horizontal_overflow, screenshot, sign_in
 from tests.live import LiveHub
-from tests.providers.microsoft.conftest import tls_files, tls_url  # noqa: F401  (fixtures)
-from tests.providers.microsoft.conftest import hub_env as https_env
 
 
 @pytest.fixture
-def hub_env(https_env: dict[str, str]) -> dict[str, str]:  # noqa: F811
-    """The RSS sandbox is the hub itself on 127.0.0.1: the feed fetcher may reach that host (as in the demo)."""
-    return {**https_env, "HUB_FEED_ALLOW_HOSTS": "127.0.0.1"}
+def hub_env(hub_env: dict[str, str], tls_files: tls.TLSFiles) -> dict[str, str]:
+    """The sandbox CA trusted (msal wants https); the RSS sandbox is the hub itself on 127.0.0.1, a host the feed
+    fetcher may reach (as in the demo)."""
+    return {**hub_env, "HUB_CA_BUNDLE": str(tls_files.ca), "HUB_FEED_ALLOW_HOSTS": "127.0.0.1"}
 
 
 def _watch_dialogs(page: Any) -> list[str]:

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
@@ -108,22 +107,16 @@ def posting_app() -> tuple[Flask, dict[str, Any]]:
     return app, sandboxes
 
 
-@pytest.fixture(scope="session")
-def posting_tls(tmp_path_factory: pytest.TempPathFactory) -> tls.TLSFiles:
-    return tls.ensure_dev_certificate(tmp_path_factory.mktemp("posting-tls"))
-
-
-@pytest.fixture
-def hosts(posting_tls: tls.TLSFiles) -> Iterator[PostingHosts]:
-    """Fresh sandboxes per test, on an HTTP port and an HTTPS port (msal wants an https authority)."""
+def served(tls_files: tls.TLSFiles) -> Iterator[PostingHosts]:
+    """Fresh sandboxes on an HTTP port and an HTTPS port (msal wants an https authority), stopped on close."""
     app, sandboxes = posting_app()
     server = make_server("127.0.0.1", 0, app, threaded=True)
-    secure = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=(str(posting_tls.cert), str(posting_tls.key)))
+    secure = make_server("127.0.0.1", 0, app, threaded=True, ssl_context=(str(tls_files.cert), str(tls_files.key)))
     for each in (server, secure):  # a short poll interval keeps teardown quick
         threading.Thread(target=each.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     try:
         yield PostingHosts(f"http://127.0.0.1:{server.server_port}", f"https://127.0.0.1:{secure.server_port}",
-                           posting_tls.ca, sandboxes)
+                           tls_files.ca, sandboxes)
     finally:
         server.shutdown()
         secure.shutdown()

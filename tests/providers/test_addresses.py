@@ -44,11 +44,6 @@ class Idp:
         return f"https://127.0.0.1:{self.port}"
 
 
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tls.TLSFiles:
-    return tls.ensure_dev_certificate(tmp_path_factory.mktemp("tls"))
-
-
 def _serve(tls_files: tls.TLSFiles) -> Idp:
     app = Flask(__name__)
     idp = Idp(server=None, discovery={}, ca=str(tls_files.ca))  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import requests
 
 from providers import registry
 from providers.base import AuthExpired, Permanent, Post, RateLimited, Transient
-from tests.providers.posting import PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import PostingHosts
 
 KINDS = sorted(registry.PUBLISHERS)
 # Kinds whose posts can be looked up after a crash; the others answer None (and say so in their docs).

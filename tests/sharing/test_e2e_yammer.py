@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from hub import jobs
+from hub.demo import tls
 from hub.models import Connection, Delivery
 from hub.sharing import publishing, rules
 from providers.base import Post
 from providers.yammer.publish import YammerPublisher
 from tests.live import LiveHub
-from tests.providers.microsoft import conftest as https_sandbox
 from tests.sharing.test_e2e import (
     LINK,
     TITLE,
@@ -26,9 +26,12 @@ from tests.webhooks.helpers import COMPLETED, add_source, event, send
 
 GROUP, MEGAN = "123456", "contoso-megan"
 OK = (200, 202, 204)
-# The Microsoft sandbox over HTTPS (msal refuses http authorities), and the hub trusting its CA.
-hub_env, tls_files, tls_url, add_microsoft = (https_sandbox.hub_env, https_sandbox.tls_files, https_sandbox.tls_url,
-                                              https_sandbox.add_microsoft)
+
+
+@pytest.fixture
+def hub_env(hub_env: dict[str, str], tls_files: tls.TLSFiles) -> dict[str, str]:
+    """The hub trusts the CA of the HTTPS Microsoft sandbox (`tls_url`; msal refuses http authorities)."""
+    return {**hub_env, "HUB_CA_BUNDLE": str(tls_files.ca)}
 
 
 def test_signed_event_lands_once_in_the_yammer_group(live: LiveHub, add_microsoft: Callable[..., str]) -> None:

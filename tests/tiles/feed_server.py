@@ -13,8 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
-
 Handler = Callable[[BaseHTTPRequestHandler], None]
 
 
@@ -157,19 +155,8 @@ def _handler_class(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-@pytest.fixture
-def feed_server() -> Iterator[FeedServer]:
-    """A FeedServer on an ephemeral port of 127.0.0.1 ("localhost" in its URLs), stopped after the test."""
-    yield from _served()
-
-
-@pytest.fixture
-def other_feed_server() -> Iterator[FeedServer]:
-    """A second FeedServer: another port of the same host, for redirects between ports."""
-    yield from _served()
-
-
-def _served() -> Iterator[FeedServer]:
+def served() -> Iterator[FeedServer]:
+    """A FeedServer on an ephemeral port of 127.0.0.1, stopped when the generator closes (the fixtures' teardown)."""
     state = FeedServer()
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_class(state))
     httpd.daemon_threads = True

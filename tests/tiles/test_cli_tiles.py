@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -13,8 +12,9 @@ from hub import redis_conn
 from hub.cli import main
 from hub.models import Tile, TileAudience
 from hub.tiles import cache
+from tests.clock import movable_clock
 from tests.live import LiveHub
-from tests.tiles.world import JsonFeed, Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
+from tests.tiles.world import JsonFeed, Orgs
 
 
 def run(live: LiveHub, *args: str) -> Result:
@@ -151,5 +151,5 @@ def test_remove_stops_serving_at_once(live: LiveHub) -> None:
     assert run(live, "tile", "remove", str(tile_id)).exit_code == 0
     with live.app.app_context():
         assert redis_conn.get().get(cache.pointer_key(tile_id)) is None
-    time.sleep(cache.LOCAL_TTL + 0.1)  # the web process's own one-second copy (another process: none)
+    movable_clock(live.app).advance(seconds=cache.LOCAL_TTL + 0.1)  # past the web process's one-second copy
     assert http.get(f"{live.url}/api/tiles/{tile_id}").status_code == 404

@@ -10,7 +10,7 @@ from providers import registry
 from providers.base import FeedSource, Permanent, ProviderSettings, RateLimited, Transient
 from providers.microsoft.sandbox import CONTOSO, FABRIKAM
 from providers.sharepoint.feed import SharePointNewsReader
-from tests.providers.posting import MS_CLIENT, MS_SECRET, PostingHosts, hosts, posting_tls  # noqa: F401
+from tests.providers.posting import MS_CLIENT, MS_SECRET, PostingHosts
 
 NEWS = "https://contoso.sharepoint.com/sites/news"
 

@@ -9,7 +9,7 @@ import pytest
 from providers import registry
 from providers.base import AuthExpired, FeedSource, Permanent, RateLimited, Transient
 from providers.slack.feed import SlackChannelReader, plain_text
-from tests.providers.posting import PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import PostingHosts
 
 
 def reader(hosts: PostingHosts) -> SlackChannelReader:

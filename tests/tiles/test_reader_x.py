@@ -11,7 +11,7 @@ from providers import registry
 from providers.base import AuthExpired, FeedSource, Permanent, RateLimited
 from providers.posting_sandbox import issue_token
 from providers.x.feed import XSearchReader, XUserReader
-from tests.providers.posting import X_USER, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import X_USER, PostingHosts
 
 READ_SCOPE = "tweet.read users.read offline.access"
 

@@ -8,7 +8,7 @@ import pytest
 from providers import registry
 from providers.base import AuthExpired, FeedSource, Permanent, Post, RateLimited, Target, Transient
 from providers.yammer.feed import YammerGroupReader
-from tests.providers.posting import MS_CLIENT, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import MS_CLIENT, PostingHosts
 
 NEWS = "456789"  # the sandbox's "Learning news", seeded with two messages
 

@@ -14,7 +14,7 @@ from hub.sharing.outbox import aware, utcnow
 from hub.tiles import reading, store
 from hub.tiles.refresh import Outcome, refresh_tile
 from tests.live import LiveHub
-from tests.tiles.world import JsonFeed, Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
+from tests.tiles.world import JsonFeed, Orgs
 
 
 def add_tile(live: LiveHub, kind: str, address: str, **fields: object) -> int:

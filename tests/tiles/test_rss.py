@@ -13,7 +13,7 @@ from providers import registry
 from providers.base import FeedSource, Permanent, ProviderSettings, Transient
 from providers.rss.feed import RSSReader
 from tests.live import LiveHub
-from tests.tiles.feed_server import FeedServer, feed_server  # noqa: F401  (the fixture)
+from tests.tiles.feed_server import FeedServer
 
 
 def reader(allow: frozenset[str] = frozenset({"localhost"})) -> RSSReader:

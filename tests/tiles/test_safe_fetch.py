@@ -16,7 +16,7 @@ from hub.demo import tls
 from providers.addresses import refusal
 from providers.base import Permanent, RateLimited, Transient, UnsafeURL
 from providers.safe_fetch import Limits, fetch
-from tests.tiles.feed_server import FeedServer, feed_server, other_feed_server  # noqa: F401  (the fixtures)
+from tests.tiles.feed_server import FeedServer
 
 LOCAL = frozenset({"localhost"})  # the feed server's name is allowed; its address spelled out is not
 RSS = "<rss version='2.0'><channel><title>t</title></channel></rss>"
@@ -275,11 +275,6 @@ def test_refusal_names_the_reason() -> None:
     assert refusal("169.254.169.254") == "169.254.169.254 is a link-local address"
     assert refusal("100.64.0.1") == "100.64.0.1 is in 100.64.0.0/10, which is not public"
     assert refusal("::ffff:10.0.0.1") == "::ffff:a00:1 is an IPv4-mapped address (10.0.0.1)"
-
-
-@pytest.fixture(scope="module")
-def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tls.TLSFiles:
-    return tls.ensure_dev_certificate(tmp_path_factory.mktemp("feed-tls"))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from hub.models import Tile, TileItem
 from hub.sharing.outbox import utcnow
 from hub.tiles import scheduler, store
 from tests.live import LiveHub
-from tests.tiles.world import JsonFeed, feed, json_kind, orgs  # noqa: F401  (fixtures)
+from tests.tiles.world import JsonFeed
 
 
 def tiles(live: LiveHub, address: str, kind: str, count: int) -> list[int]:

@@ -9,7 +9,7 @@ from hub.errors import ConfigError
 from hub.models import Tile, TileAudience, TileItem
 from hub.tiles import store
 from tests.live import LiveHub
-from tests.tiles.world import Orgs, feed, json_kind, orgs  # noqa: F401  (fixtures)
+from tests.tiles.world import Orgs
 
 
 def test_create_list_and_audience(live: LiveHub, orgs: Orgs, json_kind: str) -> None:

@@ -1,4 +1,4 @@
-"""Fixtures for the tile core tests: the live hub, two organisations, and a local JSON feed with its reader.
+"""What the tile core tests share (their fixtures are in tests/tiles/conftest.py): a local JSON feed and its reader.
 
 `JsonFeed` is a small HTTP server on 127.0.0.1 that stands in for an external provider's API (not a mock of
 the hub): it serves items newer than `since_id`, counts every request, and fails on demand the way providers
@@ -9,23 +9,16 @@ reader: registry, settings, refresh, sanitize, store.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
-import pytest
 import requests
 
-from hub.models import Organisation
-from providers import registry
 from providers.base import FeedItem, FeedPage, FeedReader, FeedSource, Permanent, RateLimited, Transient
 from providers.publishing import retry_after
-from tests.live import LiveHub
 
 KIND = "test:json"
 
@@ -100,49 +93,7 @@ class LocalJsonReader(FeedReader):
         return FeedPage(items=items, cursor=max((d["id"] for d in data), key=int))
 
 
-@pytest.fixture
-def feed() -> Iterator[JsonFeed]:
-    state = JsonFeed()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-            status, headers, body = state.answer(parse_qs(urlsplit(self.path).query))
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_port
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield state
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def json_kind(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Register LocalJsonReader as tile kind "test:json" for one test."""
-    monkeypatch.setitem(registry.READERS, KIND, "tests.tiles.world:LocalJsonReader")
-    return KIND
-
-
 @dataclass
 class Orgs:
     partners: int
     staff: int
-
-
-@pytest.fixture
-def orgs(live: LiveHub) -> Orgs:
-    with live.context() as session:
-        partners, staff = Organisation(name="Partners Inc"), Organisation(name="Staff")
-        session.add_all([partners, staff])
-        session.commit()
-        return Orgs(partners.id, staff.id)

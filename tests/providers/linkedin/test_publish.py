@@ -7,7 +7,7 @@ import requests
 from providers.base import AuthExpired, Permanent, Post, Target
 from providers.linkedin.publish import LINKEDIN_VERSION
 from providers.posting_sandbox import issue_token
-from tests.providers.posting import LINKEDIN_SUB, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import LINKEDIN_SUB, PostingHosts
 
 POST = Post("Linh completed Data (Level 2) #proud @team", "https://lms.example.edu/course/9", "Data",
             None, "hub-d9")

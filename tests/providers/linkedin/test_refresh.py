@@ -5,7 +5,7 @@ import pytest
 
 from providers.base import AuthExpired, Permanent, Post, Target
 from providers.linkedin.publish import LinkedInPublisher
-from tests.providers.posting import LINKEDIN_SUB, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import LINKEDIN_SUB, PostingHosts
 
 CLIENT, SECRET = "hub-linkedin-app", "hub-linkedin-secret"
 POST = Post("Linh completed Data", None, None, None, "hub-l01")

@@ -5,7 +5,7 @@ import pytest
 
 from providers.base import AuthExpired, Permanent, Post, RateLimited, Target
 from providers.slack.sandbox import ChannelLimit
-from tests.providers.posting import PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import PostingHosts
 
 POST = Post("Ada <finished> Security & Basics", "https://lms.example.edu/course/7", "Security Basics",
             "https://lms.example.edu/img/7.png", "hub-d7")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from providers.base import Permanent, Post, Target
-from tests.providers.posting import PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import PostingHosts
 
 POST = Post("Megan completed Security Basics", "https://lms.example.edu/course/7", "Security Basics",
             "https://lms.example.edu/img/7.png", "hub-d21")

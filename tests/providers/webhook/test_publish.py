@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import Permanent, Post, Target
 from providers.webhook.publish import payload, sign
-from tests.providers.posting import WEBHOOK_SECRET, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import WEBHOOK_SECRET, PostingHosts
 
 POST = Post("Ada reached level 5", None, None, None, "hub-d31")
 

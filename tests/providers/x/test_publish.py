@@ -7,7 +7,7 @@ import pytest
 
 from providers.base import Permanent, Post, RateLimited, Target
 from providers.posting_sandbox import issue_token
-from tests.providers.posting import X_USER, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import X_USER, PostingHosts
 
 POST = Post("Ada earned the Rust badge", "https://lms.example.edu/badge/1", "Rust", None, "hub-d11")
 

@@ -9,7 +9,7 @@ import pytest
 from providers.base import AuthExpired, Permanent, Post, RateLimited, Target, Transient
 from providers.sandbox_kit import Grant
 from providers.x.publish import XPublisher
-from tests.providers.posting import X_USER, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import X_USER, PostingHosts
 
 CLIENT, SECRET = "hub-x-app", "hub-x-secret"
 POST = Post("Ada earned the Rust badge", None, None, None, "hub-r01")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from providers.base import AuthExpired, Permanent, Post, RateLimited, Target
-from tests.providers.posting import MS_CLIENT, PostingHosts, hosts, posting_tls  # noqa: F401  (fixtures)
+from tests.providers.posting import MS_CLIENT, PostingHosts
 
 POST = Post("Megan earned the Cloud badge", "https://lms.example.edu/badge/3", "Cloud", "https://lms.example.edu/b.png",
             "hub-d3")
