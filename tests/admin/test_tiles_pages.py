@@ -107,7 +107,7 @@ def test_admin_adds_a_tile_that_the_cli_lists_and_edits_and_deletes_it(hub: Live
     [listed] = _tiles(hub)
     assert (listed["title"], listed["refresh_seconds"], sorted(listed["audience"])) == (
         "Campus & library", 600, ["Partners Inc", "Staff"])
-    assert "Tile %d saved: Campus &amp; library." % tile_id in admin.get(f"/admin/tiles/{tile_id}").text
+    assert f"Tile {tile_id} saved: Campus &amp; library." in admin.get(f"/admin/tiles/{tile_id}").text
 
     # Delete asks first (a GET changes nothing), then removes tile and audience.
     confirm = admin.get(f"/admin/tiles/{tile_id}/delete")
@@ -164,7 +164,8 @@ def test_an_edit_with_bad_input_changes_nothing_and_a_new_address_starts_over(hu
     form = {"csrf_token": token, "kind": "rss", "title": "Campus", "address": feed_server.url("/campus.xml"),
             "org_id": "", "refresh_seconds": "300", "max_items": "0", "enabled": "on"}
     refused = admin.post(f"/admin/tiles/{tile_id}", data=form)
-    assert refused.status_code == 400 and 'id="tile-max_items-error">Max items must be between 1 and 100' in refused.text
+    assert refused.status_code == 400
+    assert 'id="tile-max_items-error">Max items must be between 1 and 100' in refused.text
     assert _tiles(hub)[0]["title"] == "Campus news" and _count(hub, TileItem) == 2
     moved = admin.post(f"/admin/tiles/{tile_id}", data={**form, "max_items": "10",
                                                         "address": feed_server.url("/other.xml")})

@@ -12,7 +12,14 @@ from hub.auth.throttle import PER_IP
 from hub.cli import main
 from hub.models import AuditEvent, Identity, Invite, User
 from tests.auth.helpers import (
-    ADA, GRACE, add_sandbox_user, assert_refused, callback_url, counts, sign_out, signed_in,
+    ADA,
+    GRACE,
+    add_sandbox_user,
+    assert_refused,
+    callback_url,
+    counts,
+    sign_out,
+    signed_in,
 )
 from tests.clock import movable_clock
 from tests.live import Browser, LiveHub, csrf_token

@@ -10,7 +10,16 @@ from rq import SimpleWorker
 from hub import demo, redis_conn
 from hub.demo import tls
 from hub.tiles import scheduler
-from tests.browser.conftest import ADMIN_SUB, DESKTOP, PHONE, SCREENSHOTS, Pages, no_horizontal_overflow, screenshot, sign_in
+from tests.browser.conftest import (
+    ADMIN_SUB,
+    DESKTOP,
+    PHONE,
+    SCREENSHOTS,
+    Pages,
+    no_horizontal_overflow,
+    screenshot,
+    sign_in,
+)
 from tests.live import LiveHub
 
 

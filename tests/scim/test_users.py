@@ -1,7 +1,7 @@
 """SCIM Users over HTTP: tokens, uniqueness, filters and paging, externalId for the xAPI intake, active=false."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -20,7 +20,7 @@ def test_no_token_or_a_dead_one_gets_401_with_a_challenge(live: LiveHub, scim_to
         revoked = tokens.create(session, scope="scim", name="revoked", all_orgs=True)
         tokens.revoke(session, revoked.id)
         expired = tokens.create(session, scope="scim", name="expired", expires_days=1, all_orgs=True)
-        session.get(ApiToken, expired.id).expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+        session.get(ApiToken, expired.id).expires_at = datetime.now(UTC) - timedelta(seconds=1)
         session.add(ApiToken(name="other", scope="other", token_hash=token_hash("hubt_other"), prefix="hubt_oth",
                              home_page="urn:x"))
         session.commit()

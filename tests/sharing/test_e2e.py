@@ -1,4 +1,5 @@
-"""End to end over HTTP: a signed LMS event in, a real RQ worker, the real publishers, the post in a provider sandbox."""
+"""End to end over HTTP: a signed LMS event in, a real RQ worker, the real publishers, the post in a provider
+sandbox."""
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """The token bucket with its line of waiting holders, on a real Redis, and the dispatcher that brings them back."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator
@@ -78,7 +79,7 @@ def test_posts_are_never_closer_than_the_limit_whoever_comes_back(world: World) 
                 holders.remove(holder)
         time.sleep(0.005)
     assert not holders
-    gaps = [b - a for a, b in zip(granted, granted[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
     assert min(gaps) >= 0.05 * 0.9  # the script's clock is Redis's, to the millisecond
 
 

@@ -139,7 +139,7 @@ def _handler_class(server: FeedServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:
             server.requests.append(Seen(self.path, {name.lower(): value for name, value in self.headers.items()}))
             route = server.routes.get(self.path.split("?", 1)[0])
             if route is None:
@@ -149,7 +149,7 @@ def _handler_class(server: FeedServer) -> type[BaseHTTPRequestHandler]:
                 return
             route(self)
 
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        def log_message(self, format: str, *args: object) -> None:
             pass
 
     return Handler

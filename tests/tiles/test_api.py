@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -30,7 +30,7 @@ XSS = ('<p>Hello <b>learners</b></p><img src=x onerror="window.pwned=1"><script>
 def add_tile(live: LiveHub, title: str = "Campus news", *, orgs: tuple[int, ...] = (), items: int = 2,
              html: str | None = None, kind: str = "rss", avatar: str | None = None) -> int:
     """A tile with `items` items stored as the refresh step stores them (sanitized, version bumped)."""
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     with live.context() as session:
         tile = Tile(kind=kind, title=title, address="https://news.example.org/feed.xml", version=1, fetched_at=now)
         session.add(tile)
@@ -182,7 +182,7 @@ def test_fragment_has_no_script_and_is_framed_only_by_lms_origins(live: LiveHub,
 def test_stale_flag_after_a_failed_refresh(live: LiveHub, client: FlaskClient) -> None:
     tile_id = add_tile(live)
     before = client.get(f"/api/tiles/{tile_id}")
-    bump(live, tile_id, last_error="rss: 503 from news.example.org", error_at=datetime.now(timezone.utc))
+    bump(live, tile_id, last_error="rss: 503 from news.example.org", error_at=datetime.now(UTC))
     with live.app.app_context():
         cache.warm(tile_id)
     after = client.get(f"/api/tiles/{tile_id}", headers={"If-None-Match": before.headers["ETag"]})
@@ -289,7 +289,7 @@ class _ImageHost:
         hits = self.hits
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 hits.append(self.path)
                 content_type, data = files.get(self.path, ("text/plain", b"missing"))
                 self.send_response(200 if self.path in files else 404)

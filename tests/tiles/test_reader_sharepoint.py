@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -39,7 +39,7 @@ def test_first_fetch_is_published_news_newest_first_with_author_link_and_time(ho
     first = page.items[0]
     assert first.author == "Lee Gu" and first.avatar_url is None
     assert first.link == NEWS + "/SitePages/Security-Basics-is-mandatory-from-October.aspx"
-    assert first.published_at == datetime(2026, 9, 10, 12, 30, tzinfo=timezone.utc)
+    assert first.published_at == datetime(2026, 9, 10, 12, 30, tzinfo=UTC)
     assert first.html is None  # a news page's title and description are plain text
     assert microsoft.token_requests == before + 1  # msal's client-credentials grant at the sandbox's Entra
     paths = [p for p, _ in microsoft.graph.reads]
@@ -58,7 +58,8 @@ def test_second_fetch_returns_only_news_changed_since_the_cursor(hosts: PostingH
     page_id = graph.add_page("contoso.sharepoint.com/sites/news", "Lunch and learn: Intro to SQL")
     graph.add_page("contoso.sharepoint.com/sites/news", "About us", news=False)
     second = r.fetch(FeedSource(NEWS), quiet.cursor)
-    assert [(i.remote_id, i.text) for i in second.items] == [(page_id, "Lunch and learn: Intro to SQL")]  # no description: the title is the text
+    # No description: the title is the text.
+    assert [(i.remote_id, i.text) for i in second.items] == [(page_id, "Lunch and learn: Intro to SQL")]
     assert json.loads(second.cursor or "")["since"] > "2026-09-10T12:30:00Z"
 
 

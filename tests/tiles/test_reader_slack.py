@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -30,7 +30,7 @@ def test_first_fetch_is_newest_first_with_author_avatar_permalink_and_time(hosts
     assert first.remote_id == "1756807200.000200"
     assert (first.author, first.avatar_url) == ("Sam", "https://secure.gravatar.com/avatar/sam.png")
     assert first.link == "https://partnerco.slack.com/archives/C0LEARNING1/p1756807200000200"
-    assert first.published_at == datetime.fromtimestamp(1756807200.0002, tz=timezone.utc)
+    assert first.published_at == datetime.fromtimestamp(1756807200.0002, tz=UTC)
     reads = [method for method, _ in hosts.sandboxes["slack"].reads]
     assert reads.count("users.info") == 1  # one author, looked up once
     assert "oldest" not in dict(hosts.sandboxes["slack"].reads)["conversations.history"]

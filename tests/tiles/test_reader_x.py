@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timezone
+from datetime import UTC
 
 import pytest
 
@@ -33,7 +33,7 @@ def test_search_first_fetch_is_newest_first_with_author_link_and_time(hosts: Pos
     assert first.avatar_url == "https://pbs.twimg.com/profile_images/1500000000000000001/openedx_normal.png"
     assert first.link == f"https://x.com/openedx/status/{first.remote_id}"
     assert first.published_at is not None and first.published_at.tzinfo is not None
-    assert first.published_at.astimezone(timezone.utc).isoformat() == "2026-09-03T14:15:00+00:00"
+    assert first.published_at.astimezone(UTC).isoformat() == "2026-09-03T14:15:00+00:00"
     assert page.cursor == first.remote_id and not page.not_modified
     path, args = hosts.sandboxes["x"].reads[-1]
     assert path.endswith("/2/tweets/search/recent")

@@ -1,7 +1,7 @@
 """Yammer tiles against the Microsoft sandbox's Yammer REST v1 over HTTP, with msal redeeming the connection."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -31,7 +31,7 @@ def test_first_fetch_is_newest_first_with_sender_link_html_and_time(hosts: Posti
         "Lee Gu", "https://mugshot0.assets-yammer.com/mugshot/images/48x48/leeg.png")
     assert first.link == f"https://www.yammer.com/contoso.example/messages/{first.remote_id}"
     assert first.html and '<a href="https://lms.example.edu/catalog">' in first.html  # untrusted: the hub sanitizes
-    assert first.published_at == datetime(2026, 9, 8, 8, 0, tzinfo=timezone.utc)
+    assert first.published_at == datetime(2026, 9, 8, 8, 0, tzinfo=UTC)
     assert page.cursor == first.remote_id
     query = hosts.sandboxes["microsoft"].yammer.reads[-1]
     assert query["threaded"] == "true" and "newer_than" not in query

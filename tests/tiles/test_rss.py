@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
@@ -67,11 +67,11 @@ def test_rss2_items_newest_first_with_fields(feed_server: FeedServer) -> None:
     assert [item.remote_id for item in page.items] == ["news-3", "news-2", "news-1"]
     newest, _middle, oldest = page.items
     assert newest.html == "<p>Full <b>story</b></p>"  # content:encoded over the summary
-    assert newest.published_at == datetime(2025, 1, 8, 9, 0, tzinfo=timezone.utc)
+    assert newest.published_at == datetime(2025, 1, 8, 9, 0, tzinfo=UTC)
     assert oldest.title == "Older & wiser"
     assert oldest.author == "Ana"
     assert oldest.link == "https://news.example/1"
-    assert oldest.published_at == datetime(2025, 1, 6, 8, 0, tzinfo=timezone.utc)  # +0100 normalised to UTC
+    assert oldest.published_at == datetime(2025, 1, 6, 8, 0, tzinfo=UTC)  # +0100 normalised to UTC
     assert not page.not_modified
 
 
@@ -86,7 +86,7 @@ def test_atom_entry(feed_server: FeedServer) -> None:
     assert item.remote_id == "urn:news:1"
     assert item.link == feed_server.url("/stories/1")  # relative to the feed's own URL
     assert item.author == "Ben"
-    assert item.published_at == datetime(2025, 1, 8, 8, 0, tzinfo=timezone.utc)
+    assert item.published_at == datetime(2025, 1, 8, 8, 0, tzinfo=UTC)
     assert "<strong>live</strong>" in (item.html or "")
     assert plain_text(item.title) == "Launch day" and plain_text(item.text) == "It is live."
 
@@ -96,7 +96,7 @@ def test_rss1_and_rss091(feed_server: FeedServer) -> None:
     feed_server.feed("/091", RSS091.encode("iso-8859-1"), content_type="text/xml")
     (rdf,) = read(feed_server, "/rdf").items
     assert (rdf.title, rdf.author, rdf.published_at) == ("RDF item", "Chen",
-                                                        datetime(2025, 1, 5, 8, 0, tzinfo=timezone.utc))
+                                                        datetime(2025, 1, 5, 8, 0, tzinfo=UTC))
     (old,) = read(feed_server, "/091").items
     assert old.title == "Café opens"
     assert old.remote_id == "https://news.example/cafe"  # no guid in RSS 0.91: the link identifies the item
@@ -194,7 +194,8 @@ def test_external_dtd_and_stylesheet_are_not_fetched(feed_server: FeedServer) ->
     """A DOCTYPE naming a DTD (as RSS 0.91 feeds do) parses, and neither the DTD nor a stylesheet is requested."""
     feed_server.feed("/rss.dtd", "<!ELEMENT rss ANY>", content_type="application/xml-dtd")
     feed_server.feed("/style.xsl", "<xsl/>", content_type="text/xsl")
-    feed_server.feed("/feed", f'<?xml version="1.0"?><?xml-stylesheet type="text/xsl" href="{feed_server.url("/style.xsl")}"?>'
+    stylesheet = feed_server.url("/style.xsl")
+    feed_server.feed("/feed", f'<?xml version="1.0"?><?xml-stylesheet type="text/xsl" href="{stylesheet}"?>'
                               f'<!DOCTYPE rss SYSTEM "{feed_server.url("/rss.dtd")}"><rss version="0.91"><channel>'
                               '<title>t</title><link>https://news.example/</link><description>d</description>'
                               '<item><title>ok</title><link>https://news.example/ok</link></item></channel></rss>')

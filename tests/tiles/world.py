@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +39,7 @@ class JsonFeed:
         return f"http://127.0.0.1:{self.port}/feed"
 
     def add(self, remote_id: int, text: str, **extra: Any) -> None:
-        published = datetime(2026, 1, 1, tzinfo=timezone.utc).timestamp() + remote_id * 60
+        published = datetime(2026, 1, 1, tzinfo=UTC).timestamp() + remote_id * 60
         self.items.append({"id": str(remote_id), "text": text, "published": published, **extra})
 
     def answer(self, query: dict[str, list[str]]) -> tuple[int, dict[str, str], bytes]:
@@ -88,7 +88,7 @@ class LocalJsonReader(FeedReader):
         items = tuple(FeedItem(remote_id=d["id"], text=d["text"], html=d.get("html"), title=d.get("title"),
                                author=d.get("author"),
                                avatar_url=d.get("avatar"), link=d.get("link"),
-                               published_at=datetime.fromtimestamp(d["published"], tz=timezone.utc))
+                               published_at=datetime.fromtimestamp(d["published"], tz=UTC))
                       for d in data)
         return FeedPage(items=items, cursor=max((d["id"] for d in data), key=int))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import create_engine, select
@@ -44,19 +44,19 @@ def test_a_signed_event_is_stored_with_its_user(live: LiveHub, secret: str) -> N
     assert row.external_id == "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W" and row.type == "course.completed"
     assert row.user_id == ada
     assert row.payload["course"] == COMPLETED["course"]
-    assert utc(row.occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=timezone.utc)
+    assert utc(row.occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=UTC)
 
 
 def test_occurred_at_is_stored_in_utc(live: LiveHub, secret: str) -> None:
     answer = send(live, secret, event(occurred_at="2026-11-23T10:58:12+01:00"))
     assert answer.status_code == 202
-    assert utc(events(live)[0].occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=timezone.utc)
+    assert utc(events(live)[0].occurred_at) == datetime(2026, 11, 23, 9, 58, 12, tzinfo=UTC)
 
 
 def utc(value: datetime | None) -> datetime:
     """SQLite returns naive UTC, PostgreSQL an aware time in the session's zone: compare both as UTC."""
     assert value is not None
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @pytest.mark.parametrize("payload", [
