@@ -30,10 +30,10 @@ bp = Blueprint("demo", __name__, url_prefix="/demo")
 log = logging.getLogger(__name__)
 
 # What the button can say happened, and the item each event type carries besides the course.
-LMS_EVENTS = ((EventType.COURSE_COMPLETED.value, "Completed the course", None),
-              (EventType.COURSE_ENROLLED.value, "Enrolled in the course", None),
-              (EventType.BADGE_AWARDED.value, "Earned the course's badge", "badge"),
-              (EventType.CERTIFICATE_ISSUED.value, "Received the course's certificate", "certificate"))
+LMS_EVENTS = ((EventType.COURSE_COMPLETED, "Completed the course", None),
+              (EventType.COURSE_ENROLLED, "Enrolled in the course", None),
+              (EventType.BADGE_AWARDED, "Earned the course's badge", "badge"),
+              (EventType.CERTIFICATE_ISSUED, "Received the course's certificate", "certificate"))
 TITLE_LIMIT = 300  # an event item's title (docs/events.md)
 
 
@@ -49,7 +49,7 @@ def lms() -> Any:
     """The sample LMS homepage: complete a course (a signed event to the hub) and see where the posts appear."""
     last = _receipt(request.args.get("sent", ""))
     return _lms_page(last, {"title": last.get("title") or "Security Basics",
-                            "type": last.get("type") or EventType.COURSE_COMPLETED.value,
+                            "type": last.get("type") or EventType.COURSE_COMPLETED,
                             "learner": last.get("learner") or demo.LEARNERS[0][1]})
 
 

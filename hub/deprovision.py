@@ -32,13 +32,13 @@ user_disabled = signals.signal("user-disabled")  # send(sender, user_id=, sessio
 user_erased = signals.signal("user-erased")  # send(sender, user_id=, session=)
 
 # Deliveries that have not reached the provider yet; a SENDING one is re-checked by the sender (user disabled).
-WAITING = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value, DeliveryStatus.HELD.value)
+WAITING = (DeliveryStatus.PENDING, DeliveryStatus.FAILED, DeliveryStatus.HELD)
 ERASED_NAME = "Erased user"
 
 
 def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
     """End the user's access now: sessions, waiting posts, provider tokens; then the signal for other grants."""
-    user.status = UserStatus.DISABLED.value
+    user.status = UserStatus.DISABLED
     end_all_sessions(session, user)  # every browser session, and any copy of its cookie, ends here
     revoked = _drop_connections(session, user)
     signed_in = _forget_sign_in_tokens(session, user)
@@ -52,18 +52,18 @@ def disable(session: Session, user: User, *, actor: str, reason: str) -> None:
 
 def enable(session: Session, user: User, *, actor: str, reason: str) -> None:
     """Give access back; connections and skipped posts stay gone (the user reconnects)."""
-    user.status = UserStatus.ACTIVE.value
+    user.status = UserStatus.ACTIVE
     audit.record("user.reprovision", "success", user_id=user.id, actor=actor, reason=reason, commit=False)
     session.flush()
 
 
 def apply_policy(session: Session, org: Organisation, policy: str, *, actor: str) -> int:
     """Set an organisation's policy; closing it disables its members. Returns how many were disabled."""
-    org.policy = policy
-    if policy != OrgPolicy.CLOSED.value:
+    org.policy = OrgPolicy(policy)
+    if policy != OrgPolicy.CLOSED:
         return 0
     members = list(session.scalars(select(User).where(
-        User.org_id == org.id, User.status != UserStatus.DISABLED.value).order_by(User.id)))
+        User.org_id == org.id, User.status != UserStatus.DISABLED).order_by(User.id)))
     for member in members:
         disable(session, member, actor=actor, reason=f"organisation {org.name} closed")
     return len(members)
@@ -109,7 +109,7 @@ def erase(session: Session, user: User, *, actor: str) -> str:
     user.email, user.email_verified = None, False
     user.name, user.given_name, user.family_name, user.picture = ERASED_NAME, None, None, None
     user.groups, user.is_admin = [], False
-    user.status = UserStatus.DISABLED.value
+    user.status = UserStatus.DISABLED
     end_all_sessions(session, user)
     session.merge(Erasure(user_id=user_id, pseudonym=alias))
     session.flush()
@@ -143,7 +143,7 @@ def _drop_connections(session: Session, user: User) -> int:
 
 def _skip_waiting(session: Session, user: User, why: str) -> int:
     result = session.execute(update(Delivery).where(Delivery.user_id == user.id, Delivery.status.in_(WAITING))
-                             .values(status=DeliveryStatus.SKIPPED.value, last_error=why)
+                             .values(status=DeliveryStatus.SKIPPED, last_error=why)
                              .execution_options(synchronize_session=False))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 

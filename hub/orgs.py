@@ -33,14 +33,14 @@ def add_org(db: Session, name: str, domains: list[str], policy: str, provider: s
         raise InvalidOrg("NAME must be 1 to 200 characters")
     if hidden := names.problem(name, "NAME"):
         raise InvalidOrg(hidden)
-    if policy not in {p.value for p in OrgPolicy}:
-        raise InvalidOrg(f"--policy must be one of {', '.join(p.value for p in OrgPolicy)}")
+    if policy not in set(OrgPolicy):
+        raise InvalidOrg(f"--policy must be one of {', '.join(OrgPolicy)}")
     if db.scalar(select(Organisation).where(Organisation.name == name)):
         raise InvalidOrg(f"organisation {name!r} already exists")
     # Home-realm discovery sends users to this provider: a typo would send them to a 404.
     if provider is not None and db.scalar(select(ProviderConfig).where(ProviderConfig.name == provider)) is None:
         raise InvalidOrg(f"--provider: no provider called {provider!r} (add it first with `hub provider add`)")
-    org = Organisation(name=name, policy=policy)
+    org = Organisation(name=name, policy=OrgPolicy(policy))
     for domain in domains:
         org.domains.append(_domain(db, domain, provider))
     db.add(org)

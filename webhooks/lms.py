@@ -120,7 +120,7 @@ def receive(name: str) -> Any:
 def _store(source: Source, webhook_id: str, event: Any) -> intake.Stored:
     """Store the event once, only while the source is as verified (one statement and its commit)."""
     return intake.accept(current_app.extensions["db_engine"], [intake.IncomingEvent(
-        source_id=source.id, external_id=webhook_id, type=event.type.value, payload=event.payload,
+        source_id=source.id, external_id=webhook_id, type=event.type, payload=event.payload,
         occurred_at=event.occurred_at, email=event.email, home_page=sources.account_home_page(source),
         lms_user_id=event.external_id, source_seal=source.webhook_secrets_sealed or "",
     )])[0]

@@ -117,7 +117,7 @@ class LevelReached(_Event):
 LmsEvent = Annotated[CourseEnrolled | CourseCompleted | BadgeAwarded | CertificateIssued | LevelReached,
                      Field(discriminator="type")]
 _ADAPTER: TypeAdapter[Any] = TypeAdapter(LmsEvent)
-_TYPES = {t.value for t in EventType}
+_TYPES = frozenset(EventType)
 
 
 class InvalidEvent(Exception):

@@ -16,7 +16,7 @@ from hub.admin.access import console_required, hub_admin_required, new_org, reac
 from hub.admin.common import actor, done, whole
 from hub.models import ClaimMapping, Organisation, OrgDomain, OrgPolicy, ProviderConfig, User, UserStatus
 
-POLICIES = [policy.value for policy in OrgPolicy]
+POLICIES = list(OrgPolicy)
 # orgs.py words its errors for the CLI; the form shows them in its own words, beside the field.
 FIELD_OF_MESSAGE = (("NAME", "name"), ("organisation", "name"), ("--policy", "policy"), ("--domain", "domains"),
                     ("domain ", "domains"), ("a mapping", "org"), ("--provider", "provider"), ("--claim", "claim"),
@@ -160,7 +160,7 @@ def org_policy(org_id: int) -> Any:
         done("org.policy", f"Choose one of: {', '.join(POLICIES)}.", outcome="failure", reason="invalid",
              detail={"org": org.name, "policy": policy[:40]}, org_id=org.id)
         return redirect(url_for("admin.org_detail", org_id=org.id), 303)
-    if policy == OrgPolicy.CLOSED.value and _members_beyond_reach(org):
+    if policy == OrgPolicy.CLOSED and _members_beyond_reach(org):
         done("org.policy", f"{org.name} has members with roles beyond it (hub admins or admins of other "
                            "organisations), whom closing would disable: ask a hub admin to close it.",
              outcome="failure", reason="refused", detail={"org": org.name, "policy": policy}, org_id=org.id)
@@ -174,7 +174,7 @@ def org_policy(org_id: int) -> Any:
 
 def _members_beyond_reach(org: Organisation) -> bool:
     """Does the organisation have active members the signed-in admin may not disable (tenancy.users_within)?"""
-    beyond = select(User.id).where(User.org_id == org.id, User.status != UserStatus.DISABLED.value,
+    beyond = select(User.id).where(User.org_id == org.id, User.status != UserStatus.DISABLED,
                                    ~tenancy.users_within(reach()))
     return db.session().scalar(beyond.limit(1)) is not None
 

@@ -58,9 +58,9 @@ def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | Non
     rows = list(db.session().scalars(select(Rule).where(mine.where(Rule.org_id)).order_by(Rule.id)))
     orgs = _orgs()
     return render_template("admin/rules.html", rows=rows, org_names=names, orgs=orgs,
-                           event_types=[(t.value, t.value) for t in EventType],
+                           event_types=[(t, t) for t in EventType],
                            form=form or {"org": orgs[0][0] if orgs else "*",
-                                         "event_type": EventType.COURSE_COMPLETED.value, "mode": "immediate"},
+                                         "event_type": EventType.COURSE_COMPLETED, "mode": "immediate"},
                            modes=MODE_CHOICES, errors=errors or {}, preview=preview,
                            kinds=rules.destination_kinds()), status
 
@@ -139,7 +139,7 @@ def _preview(form: dict[str, str], template: str | None, errors: dict[str, str])
         except rules.InvalidRule as exc:
             errors["destination"] = field_error(str(exc))[1]
     text = None
-    if form["event_type"] not in {t.value for t in EventType}:
+    if form["event_type"] not in set(EventType):
         errors["event_type"] = "Choose an event type from the list"
     else:
         try:
@@ -156,13 +156,13 @@ def _preview(form: dict[str, str], template: str | None, errors: dict[str, str])
 def deliveries() -> Any:
     status = request.args.get("status", "")
     query = select(Delivery).where(reach().where(Delivery.org_id)).order_by(Delivery.id.desc())
-    if status in {s.value for s in DeliveryStatus}:
+    if status in set(DeliveryStatus):
         query = query.where(Delivery.status == status)
     else:
         status = ""
     page = paginate(db.session(), query, DELIVERIES_PAGE_SIZE)
     return render_template("admin/deliveries.html", page=page, status=status,
-                           statuses=[s.value for s in DeliveryStatus], retryable=outbox.RETRYABLE)
+                           statuses=list(DeliveryStatus), retryable=outbox.RETRYABLE)
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")

@@ -19,21 +19,21 @@ from hub.auth.sessions import current_user, end_all_sessions
 from hub.models import User, UserStatus
 
 PAGE_SIZE = 25
-STATUSES = [status.value for status in UserStatus]
+STATUSES = list(UserStatus)
 
 
 def _approve(user: User) -> str | None:
-    if user.status != UserStatus.PENDING.value:
+    if user.status != UserStatus.PENDING:
         return f"{user.email} is {user.status}, not pending."
-    user.status = UserStatus.ACTIVE.value
+    user.status = UserStatus.ACTIVE
     return None
 
 
 def _reject(user: User) -> str | None:
     # A rejected sign-up is a disabled account: the same sign-in is refused next time too.
-    if user.status != UserStatus.PENDING.value:
+    if user.status != UserStatus.PENDING:
         return f"{user.email} is {user.status}, not pending."
-    user.status = UserStatus.DISABLED.value
+    user.status = UserStatus.DISABLED
     return None
 
 
@@ -91,7 +91,7 @@ def _people() -> Select[tuple[User]]:
 @bp.get("/approvals")
 @console_required
 def approvals() -> Any:
-    pending = list(db.session().scalars(_people().where(User.status == UserStatus.PENDING.value)
+    pending = list(db.session().scalars(_people().where(User.status == UserStatus.PENDING)
                                         .order_by(User.created_at)))
     return render_template("admin/approvals.html", pending=pending)
 

@@ -114,7 +114,7 @@ def require_email(ctx: Context) -> None:
 
 
 def refuse_inactive_user(ctx: Context) -> None:
-    if ctx.user is not None and ctx.user.status == UserStatus.DISABLED.value:
+    if ctx.user is not None and ctx.user.status == UserStatus.DISABLED:
         raise LoginRejected("This account is disabled. Contact your administrator.", code="user_disabled")
 
 
@@ -142,15 +142,15 @@ def apply_org_policy(ctx: Context) -> None:
     org = ctx.org
     if org is None:
         return
-    if org.policy == OrgPolicy.CLOSED.value:
+    if org.policy == OrgPolicy.CLOSED:
         raise LoginRejected(f"{org.name} is not accepting sign-ins.", code="org_closed")
     if ctx.user is not None and ctx.user.org_id == org.id:
         return
-    if org.policy == OrgPolicy.DOMAIN.value:
+    if org.policy == OrgPolicy.DOMAIN:
         domains = {d.domain for d in org.domains}
         if orgs.email_domain(ctx.verified_email) not in domains:
             raise LoginRejected(f"{org.name} accepts only verified emails of its own domains.", code="domain_required")
-    if org.policy == OrgPolicy.INVITE.value:
+    if org.policy == OrgPolicy.INVITE:
         use_invite(ctx, org)
 
 
@@ -187,8 +187,8 @@ def create_or_update_user(ctx: Context) -> None:
     if ctx.user is None:
         ctx.user = User(email=ctx.verified_email, email_verified=True, org=ctx.org, groups=[],
                         is_admin=ctx.verified_email in ctx.admin_emails)
-        if ctx.org is not None and ctx.org.policy == OrgPolicy.APPROVAL.value:
-            ctx.user.status = UserStatus.PENDING.value
+        if ctx.org is not None and ctx.org.policy == OrgPolicy.APPROVAL:
+            ctx.user.status = UserStatus.PENDING
         ctx.db.add(ctx.user)
         ctx.created = True
     elif ctx.user.org is None and ctx.org is not None:

@@ -97,7 +97,7 @@ def _live_user(db_session: Session, now: datetime) -> User | None:
     if row is None or row.user_id != session.get("uid") or not _alive(row, now, _settings()):
         return None
     user = db_session.get(User, row.user_id)
-    if user is None or user.status != UserStatus.ACTIVE.value or user.session_epoch != session.get("epoch"):
+    if user is None or user.status != UserStatus.ACTIVE or user.session_epoch != session.get("epoch"):
         return None
     _touch(row, now)
     return user

@@ -172,7 +172,7 @@ def _provision(row: ProviderConfig, profile: Profile, tokens: Any, pending: stat
         refused = fail(exc.reason, code=exc.code, provider=row.name, status=getattr(exc, "status", 403),
                        user_id=exc.user_id)
         return _lms_refused(pending) or refused
-    if user.status == UserStatus.PENDING.value:
+    if user.status == UserStatus.PENDING:
         sign_out()
         return _lms_refused(pending) or (render_template("pending.html", org=user.org), 202)
     if not linking_user:

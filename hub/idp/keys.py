@@ -37,7 +37,7 @@ def _new_key(session: Session, vault: Vault, state: KeyState) -> SigningKey:
     key = RSAKey.generate_key(2048, private=True)
     kid = key.thumbprint()
     public = {**key.as_dict(private=False), "kid": kid, "use": "sig", "alg": ALG}
-    row = SigningKey(kid=kid, alg=ALG, state=state.value, public_jwk=public, private_sealed="",
+    row = SigningKey(kid=kid, alg=ALG, state=state, public_jwk=public, private_sealed="",
                      activated_at=_now() if state is KeyState.CURRENT else None)
     row.private_sealed = vault.seal(json.dumps(key.as_dict(private=True)), row.seal_context)
     session.add(row)
@@ -45,7 +45,7 @@ def _new_key(session: Session, vault: Vault, state: KeyState) -> SigningKey:
 
 
 def _by_state(session: Session, state: KeyState) -> list[SigningKey]:
-    return list(session.scalars(select(SigningKey).where(SigningKey.state == state.value)
+    return list(session.scalars(select(SigningKey).where(SigningKey.state == state)
                                 .order_by(SigningKey.id.desc())))
 
 
@@ -63,10 +63,10 @@ def rotate(session: Session, vault: Vault) -> tuple[str, str]:
     ensure(session, vault)
     now = _now()
     for old in _by_state(session, KeyState.CURRENT):
-        old.state, old.retired_at = KeyState.RETIRED.value, now
+        old.state, old.retired_at = KeyState.RETIRED, now
         old.remove_after = now + timedelta(seconds=KEY_RETIREMENT_SECONDS)
     promoted = _by_state(session, KeyState.NEXT)[0]
-    promoted.state, promoted.activated_at = KeyState.CURRENT.value, now
+    promoted.state, promoted.activated_at = KeyState.CURRENT, now
     fresh = _new_key(session, vault, KeyState.NEXT)
     prune(session)
     session.flush()
@@ -75,7 +75,7 @@ def rotate(session: Session, vault: Vault) -> tuple[str, str]:
 
 def prune(session: Session) -> int:
     """Delete retired keys whose tokens have all expired."""
-    done = session.execute(delete(SigningKey).where(SigningKey.state == KeyState.RETIRED.value,
+    done = session.execute(delete(SigningKey).where(SigningKey.state == KeyState.RETIRED,
                                                     SigningKey.remove_after < _now()))
     return int(done.rowcount or 0)
 
@@ -85,7 +85,7 @@ def published(session: Session) -> dict[str, Any]:
     now = _now()
     rows = session.scalars(select(SigningKey).order_by(SigningKey.id))
     keys = [row.public_jwk for row in rows
-            if row.state != KeyState.RETIRED.value or (row.remove_after and _aware(row.remove_after) > now)]
+            if row.state != KeyState.RETIRED or (row.remove_after and _aware(row.remove_after) > now)]
     return {"keys": keys}
 
 

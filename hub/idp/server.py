@@ -48,7 +48,7 @@ def _aware(moment: datetime) -> datetime:
 
 def _active_user(user: User | None) -> User | None:
     """Tokens are only ever issued or honoured for an active user."""
-    return user if user is not None and user.status == UserStatus.ACTIVE.value else None
+    return user if user is not None and user.status == UserStatus.ACTIVE else None
 
 
 class Client(ClientMixin):

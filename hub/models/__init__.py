@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from hub.models.types import StoredEnum
 
 
 def utcnow() -> datetime:
@@ -26,7 +28,7 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: DateTime(timezone=True), dict: JSON, list: JSON}
 
 
-class OrgPolicy(str, Enum):
+class OrgPolicy(StrEnum):
     OPEN = "open"  # anyone who signs in joins
     DOMAIN = "domain"  # only verified emails of the org's domains
     INVITE = "invite"  # only with a one-time invitation code
@@ -34,7 +36,7 @@ class OrgPolicy(str, Enum):
     CLOSED = "closed"  # nobody joins; existing members are refused
 
 
-class UserStatus(str, Enum):
+class UserStatus(StrEnum):
     ACTIVE = "active"
     PENDING = "pending"
     DISABLED = "disabled"
@@ -44,7 +46,7 @@ class Organisation(Base):
     __tablename__ = "organisations"
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    policy: Mapped[str] = mapped_column(String(20), default=OrgPolicy.OPEN.value)
+    policy: Mapped[OrgPolicy] = mapped_column(StoredEnum(OrgPolicy, 20), default=OrgPolicy.OPEN)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", cascade="all, delete-orphan")
 
@@ -85,7 +87,7 @@ class User(Base):
     family_name: Mapped[str | None] = mapped_column(String(200), default=None)
     picture: Mapped[str | None] = mapped_column(Text, default=None)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), default=None)
-    status: Mapped[str] = mapped_column(String(20), default=UserStatus.ACTIVE.value)
+    status: Mapped[UserStatus] = mapped_column(StoredEnum(UserStatus, 20), default=UserStatus.ACTIVE)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     groups: Mapped[list] = mapped_column(JSON, default=list)
     # Bumped by "sign out everywhere": sessions carry the epoch they began in.
@@ -179,7 +181,7 @@ class PendingSignup(Base):
         return f"pending:{self.provider}:{self.subject}:payload"
 
 
-class MailStatus(str, Enum):
+class MailStatus(StrEnum):
     PENDING = "pending"  # not sent yet: a job (or the periodic flush) sends it at next_attempt_at
     SENT = "sent"  # the SMTP server took it (sent_at)
     FAILED = "failed"  # every attempt failed (last_error); kept, listed by `hub mail list --status failed`
@@ -201,7 +203,7 @@ class MailMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
-    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING.value)
+    status: Mapped[str] = mapped_column(String(10), default=MailStatus.PENDING)
     attempts: Mapped[int] = mapped_column(Integer, default=0)  # attempts begun (each one claims the row)
     # Pending: not before this (a retry's backoff, or the lease of the attempt under way); NULL: at once.
     next_attempt_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -7,15 +7,16 @@ and signing keys' private halves are sealed with the hub's vault.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from hub.models import Base, User, utcnow
+from hub.models.types import StoredEnum
 
 
-class KeyState(str, Enum):
+class KeyState(StrEnum):
     NEXT = "next"  # published in JWKS, not signing yet: RPs learn it before they meet it
     CURRENT = "current"  # signs new ID tokens
     RETIRED = "retired"  # published until the last token it signed has expired
@@ -111,7 +112,7 @@ class SigningKey(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     kid: Mapped[str] = mapped_column(String(64), unique=True)
     alg: Mapped[str] = mapped_column(String(10), default="RS256")
-    state: Mapped[str] = mapped_column(String(10), default=KeyState.NEXT.value)
+    state: Mapped[KeyState] = mapped_column(StoredEnum(KeyState, 10), default=KeyState.NEXT)
     public_jwk: Mapped[dict] = mapped_column(JSON)
     private_sealed: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

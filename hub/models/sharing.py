@@ -5,7 +5,7 @@ Imported by hub.models so Alembic sees them; the behaviour lives in webhooks/ an
 from __future__ import annotations
 
 from datetime import datetime
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -21,9 +21,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hub.models import Base, utcnow
+from hub.models.types import StoredEnum
 
 
-class EventType(str, Enum):
+class EventType(StrEnum):
     COURSE_ENROLLED = "course.enrolled"
     COURSE_COMPLETED = "course.completed"
     BADGE_AWARDED = "badge.awarded"
@@ -31,7 +32,7 @@ class EventType(str, Enum):
     CERTIFICATE_ISSUED = "certificate.issued"
 
 
-class DeliveryStatus(str, Enum):
+class DeliveryStatus(StrEnum):
     PENDING = "pending"  # planned, waiting for a worker (or for next_attempt_at)
     SENDING = "sending"  # leased by one attempt (attempt_id) until lease_until
     SENT = "sent"  # the provider holds the post (remote_id, remote_url)
@@ -107,7 +108,7 @@ class Event(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     external_id: Mapped[str] = mapped_column(String(255))  # webhook-id, or xAPI statement id
     content_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the canonical payload
-    type: Mapped[str | None] = mapped_column(String(40), default=None)  # None: stored and ignored
+    type: Mapped[EventType | None] = mapped_column(StoredEnum(EventType, 40), default=None)  # None: stored, ignored
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
     occurred_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -128,7 +129,7 @@ class Rule(Base):
     __tablename__ = "rules"
     id: Mapped[int] = mapped_column(primary_key=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
-    event_type: Mapped[str] = mapped_column(String(40))
+    event_type: Mapped[EventType] = mapped_column(StoredEnum(EventType, 40))
     # Optional filters: {"courses": [ids], "badges": [ids]}
     filters: Mapped[dict] = mapped_column(JSON, default=dict)
     destination: Mapped[str] = mapped_column(Text)  # "slack:#wins", "yammer:123", "linkedin:me", ...
@@ -194,7 +195,8 @@ class Delivery(Base):
     # The learner's organisation when planned: whose connection posts, and which digest a held delivery joins.
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), default=None)
     destination: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING.value, index=True)
+    status: Mapped[DeliveryStatus] = mapped_column(StoredEnum(DeliveryStatus, 16), default=DeliveryStatus.PENDING,
+                                                   index=True)
     text: Mapped[str | None] = mapped_column(Text, default=None)  # rendered (or learner-edited) message
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     attempt_id: Mapped[str | None] = mapped_column(String(64), default=None)

@@ -130,7 +130,7 @@ def create_group() -> Response:
     session = db.session()
     _require_all_orgs("create")
     incoming = Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
-    org = Organisation(name="", policy=OrgPolicy.INVITE.value)
+    org = Organisation(name="", policy=OrgPolicy.INVITE)
     session.add(org)
     _apply(session, org, incoming)
     session.commit()

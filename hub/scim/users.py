@@ -64,7 +64,7 @@ def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None, *
         name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
         else None,
         emails=[_email(user.email, patching)] if user.email else None,
-        active=user.status == UserStatus.ACTIVE.value, external_id=_external_id(session, user),
+        active=user.status == UserStatus.ACTIVE, external_id=_external_id(session, user),
         groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
         if org else None,
         meta=Meta(resource_type="User", created=aware(user.created_at),
@@ -154,7 +154,7 @@ def _special() -> filters.Special:
         return exists(account.where(LmsAccount.external_id == value))
 
     return {"externalid": external_id, "emails.type": email_type,
-            "active": filters.boolean(HubUser.status == UserStatus.ACTIVE.value)}
+            "active": filters.boolean(HubUser.status == UserStatus.ACTIVE)}
 
 
 @bp.get("/Users")
@@ -196,7 +196,7 @@ def get_user(user_id: str) -> Response:
 def create_user() -> Response:
     session = db.session()
     incoming = _written(Context.RESOURCE_CREATION_REQUEST)
-    user = HubUser(status=UserStatus.ACTIVE.value, org_id=_home_org(session, _email_of(incoming)))
+    user = HubUser(status=UserStatus.ACTIVE, org_id=_home_org(session, _email_of(incoming)))
     session.add(user)
     _apply(session, user, incoming, creating=True)
     session.commit()
@@ -333,9 +333,9 @@ def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = 
     actor = f"scim:{token().name}"
     # A PUT that leaves active out does not assert it (RFC 7644 §3.5.1 lets the hub keep it): omitting it must
     # never re-enable a user the LMS disabled.
-    if incoming.active is False and user.status != UserStatus.DISABLED.value:
+    if incoming.active is False and user.status != UserStatus.DISABLED:
         deprovision.disable(session, user, actor=actor, reason="scim active=false")
-    elif incoming.active is True and user.status != UserStatus.ACTIVE.value and not creating:
+    elif incoming.active is True and user.status != UserStatus.ACTIVE and not creating:
         deprovision.enable(session, user, actor=actor, reason="scim active=true")
     _touch(session, user.id, None if email and user_name.lower() == email.lower() else user_name)
 

@@ -26,7 +26,7 @@ from providers.base import LoginError, Provider, ProviderError
 
 bp = Blueprint("connect", __name__)
 STATE_PREFIX = "connect:"
-OPEN_STATUSES = (DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value)
+OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
 # Scopes in plain words for the account page; an unknown scope is shown as it is.
 SCOPE_WORDS = {
@@ -206,7 +206,7 @@ def skip_waiting(session: Session, kind: str, *, user_id: int | None, org_id: in
     if not ids:
         return 0
     session.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status.in_(OPEN_STATUSES))
-                    .values(status=DeliveryStatus.SKIPPED.value,
+                    .values(status=DeliveryStatus.SKIPPED,
                             last_error=f"skipped: the {kind} account was disconnected")
                     .execution_options(synchronize_session=False))
     return len(ids)

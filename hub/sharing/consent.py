@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from hub.models import AuditEvent, Consent
 from hub.sharing.rules import posts_as_learner
 
 
-class Choice(str, Enum):
+class Choice(StrEnum):
     ALWAYS = "always"  # post automatically on the learner's own account
     ASK = "ask"  # a share page with a preview the learner confirms, per post
     NEVER = "never"
@@ -65,11 +65,11 @@ def allows(session: Session, user_id: int, destination_kind: str, delivery_id: i
     """May the hub post on the learner's own account of this kind? "always", or "ask" and they confirmed this one."""
     row = _row(session, user_id, destination_kind)
     # No row: not asked yet. "never" wins over an earlier confirmation (withdrawn after pressing Post).
-    if row is None or row.choice == Choice.NEVER.value:
+    if row is None or row.choice == Choice.NEVER:
         return False
-    if row.choice == Choice.ALWAYS.value:
+    if row.choice == Choice.ALWAYS:
         return True
-    return row.choice == Choice.ASK.value and delivery_id is not None and confirmed(session, user_id, delivery_id)
+    return row.choice == Choice.ASK and delivery_id is not None and confirmed(session, user_id, delivery_id)
 
 
 def names_allowed(session: Session, user_id: int, destination_kind: str) -> bool:
@@ -98,10 +98,10 @@ def save(session: Session, user_id: int, kind: str, choice: str | None, name_in_
     if kind not in PREFERENCE_KINDS:
         raise ValueError(f"kind {kind!r} is not one of {', '.join(PREFERENCE_KINDS)}")
     if posts_as_learner(kind):
-        if choice not in {c.value for c in Choice}:
+        if choice not in set(Choice):
             raise ValueError(f"choice for {kind} must be always, ask or never, not {choice!r}")
     else:
-        choice = Choice.NEVER.value  # org channels: the hub never posts as the learner there
+        choice = Choice.NEVER  # org channels: the hub never posts as the learner there
     name = bool(name_in_org_posts) and kind in ORG_CHANNEL_KINDS
     row = _row(session, user_id, kind)
     if row is not None and row.choice == choice and row.name_in_org_posts == name \
@@ -117,4 +117,4 @@ def save(session: Session, user_id: int, kind: str, choice: str | None, name_in_
 def withdraw_all(session: Session, user_id: int) -> None:
     """One click undoes everything: never post for me, never name me."""
     for kind in PREFERENCE_KINDS:
-        save(session, user_id, kind, Choice.NEVER.value, False)
+        save(session, user_id, kind, Choice.NEVER, False)

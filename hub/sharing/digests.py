@@ -34,7 +34,7 @@ VERBS = {
     "badge.awarded": "earned the {title} badge", "certificate.issued": "earned the certificate {title}",
     "level.reached": "reached {title}",
 }
-BACKLOG = (S.PENDING.value, S.SENDING.value, S.FAILED.value)
+BACKLOG = (S.PENDING, S.SENDING, S.FAILED)
 
 
 def due_at(mode: str, now: datetime, max_delay: int | None) -> datetime:
@@ -67,7 +67,7 @@ def fold_due(session: Session, now: datetime | None = None) -> list[int]:
     """Build every digest that is due; returns the new (pending) digest deliveries' ids, committed."""
     now = now or utcnow()
     groups = session.execute(select(Delivery.rule_id, Delivery.org_id, Delivery.destination).where(
-        Delivery.status == S.HELD.value, Delivery.next_attempt_at <= now).distinct()).all()
+        Delivery.status == S.HELD, Delivery.next_attempt_at <= now).distinct()).all()
     built = []
     for rule_id, org_id, destination in groups:
         digest_id = fold(session, rule_id, org_id, destination, now)
@@ -79,21 +79,21 @@ def fold_due(session: Session, now: datetime | None = None) -> list[int]:
 def fold(session: Session, rule_id: int | None, org_id: int | None, destination: str, now: datetime) -> int | None:
     """Fold one group's held members into a new digest delivery and commit; None if another pass took them."""
     rule = session.get(Rule, rule_id) if rule_id is not None else None
-    group = [Delivery.status == S.HELD.value, Delivery.destination == destination, _same_org(org_id),
+    group = [Delivery.status == S.HELD, Delivery.destination == destination, _same_org(org_id),
              Delivery.rule_id == rule_id if rule_id is not None else Delivery.rule_id.is_(None)]
     if rule is None or rule.mode != "automatic":
         group.append(Delivery.next_attempt_at <= now)  # a window's members; automatic folds all it holds
-    disabled = select(User.id).where(User.status == UserStatus.DISABLED.value)
+    disabled = select(User.id).where(User.status == UserStatus.DISABLED)
     session.execute(update(Delivery).where(*group, Delivery.user_id.in_(disabled))
-                    .values(status=S.SKIPPED.value, last_error="the learner's account is disabled",
+                    .values(status=S.SKIPPED, last_error="the learner's account is disabled",
                             next_attempt_at=None, updated_at=now).execution_options(synchronize_session=False))
     digest = Delivery(key=f"{DIGEST_KEY_PREFIX}{rule_id}:{org_id}:{uuid.uuid4().hex[:20]}", event_id=None,
                       rule_id=rule_id, user_id=None, org_id=org_id, destination=destination,
-                      status=S.PENDING.value)
+                      status=S.PENDING)
     session.add(digest)
     session.flush()
     result = cast(CursorResult[Any], session.execute(
-        update(Delivery).where(*group).values(status=S.FOLDED.value, digest_id=digest.id, next_attempt_at=None,
+        update(Delivery).where(*group).values(status=S.FOLDED, digest_id=digest.id, next_attempt_at=None,
                                               updated_at=now)
         .execution_options(synchronize_session=False)))
     if result.rowcount == 0:
@@ -101,9 +101,9 @@ def fold(session: Session, rule_id: int | None, org_id: int | None, destination:
         return None
     digest.text = render(session, digest, rule.mode if rule else "hourly")
     if digest.text is None:
-        digest.status, digest.last_error = S.SKIPPED.value, "nobody left in this digest"
+        digest.status, digest.last_error = S.SKIPPED, "nobody left in this digest"
     session.commit()
-    return digest.id if digest.status == S.PENDING.value else None
+    return digest.id if digest.status == S.PENDING else None
 
 
 @dataclass
@@ -120,7 +120,7 @@ def subjects(session: Session, digest: Delivery) -> list[_Subject]:
     rows = session.execute(
         select(Delivery.user_id, Event.type, Event.payload).join(Event, Event.id == Delivery.event_id)
         .join(User, User.id == Delivery.user_id)
-        .where(Delivery.digest_id == digest.id, User.status != UserStatus.DISABLED.value)
+        .where(Delivery.digest_id == digest.id, User.status != UserStatus.DISABLED)
         .order_by(Delivery.id)).all()
     grouped: dict[tuple[str, str], _Subject] = {}
     for user_id, event_type, payload in rows:

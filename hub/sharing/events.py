@@ -7,7 +7,7 @@ and after the last retry it is failed until an admin replans it (`hub event repl
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_, select
@@ -19,7 +19,7 @@ from hub.models import Event, Source, aware
 ERROR_LIMIT = 500  # characters of a planning error kept on the event
 
 
-class PlanStatus(str, Enum):
+class PlanStatus(StrEnum):
     PENDING = "pending"  # not planned yet: due now, or at next_plan_at after a failed attempt
     PLANNED = "planned"  # its deliveries exist (planned_at)
     FAILED = "failed"  # every attempt raised (plan_failed_at); replanned only by an admin
@@ -74,7 +74,7 @@ def _row(event: Event, source: str | None) -> dict[str, Any]:
         return aware(moment).isoformat() if moment is not None else None  # type: ignore[union-attr]
 
     return {"id": event.id, "source": source, "external_id": event.external_id, "type": event.type,
-            "user": event.user_id, "status": status_of(event).value, "received_at": when(event.received_at),
+            "user": event.user_id, "status": status_of(event), "received_at": when(event.received_at),
             "planned_at": when(event.planned_at), "plan_attempts": event.plan_attempts,
             "next_plan_at": when(event.next_plan_at), "plan_failed_at": when(event.plan_failed_at),
             "plan_error": event.plan_error}

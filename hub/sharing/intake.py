@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, and_, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from hub import db
-from hub.models import Event, LmsAccount, Source, User, utcnow
+from hub.models import Event, EventType, LmsAccount, Source, User, utcnow
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,7 @@ class IncomingEvent:
 
     source_id: int
     external_id: str  # webhook-id, or the xAPI statement id (or a dedupe key for id-less statements)
-    type: str | None  # an EventType value; None: stored and ignored (an xAPI verb the hub does not share)
+    type: EventType | None  # None: stored and ignored (an xAPI verb the hub does not share)
     payload: dict[str, Any]  # JSON-ready, canonical: what is stored and what templates see
     occurred_at: datetime | None = None
     email: str | None = None  # resolved against verified hub emails only

@@ -18,7 +18,7 @@ from hub import clock
 from hub.models import Delivery, DeliveryStatus, aware  # noqa: F401  (aware: used through this module)
 
 S = DeliveryStatus
-RETRYABLE = (S.DEAD.value, S.UNKNOWN.value, S.FAILED.value)
+RETRYABLE = (S.DEAD, S.UNKNOWN, S.FAILED)
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,9 @@ def claim(session: Session, delivery_id: int, policy: Policy, now: datetime | No
     attempt = uuid.uuid4().hex
     statement = (
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
+        .where(Delivery.id == delivery_id, Delivery.status.in_([S.PENDING, S.FAILED]),
                or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
-        .values(status=S.SENDING.value, attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds),
+        .values(status=S.SENDING, attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds),
                 attempts=Delivery.attempts + 1, updated_at=now)
         .returning(Delivery)
         .execution_options(synchronize_session=False, populate_existing=True)
@@ -82,7 +82,7 @@ def take_over(session: Session, delivery_id: int, policy: Policy, now: datetime 
     attempt = uuid.uuid4().hex
     won = apply(session, (
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.status == S.SENDING.value, Delivery.lease_until < now)
+        .where(Delivery.id == delivery_id, Delivery.status == S.SENDING, Delivery.lease_until < now)
         .values(attempt_id=attempt, lease_until=now + timedelta(seconds=policy.lease_seconds), updated_at=now)
     ))
     return attempt if won else None
@@ -90,10 +90,10 @@ def take_over(session: Session, delivery_id: int, policy: Policy, now: datetime 
 
 def finish(session: Session, delivery_id: int, attempt_id: str, status: S, **values: Any) -> bool:
     """Move a leased delivery on, only if this attempt still holds it; commits."""
-    values = {"status": status.value, "lease_until": None, "updated_at": utcnow(), **values}
+    values = {"status": status, "lease_until": None, "updated_at": utcnow(), **values}
     won = apply(session, (
         update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING.value)
+        .where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id, Delivery.status == S.SENDING)
         .values(**values)
     ))
     return won
@@ -141,7 +141,7 @@ def release(session: Session, delivery_id: int, attempt_id: str, until: datetime
     """Keep a recovering delivery in `sending` but let its lease lapse at `until` so recovery runs again."""
     values = {"lease_until": until, "last_error": reason, "updated_at": utcnow()}
     return apply(session, update(Delivery).where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id,
-                                                 Delivery.status == S.SENDING.value).values(**values))
+                                                 Delivery.status == S.SENDING).values(**values))
 
 
 def retry(session: Session, delivery_id: int) -> Delivery:
@@ -154,5 +154,5 @@ def retry(session: Session, delivery_id: int) -> Delivery:
     if row.status not in RETRYABLE:
         raise HubError(f"delivery {delivery_id} is {row.status}; only {', '.join(RETRYABLE)} can be retried")
     row.status, row.attempts, row.next_attempt_at, row.attempt_id, row.lease_until, row.enqueued_at = \
-        S.PENDING.value, 0, None, None, None, None
+        S.PENDING, 0, None, None, None, None
     return row

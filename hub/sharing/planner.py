@@ -66,17 +66,17 @@ def plan(session: Session, event: Event, reach: tenancy.Reach | None = None) -> 
             continue
         destination = parse_destination(rule.destination)
         own = destination.on_learner_account
-        status, error, text, due = DeliveryStatus.PENDING.value, None, None, None
+        status, error, text, due = DeliveryStatus.PENDING, None, None, None
         if not own and digests.should_hold(session, rule, user.org_id, limits.limit_for(destination.kind).per_second):
             # Folded into the rule's digest when it is due (hub/sharing/digests.py); its text is the digest's.
-            status, due = DeliveryStatus.HELD.value, digests.due_at(rule.mode, utcnow(), rule.max_delay_seconds)
+            status, due = DeliveryStatus.HELD, digests.due_at(rule.mode, utcnow(), rule.max_delay_seconds)
         else:
             try:
                 text = templates.render(rule.template, event.type, event.payload or {},
                                         learner_name(session, user, rule, own), own_account=own)
             except templates.InvalidTemplate as exc:
                 # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
-                status, error = DeliveryStatus.DEAD.value, f"rule {rule.id}: {exc}"
+                status, error = DeliveryStatus.DEAD, f"rule {rule.id}: {exc}"
         delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id,
                             org_id=user.org_id, destination=rule.destination, status=status, text=text,
                             last_error=error, next_attempt_at=due)
@@ -84,7 +84,7 @@ def plan(session: Session, event: Event, reach: tenancy.Reach | None = None) -> 
         created.append(delivery)
     if created:
         session.flush()
-    return [d.id for d in created if d.status == DeliveryStatus.PENDING.value]
+    return [d.id for d in created if d.status == DeliveryStatus.PENDING]
 
 
 def _refuse_outsider(session: Session, event: Event, user: User) -> None:

@@ -50,7 +50,7 @@ def reconcile(session: Session) -> Report:
     report.enqueued += dispatch.run_pass(session, connection=connection).enqueued
     now = utcnow()
     due = session.scalars(
-        select(Delivery.id).where(Delivery.status.in_([S.PENDING.value, S.FAILED.value]),
+        select(Delivery.id).where(Delivery.status.in_([S.PENDING, S.FAILED]),
                                   Delivery.enqueued_at.is_not(None),  # NULL: the dispatcher's, not lost
                                   or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
         .order_by(Delivery.id).limit(BATCH)).all()
@@ -59,7 +59,7 @@ def reconcile(session: Session) -> Report:
             dispatch.enqueue(delivery_id, connection=connection)
             report.enqueued += 1
     expired = session.scalars(
-        select(Delivery.id).where(Delivery.status == S.SENDING.value, Delivery.lease_until < now)
+        select(Delivery.id).where(Delivery.status == S.SENDING, Delivery.lease_until < now)
         .order_by(Delivery.id).limit(BATCH)).all()
     for delivery_id in expired:
         row = session.get(Delivery, delivery_id)

@@ -80,9 +80,9 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
     """Validate and store a rule (the template is compiled and test-rendered first)."""
     from hub.sharing import templates
 
-    if event_type not in {t.value for t in EventType}:
+    if event_type not in set(EventType):
         raise InvalidRule(f"--on {event_type!r} is not an event type; one of: "
-                          f"{', '.join(t.value for t in EventType)}")
+                          f"{', '.join(EventType)}")
     parsed = parse_destination(destination)
     if mode not in MODES:
         raise InvalidRule(f"--mode {mode!r} must be one of {', '.join(MODES)}")
@@ -106,7 +106,7 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
         from hub.sharing.digests import DEFAULT_MAX_DELAY
 
         max_delay_seconds = DEFAULT_MAX_DELAY
-    rule = Rule(org_id=org_id, event_type=event_type, destination=str(parsed), template=template, mode=mode,
+    rule = Rule(org_id=org_id, event_type=EventType(event_type), destination=str(parsed), template=template, mode=mode,
                 filters=filters, enabled=True, max_delay_seconds=max_delay_seconds)
     session.add(rule)
     session.flush()

@@ -6,7 +6,7 @@ import hashlib
 import logging
 from datetime import timedelta
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import TypeVar
 
 import redis
@@ -26,7 +26,7 @@ S = DeliveryStatus
 T = TypeVar("T")
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     GONE = "gone"  # the row no longer exists (its event or user was erased)
     DONE = "done"  # already in a final state: a replayed or duplicate job
     BUSY = "busy"  # another attempt holds a live lease
@@ -59,11 +59,11 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
     row = session.get(Delivery, delivery_id)
     if row is None:
         return Outcome.GONE
-    if row.status == S.SENDING.value:
+    if row.status == S.SENDING:
         if aware(row.lease_until) and aware(row.lease_until) > now:  # type: ignore[operator]
             return Outcome.BUSY
         return recover(session, row)
-    if row.status not in (S.PENDING.value, S.FAILED.value):
+    if row.status not in (S.PENDING, S.FAILED):
         return Outcome.DONE
     if row.next_attempt_at and aware(row.next_attempt_at) > now:  # type: ignore[operator]
         return Outcome.NOT_DUE
@@ -125,10 +125,10 @@ def _refusal(session: Session, row: Delivery, destination: Destination, user: Us
     """Why this delivery must not go out now (user gone or disabled, consent withdrawn), or None."""
     if user is None:
         return "the learner no longer exists"
-    if user.status == UserStatus.DISABLED.value:
+    if user.status == UserStatus.DISABLED:
         return "the learner's account is disabled"
     if destination.on_learner_account and not consent.allows(session, user.id, destination.kind, row.id):
-        if consent.choice_of(session, user.id, destination.kind) == consent.Choice.ASK.value:
+        if consent.choice_of(session, user.id, destination.kind) == consent.Choice.ASK:
             return consent.AWAITING_LEARNER
         return f"no consent to post automatically on the learner's {destination.kind} account"
     if row.text is None:

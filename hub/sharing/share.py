@@ -16,7 +16,7 @@ from providers.registry import SHARE_INTENTS, share_intent
 bp = Blueprint("share", __name__, url_prefix="/share")
 S = DeliveryStatus
 # A learner may confirm a post that is waiting for them (skipped by the sender, or not yet looked at).
-POSTABLE = (S.PENDING.value, S.SKIPPED.value)
+POSTABLE = (S.PENDING, S.SKIPPED)
 
 
 @bp.app_context_processor
@@ -109,7 +109,7 @@ def post(delivery_id: int) -> Any:
     intent = share_intent(kind, text, None)
     limit = intent.text_limit if intent else templates.MAX_TEXT
     choice = consent.choice_of(db.session(), user.id, kind)
-    if choice not in (consent.Choice.ASK.value, consent.Choice.ALWAYS.value):
+    if choice not in (consent.Choice.ASK, consent.Choice.ALWAYS):
         return _page(row, text, f"Your sharing preference for {kind} is \"never\" or not set, so nothing was "
                                 "posted. Change it on your account page first.", 403)
     if not text:
@@ -120,7 +120,7 @@ def post(delivery_id: int) -> Any:
         won = cast(CursorResult[Any], session.execute(
             update(Delivery).where(Delivery.id == row.id, Delivery.user_id == user.id,
                                    Delivery.status.in_(POSTABLE))
-            .values(status=S.PENDING.value, text=text, last_error=None, next_attempt_at=None, enqueued_at=None)
+            .values(status=S.PENDING, text=text, last_error=None, next_attempt_at=None, enqueued_at=None)
             .execution_options(synchronize_session=False))).rowcount == 1
         if won:
             audit.record(consent.CONFIRMED, "success", user_id=user.id, actor=user.email, provider=kind,

@@ -75,7 +75,7 @@ def context_for(event_type: str, payload: dict[str, Any], learner: str) -> dict[
     subject = (payload or {}).get(SUBJECT.get(event_type, "course")) or {}
     return {
         "learner": learner,
-        "event": event_type,
+        "event": str(event_type),  # the plain text, never the EventType member a row holds
         "course": (payload or {}).get("course") or {},
         "badge": (payload or {}).get("badge") or {},
         "certificate": (payload or {}).get("certificate") or {},

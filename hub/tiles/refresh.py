@@ -12,7 +12,7 @@ import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import StrEnum
 
 import redis
 import sqlalchemy.exc
@@ -39,7 +39,7 @@ TEXT_LIMIT = 1000
 TITLE_LIMIT = 300
 
 
-class Outcome(str, Enum):
+class Outcome(StrEnum):
     REFRESHED = "refreshed"  # new or changed items stored
     UNCHANGED = "unchanged"  # fetched; nothing new
     NOT_MODIFIED = "not_modified"  # the source said so (304, or nothing since the cursor)
@@ -219,7 +219,7 @@ def _failed(session: Session, tile: Tile, exc: ProviderError, delay: float,
     fresh.error_at = fresh.error_at or now  # when the tile went stale: the backoff grows with the outage
     fresh.next_refresh_at = now + timedelta(seconds=delay)
     session.commit()
-    log.info("tile %s (%s) %s: %s", fresh.id, fresh.kind, outcome.value, message)
+    log.info("tile %s (%s) %s: %s", fresh.id, fresh.kind, outcome, message)
     _warm(fresh.id)
     return Result(outcome, error=message, next_refresh_at=fresh.next_refresh_at)
 

@@ -30,7 +30,7 @@ def store(session: Session, source: Source, statements: Sequence[Statement]) -> 
 def _incoming(source: Source, statement: Statement) -> intake.IncomingEvent:
     mapped = map_statement(statement.body)
     return intake.IncomingEvent(
-        source_id=source.id, external_id=statement.id, type=mapped.type.value if mapped.type else None,
+        source_id=source.id, external_id=statement.id, type=mapped.type,
         payload=mapped.payload(statement.body), occurred_at=mapped.occurred_at, email=mapped.learner.email,
         home_page=mapped.learner.home_page, lms_user_id=mapped.learner.account_name,
         content_hash=statement.content_hash)
