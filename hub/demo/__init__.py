@@ -80,28 +80,28 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
     """Configure every provider against its sandbox and add sample organisations; returns provider names."""
     vault = app.extensions["vault"]
     names = []
-    with app.app_context():
-        with db.transaction() as session:
-            for kind, sandbox in app.extensions["sandboxes"].items():
-                base = bases.get(kind, bases["*"]) + f"/sandbox/{kind}"
-                secret = secrets.token_urlsafe(24)
-                client_id = f"demo-{kind}"
-                callback = f"{app.extensions['settings'].base_url}/auth/{kind}/callback"
-                sandbox.register_client(client_id, secret, [callback])
-                overrides = registry.provider_class(kind).sandbox_overrides(base)
-                provider_store.add_provider(session, vault, name=kind, kind=kind, client_id=client_id,
-                                            client_secret=secret, insecure_loopback=True,
-                                            options=PROVIDER_OPTIONS.get(kind), **overrides)
-                names.append(kind)
-            if session.scalar(select(Organisation).where(Organisation.name == "Partner Co")) is None:
-                orgs.add_org(session, "Partner Co", ["partner.example"], "open", provider="google")
-                orgs.add_org(session, "Reseller Ltd", ["reseller.example"], "approval")
-                session.flush()
-                orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
-            _seed_sharing(app, session)
-            _seed_org_admin(session)
-            _seed_lms(app, session)
-            _seed_tiles(app, session, bases["*"])
+    with app.app_context(), db.transaction() as session:
+        for kind, sandbox in app.extensions["sandboxes"].items():
+            base = bases.get(kind, bases["*"]) + f"/sandbox/{kind}"
+            secret = secrets.token_urlsafe(24)
+            client_id = f"demo-{kind}"
+            callback = f"{app.extensions['settings'].base_url}/auth/{kind}/callback"
+            sandbox.register_client(client_id, secret, [callback])
+            overrides = registry.provider_class(kind).sandbox_overrides(base)
+            provider_store.add_provider(session, vault, name=kind, kind=kind, client_id=client_id,
+                                        client_secret=secret, insecure_loopback=True,
+                                        options=PROVIDER_OPTIONS.get(kind), issuer=overrides.get("issuer"),
+                                        api_base=overrides.get("api_base"), auth_base=overrides.get("auth_base"))
+            names.append(kind)
+        if session.scalar(select(Organisation).where(Organisation.name == "Partner Co")) is None:
+            orgs.add_org(session, "Partner Co", ["partner.example"], "open", provider="google")
+            orgs.add_org(session, "Reseller Ltd", ["reseller.example"], "approval")
+            session.flush()
+            orgs.create_invite(session, orgs.find_org(session, "Partner Co"))
+        _seed_sharing(app, session)
+        _seed_org_admin(session)
+        _seed_lms(app, session)
+        _seed_tiles(app, session, bases["*"])
     return names
 
 

@@ -22,14 +22,14 @@ def init_app(app: Flask, csrf: CSRFProtect) -> dict[str, SandboxIdP]:
         sandboxes[kind] = _mount(app, csrf, kind, create())
     app.extensions["sandboxes"] = sandboxes
     posting: dict[str, Any] = {}
-    for kind, create in registry.posting_sandbox_factories().items():
+    for kind, create_posting in registry.posting_sandbox_factories().items():
         if kind not in sandboxes:
-            posting[kind] = _mount(app, csrf, kind, create())
-    for kind, create in registry.feed_sandbox_factories().items():  # feed servers for tile readers (rss)
+            posting[kind] = _mount(app, csrf, kind, create_posting())
+    for kind, create_feed in registry.feed_sandbox_factories().items():  # feed servers for tile readers (rss)
         if kind not in sandboxes and kind not in posting:
-            posting[kind] = _mount(app, csrf, kind, create())
+            posting[kind] = _mount(app, csrf, kind, create_feed())
     app.extensions["posting_sandboxes"] = posting
-    from hub.demo_views import bp as demo_bp
+    from hub.demo.views import bp as demo_bp
 
     app.register_blueprint(demo_bp)
     return sandboxes

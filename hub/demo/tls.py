@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -36,7 +36,7 @@ def ensure_dev_certificate(directory: Path | str, now: datetime | None = None) -
     """A CA and a server certificate for 127.0.0.1 and localhost, reused while they are valid."""
     directory = Path(directory)
     files = TLSFiles(cert=directory / "server.pem", key=directory / "server-key.pem", ca=directory / "ca.pem")
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if _still_valid(files, now):
         return files
     directory.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import ipaddress
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ def test_certificate_names_loopback_and_is_reused_until_it_nears_expiry(tmp_path
     assert files.key.stat().st_mode & 0o077 == 0
     first = files.cert.read_bytes()
     assert tls.ensure_dev_certificate(tmp_path).cert.read_bytes() == first
-    later = datetime.now(timezone.utc) + tls.VALIDITY - timedelta(hours=1)
+    later = datetime.now(UTC) + tls.VALIDITY - timedelta(hours=1)
     assert tls.ensure_dev_certificate(tmp_path, now=later).cert.read_bytes() != first
 
 

@@ -11,7 +11,7 @@ import logging
 import re
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -114,7 +114,7 @@ def lms_event(event_type: str, title: str, learner: User) -> dict[str, Any]:
     link = current_app.extensions["settings"].base_url + url_for("demo.lms", course=slug)
     payload: dict[str, Any] = {
         "type": event_type,
-        "occurred_at": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "occurred_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "user": {"email": learner.email, **({"name": learner.name[:200]} if learner.name else {})},
         "course": {"id": f"demo-{slug}", "title": title, "url": link},
     }
@@ -160,7 +160,7 @@ def _learner(choice: str) -> User | None:
 
 def _receipts() -> URLSafeSerializer:
     """Signs the answer the redirect carries: the page shows only what this browser sent; the session stays as is."""
-    return URLSafeSerializer(current_app.secret_key, salt="demo-lms-sent")
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="demo-lms-sent")
 
 
 def _receipt(signed: str) -> dict[str, Any]:
