@@ -63,7 +63,22 @@ def confirmation_reason(delivery_id: int) -> str:
 
 def allows(session: Session, user_id: int, destination_kind: str, delivery_id: int | None = None) -> bool:
     """May the hub post on the learner's own account of this kind? "always", or "ask" and they confirmed this one."""
+    return _allows(session, _row(session, user_id, destination_kind), user_id, delivery_id)
+
+
+def refusal(session: Session, user_id: int, destination_kind: str, delivery_id: int) -> str | None:
+    """Why this delivery may not go out on the learner's own account now (what it records), or None if it may.
+
+    The sender's one read of the learner's answer per attempt: whether to post, and if not, why."""
     row = _row(session, user_id, destination_kind)
+    if _allows(session, row, user_id, delivery_id):
+        return None
+    if row is not None and row.choice == Choice.ASK:
+        return AWAITING_LEARNER  # the share page offers it to the learner
+    return f"no consent to post automatically on the learner's {destination_kind} account"
+
+
+def _allows(session: Session, row: Consent | None, user_id: int, delivery_id: int | None) -> bool:
     # No row: not asked yet. "never" wins over an earlier confirmation (withdrawn after pressing Post).
     if row is None or row.choice == Choice.NEVER:
         return False

@@ -1,11 +1,20 @@
-"""Sending one delivery: claim it, re-check who and what at send time, publish, record. Never sleeps."""
+"""Sending one delivery: claim it, then a tuple of small steps over one attempt, each one decision. Never sleeps.
+
+After the claim, STEPS run in order over one Attempt, as sign-in's provisioning does (hub/auth/pipeline.py): load
+the learner, refuse one gone or disabled, check consent (read once), render the post (once), find the connection,
+take a token from the destination's limit, publish, record. A step either fills in the attempt and returns None,
+or finishes the delivery in the outbox (skipped, dead, postponed, failed, sent) and returns that Outcome, and the
+steps after it do not run. A lease that expired mid-send is never sent again here: recover() looks the post up.
+"""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import logging
-from datetime import timedelta
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import TypeVar
 
@@ -65,91 +74,163 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
         return recover(session, row)
     if row.status not in (S.PENDING, S.FAILED):
         return Outcome.DONE
-    if row.next_attempt_at and aware(row.next_attempt_at) > now:  # type: ignore[operator]
+    if row.next_attempt_at and aware(row.next_attempt_at) > now:
         return Outcome.NOT_DUE
     return Outcome.LOST_RACE  # claimable a moment ago, taken by another attempt since
 
 
-def _attempt(session: Session, row: Delivery, attempt: str) -> Outcome:
-    destination = parse_destination(row.destination)
-    user = session.get(User, row.user_id) if row.user_id else None
-    if row.is_digest:
-        post = _digest_post(session, row)
-        reason = None if post else "nobody left in this digest"
-    else:
-        reason = _refusal(session, row, destination, user)
-        try:
-            post = _post(session, row, destination, user) if reason is None and user is not None else None
-        except templates.InvalidTemplate as exc:  # re-rendered without the name: a retry would fail the same way
-            outbox.dead(session, row.id, attempt, f"rule {row.rule_id}: {exc}")
-            return Outcome.DEAD
-    if reason or post is None:
-        outbox.skipped(session, row.id, attempt, reason or "nothing to post")
+@dataclass
+class Attempt:
+    """One attempt at one claimed delivery: what the steps found so far."""
+
+    session: Session
+    row: Delivery
+    lease: str  # the attempt id the claim wrote: every outbox finish names it, so a stale attempt changes nothing
+    destination: Destination
+    user: User | None = None
+    anonymous: bool = False  # an org-channel post whose learner withdrew their name: it goes out without it
+    post: publishing.Post | None = None
+    connection: Connection | None = None  # None for a URL destination (it carries its own secret)
+    bucket: str = ""
+    published: publishing.Published | None = None
+
+    def skip(self, reason: str) -> Outcome:
+        outbox.skipped(self.session, self.row.id, self.lease, reason)
         return Outcome.SKIPPED
-    connection = publishing.connection_for(session, destination, row.user_id, _org_of(row, user)) \
-        if not destination.is_url else None
-    if connection is None and not destination.is_url:
-        owner = "the learner's" if destination.on_learner_account else "the organisation's"
-        outbox.skipped(session, row.id, attempt, f"no {destination.kind} connection ({owner}) to post with")
-        return Outcome.SKIPPED
-    bucket = limits.bucket_key(str(destination), connection.remote_id if destination.on_learner_account and
-                               connection else None)
-    wait = limits.take(redis_conn.get(), bucket, limits.limit_for(destination.kind), str(row.id))
-    if wait > 0:
-        return _postpone(session, row, attempt, wait, f"{destination.kind} rate limit (hub bucket)")
-    try:
-        publisher = publishing.publisher_for(session, destination.kind)
-        target = publishing.target_for(destination, connection)
-        published = _refreshing_once(session, connection, publisher, target, lambda t: publisher.publish(t, post))
-    except RateLimited as exc:
-        limits.block(redis_conn.get(), bucket, exc.retry_after)
-        return _postpone(session, row, attempt, exc.retry_after, f"rate limited: {exc.message}")
-    except Transient as exc:
-        when = outbox.failed(session, row.id, attempt, row.attempts, exc.message, policy())
-        return Outcome.DEAD if when is None else Outcome.FAILED
-    except AuthExpired as exc:
-        outbox.dead(session, row.id, attempt, f"token refused after a refresh: {exc.message}")
+
+    def dead(self, reason: str) -> Outcome:
+        outbox.dead(self.session, self.row.id, self.lease, reason)
         return Outcome.DEAD
-    except (Permanent, ProviderError) as exc:
-        outbox.dead(session, row.id, attempt, exc.message)
-        return Outcome.DEAD
-    except DecryptionFailed as exc:
-        outbox.dead(session, row.id, attempt, f"connection tokens do not open ({exc}): connect the account again")
-        return Outcome.DEAD
-    outbox.sent(session, row.id, attempt, published.remote_id, published.url)
-    log.info("delivery %s sent to %s as %s", row.id, destination.kind, published.remote_id)
-    return Outcome.SENT
 
 
-def _refusal(session: Session, row: Delivery, destination: Destination, user: User | None) -> str | None:
-    """Why this delivery must not go out now (user gone or disabled, consent withdrawn), or None."""
-    if user is None:
-        return "the learner no longer exists"
-    if user.status == UserStatus.DISABLED:
-        return "the learner's account is disabled"
-    if destination.on_learner_account and not consent.allows(session, user.id, destination.kind, row.id):
-        if consent.choice_of(session, user.id, destination.kind) == consent.Choice.ASK:
-            return consent.AWAITING_LEARNER
-        return f"no consent to post automatically on the learner's {destination.kind} account"
-    if row.text is None:
-        return "nothing to post (the message did not render)"
+def load_learner(ctx: Attempt) -> Outcome | None:
+    """The learner the delivery is about, as they are now: None once erased (and for a digest, which has none)."""
+    ctx.user = ctx.session.get(User, ctx.row.user_id) if ctx.row.user_id else None
     return None
 
 
-def _post(session: Session, row: Delivery, destination: Destination, user: User) -> publishing.Post:
-    """The post as planned, re-rendered without the learner's name if they withdrew it from org posts."""
-    event = session.get(Event, row.event_id) if row.event_id else None
+def refuse_gone_learner(ctx: Attempt) -> Outcome | None:
+    """Nothing goes out about a learner erased or disabled since the delivery was planned."""
+    if ctx.row.is_digest:
+        return None  # its members are counted afresh when it renders
+    if ctx.user is None:
+        return ctx.skip("the learner no longer exists")
+    if ctx.user.status == UserStatus.DISABLED:
+        return ctx.skip("the learner's account is disabled")
+    return None
+
+
+def check_consent(ctx: Attempt) -> Outcome | None:
+    """Read once per attempt, at send time: on the learner's own account, may the hub post? In an org channel, may
+    the post name them? (Only asked when the planned text does.)"""
+    if ctx.row.is_digest or ctx.user is None:
+        return None  # a digest asks each member's consent to be named as it renders
+    kind = ctx.destination.kind
+    if ctx.destination.on_learner_account:
+        reason = consent.refusal(ctx.session, ctx.user.id, kind, ctx.row.id)
+        return ctx.skip(reason) if reason else None
+    name = ctx.user.name or ctx.user.given_name
+    named = bool(name and name in (ctx.row.text or ""))
+    ctx.anonymous = named and not consent.names_allowed(ctx.session, ctx.user.id, kind)
+    return None
+
+
+def render_post(ctx: Attempt) -> Outcome | None:
+    """The post, rendered once: the text as planned, or the rule's template again without the name withdrawn."""
+    if ctx.row.is_digest:
+        ctx.post = _digest_post(ctx.session, ctx.row)
+        return None if ctx.post else ctx.skip("nobody left in this digest")
+    if ctx.row.text is None:
+        return ctx.skip("nothing to post (the message did not render)")
+    event = ctx.session.get(Event, ctx.row.event_id) if ctx.row.event_id else None
+    event_type = event.type if event and event.type else ""
     payload = (event.payload if event else None) or {}
-    text = row.text or ""
-    name = user.name or user.given_name
-    if (not destination.on_learner_account and name and name in text
-            and not consent.names_allowed(session, user.id, destination.kind) and event and event.type):
-        rule = session.get(Rule, row.rule_id) if row.rule_id else None
-        text = templates.render(rule.template if rule else None, event.type, payload, templates.NEUTRAL_NAME)
-    context = templates.context_for(event.type if event and event.type else "", payload, "")
+    text = ctx.row.text
+    if ctx.anonymous and event_type:
+        rule = ctx.session.get(Rule, ctx.row.rule_id) if ctx.row.rule_id else None
+        try:
+            text = templates.render(rule.template if rule else None, event_type, payload, templates.NEUTRAL_NAME)
+        except templates.InvalidTemplate as exc:  # re-rendered without the name: a retry would fail the same way
+            return ctx.dead(f"rule {ctx.row.rule_id}: {exc}")
+    context = templates.context_for(event_type, payload, "")
     subject = context["subject"]
-    return publishing.Post(text=text, link=context["link"], title=subject.get("title"),
-                           image_url=subject.get("image_url"), marker=marker(row))
+    ctx.post = publishing.Post(text=text, link=context["link"], title=subject.get("title"),
+                             image_url=subject.get("image_url"), marker=marker(ctx.row))
+    return None
+
+
+def find_connection(ctx: Attempt) -> Outcome | None:
+    """The account that posts: the learner's own for their accounts, the organisation's for its channels."""
+    if ctx.destination.is_url:
+        return None
+    org_id = _org_of(ctx.row, ctx.user)
+    ctx.connection = publishing.connection_for(ctx.session, ctx.destination, ctx.row.user_id, org_id)
+    if ctx.connection is None:
+        owner = "the learner's" if ctx.destination.on_learner_account else "the organisation's"
+        return ctx.skip(f"no {ctx.destination.kind} connection ({owner}) to post with")
+    return None
+
+
+def take_limit(ctx: Attempt) -> Outcome | None:
+    """A token from the destination's bucket (per learner account for posts as the learner), or come back later."""
+    account = ctx.connection.remote_id if ctx.destination.on_learner_account and ctx.connection else None
+    ctx.bucket = limits.bucket_key(str(ctx.destination), account)
+    wait = limits.take(redis_conn.get(), ctx.bucket, limits.limit_for(ctx.destination.kind), str(ctx.row.id))
+    return _postpone(ctx, wait, f"{ctx.destination.kind} rate limit (hub bucket)") if wait > 0 else None
+
+
+def publish(ctx: Attempt) -> Outcome | None:
+    """Hand the post to the destination's publisher (one token refresh allowed); each refusal finishes as it says."""
+    post = ctx.post
+    assert post is not None, "render_post made it"
+    try:
+        publisher = publishing.publisher_for(ctx.session, ctx.destination.kind)
+        target = publishing.target_for(ctx.destination, ctx.connection)
+        ctx.published = _refreshing_once(ctx.session, ctx.connection, publisher, target,
+                                         lambda t: publisher.publish(t, post))
+    except RateLimited as exc:
+        limits.block(redis_conn.get(), ctx.bucket, exc.retry_after)
+        return _postpone(ctx, exc.retry_after, f"rate limited: {exc.message}")
+    except Transient as exc:
+        when = outbox.failed(ctx.session, ctx.row.id, ctx.lease, ctx.row.attempts, exc.message, policy())
+        return Outcome.DEAD if when is None else Outcome.FAILED
+    except AuthExpired as exc:
+        return ctx.dead(f"token refused after a refresh: {exc.message}")
+    except (Permanent, ProviderError) as exc:
+        return ctx.dead(exc.message)
+    except DecryptionFailed as exc:
+        return ctx.dead(f"connection tokens do not open ({exc}): connect the account again")
+    return None
+
+
+def record_sent(ctx: Attempt) -> Outcome | None:
+    """The provider has the post: the delivery is sent, with where it can be seen."""
+    assert ctx.published is not None, "publish stored it"
+    outbox.sent(ctx.session, ctx.row.id, ctx.lease, ctx.published.remote_id, ctx.published.url)
+    log.info("delivery %s sent to %s as %s", ctx.row.id, ctx.destination.kind, ctx.published.remote_id)
+    return Outcome.SENT
+
+
+STEPS: tuple[Callable[[Attempt], Outcome | None], ...] = (
+    load_learner,
+    refuse_gone_learner,
+    check_consent,
+    render_post,
+    find_connection,
+    take_limit,
+    publish,
+    record_sent,
+)
+
+
+def _attempt(session: Session, row: Delivery, lease: str) -> Outcome:
+    """Run the steps in order until one finishes the delivery (the last, record_sent, always does)."""
+    ctx = Attempt(session, row, lease, parse_destination(row.destination))
+    for step in STEPS:
+        outcome = step(ctx)
+        if outcome is not None:
+            return outcome
+    raise AssertionError("record_sent finishes every attempt that reaches it")
 
 
 def _refreshing_once(session: Session, connection: Connection | None, publisher: publishing.Publisher,
@@ -181,13 +262,12 @@ def _digest_post(session: Session, row: Delivery) -> publishing.Post | None:
     return publishing.Post(text=text, link=link, title=title, image_url=image_url, marker=marker(row))
 
 
-def _postpone(session: Session, row: Delivery, attempt: str, seconds: float, reason: str) -> Outcome:
+def _postpone(ctx: Attempt, seconds: float, reason: str) -> Outcome:
+    """Pending again in `seconds` (a rate limit), not counted as an attempt; the dispatcher comes back for it."""
     when = utcnow() + timedelta(seconds=max(seconds, 0.001))
-    if outbox.postpone(session, row.id, attempt, when, reason) and seconds < dispatch.INTERVAL:
-        try:
+    if outbox.postpone(ctx.session, ctx.row.id, ctx.lease, when, reason) and seconds < dispatch.INTERVAL:
+        with contextlib.suppress(redis.RedisError):  # then the next pass enqueues it, a little late
             dispatch.wake(redis_conn.get())  # due before the dispatcher's next pass: have it come at the time
-        except redis.RedisError:
-            pass  # the next pass enqueues it, a little late
     return Outcome.POSTPONED
 
 
