@@ -22,8 +22,22 @@ from sqlalchemy.orm import Session
 from hub import audit, redis_conn
 from hub.auth.sessions import end_all_sessions
 from hub.models import (
-    AuditEvent, Connection, Consent, Delivery, DeliveryStatus, Erasure, Event, Identity, Invite, LmsAccount,
-    MailMessage, Organisation, OrgPolicy, PendingSignup, User, UserStatus,
+    AuditEvent,
+    Connection,
+    Consent,
+    Delivery,
+    DeliveryStatus,
+    Erasure,
+    Event,
+    Identity,
+    Invite,
+    LmsAccount,
+    MailMessage,
+    Organisation,
+    OrgPolicy,
+    PendingSignup,
+    User,
+    UserStatus,
 )
 from hub.sharing import connect
 

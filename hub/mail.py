@@ -203,7 +203,7 @@ def listing(session: Session, status: MailStatus | None, limit: int) -> list[dic
         query = query.where(MailMessage.status == status.value)
 
     def when(moment: datetime | None) -> str | None:
-        return aware(moment).isoformat() if moment is not None else None  # type: ignore[union-attr]
+        return aware(moment).isoformat() if moment is not None else None
 
     return [{"id": m.id, "to": m.to, "subject": m.subject, "status": m.status, "attempts": m.attempts,
              "created_at": when(m.created_at), "sent_at": when(m.sent_at),

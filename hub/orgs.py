@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta, timezone
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -123,7 +123,7 @@ def open_invite(db: Session, code: str | None, org: Organisation) -> Invite | No
     invite = db.scalar(select(Invite).where(Invite.code_hash == token_hash(code), Invite.org_id == org.id))
     if invite is None or invite.used_at is not None:
         return None
-    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=timezone.utc)
+    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=UTC)
     return invite if expires > clock.now() else None  # the app's clock: tests move it to expire an invite
 
 

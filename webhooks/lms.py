@@ -34,7 +34,7 @@ _KNOWN_MAX = 1024
 def _known() -> dict[str, Source]:
     """Enabled sources as this app last read them. The store is guarded by what was read (intake.SourceChanged), so
     a source disabled or re-keyed by another process is refused at once; the cache saves the SELECT, not the check."""
-    return current_app.extensions.setdefault("webhooks.sources", {})  # type: ignore[no-any-return]
+    return current_app.extensions.setdefault("webhooks.sources", {})
 
 
 def _source(name: str, fresh: bool = False) -> Source | None:

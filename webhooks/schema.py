@@ -7,11 +7,22 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl,
-                      StringConstraints, TypeAdapter, ValidationError, model_validator)
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 from pydantic.networks import validate_email
 
 from hub import json_input
@@ -151,7 +162,7 @@ def parse_event(body: bytes) -> ValidEvent:
     except ValidationError as exc:
         raise _invalid(exc) from None
     # UTC: SQLite keeps a datetime's wall time and drops its offset, so store every time in one zone.
-    return ValidEvent(type=EventType(event.type), occurred_at=event.occurred_at.astimezone(timezone.utc),
+    return ValidEvent(type=EventType(event.type), occurred_at=event.occurred_at.astimezone(UTC),
                       email=event.user.email, external_id=event.user.external_id,
                       payload=event.model_dump(mode="json", exclude_none=True))
 

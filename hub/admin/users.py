@@ -83,7 +83,7 @@ ACTIONS: dict[str, tuple[str, str, Callable[[User], str | None]]] = {
 HUB_LEVEL = frozenset({"grant-admin", "revoke-admin"})  # the hub admin role: hub admins only (404 for others)
 
 
-def _people() -> Select[tuple[User]]:
+def _people() -> Select[User]:
     """The users the signed-in admin may see, with what the lists show."""
     return select(User).options(selectinload(User.org)).where(tenancy.users_within(reach()))
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from hub import orgs
@@ -21,7 +21,6 @@ from hub.crypto import Vault
 from hub.errors import LoginRejected
 from hub.models import Identity, Invite, Organisation, OrgPolicy, ProviderConfig, User, UserStatus
 from providers.base import Profile
-
 
 # An address an LMS set (SCIM) is the LMS's word, not the account owner's: it may even be an attacker's.
 SCIM_EMAIL_NOT_LINKED = ("This address belongs to an account that is linked to another sign-in. Sign in with that "
@@ -166,8 +165,9 @@ def use_invite(ctx: Context, org: Organisation) -> None:
                             code="invite_required")
     # Spent by a conditional UPDATE, not read-then-write: of several sign-ins racing with one code,
     # the database lets exactly one through.
-    spent = ctx.db.execute(update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None))
-                           .values(used_at=datetime.now(timezone.utc)).execution_options(synchronize_session=False))
+    spent = cast(CursorResult[Any], ctx.db.execute(
+        update(Invite).where(Invite.id == invite.id, Invite.used_at.is_(None))
+        .values(used_at=datetime.now(UTC)).execution_options(synchronize_session=False)))
     if spent.rowcount != 1:
         raise LoginRejected(f"{org.name} requires an invitation. This one was just used.", code="invite_required")
     ctx.invite_id = invite.id
@@ -208,7 +208,7 @@ def attach_identity(ctx: Context) -> None:
     ctx.identity.email = ctx.profile.email
     ctx.identity.email_verified = ctx.profile.email_verified
     ctx.identity.claims = {k: v for k, v in ctx.profile.claims.items() if _json_safe(v)}
-    ctx.identity.last_login_at = datetime.now(timezone.utc)
+    ctx.identity.last_login_at = datetime.now(UTC)
 
 
 def own_the_scim_email(ctx: Context) -> None:

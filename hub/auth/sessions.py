@@ -9,7 +9,7 @@ copied cookie ends with it; end_all_sessions ends every row of a user at once.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -105,14 +105,14 @@ def _live_user(db_session: Session, now: datetime) -> User | None:
 
 def _alive(row: UserSession, now: datetime, settings: Settings) -> bool:
     """Not ended, within the absolute lifetime, and used recently enough."""
-    return (row.ended_at is None and aware(row.created_at) + settings.session_max_age > now  # type: ignore[operator]
-            and aware(row.last_seen_at) + settings.session_idle > now)  # type: ignore[operator]
+    return (row.ended_at is None and aware(row.created_at) + settings.session_max_age > now
+            and aware(row.last_seen_at) + settings.session_idle > now)
 
 
 def _touch(row: UserSession, now: datetime) -> None:
     """Record the use for the idle timeout, at most once a minute, on a connection of its own: the request's
     transaction is left alone (a view may be in the middle of its own)."""
-    if now - aware(row.last_seen_at) < TOUCH_EVERY:  # type: ignore[operator]
+    if now - aware(row.last_seen_at) < TOUCH_EVERY:
         return
     statement = (update(UserSession).where(UserSession.id_hash == row.id_hash, UserSession.ended_at.is_(None))
                  .values(last_seen_at=now))
@@ -153,7 +153,7 @@ class CookieSessions(SecureCookieSessionInterface):
     def get_expiration_time(self, app: Flask, session: SessionMixin) -> datetime | None:
         started = session.get("auth_time")
         if session.permanent and isinstance(started, int):
-            return datetime.fromtimestamp(started, timezone.utc) + app.permanent_session_lifetime
+            return datetime.fromtimestamp(started, UTC) + app.permanent_session_lifetime
         return super().get_expiration_time(app, session)
 
 

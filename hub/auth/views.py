@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
 from hub import audit, clock, db, mail, orgs, provider_store, rate_limits, redis_conn
@@ -96,8 +96,8 @@ def begin(provider: str) -> Any:
     try:
         start = instance.begin_login(redirect_uri(provider))
     except LoginError as exc:  # the provider answered, but wrongly (e.g. discovery names another issuer)
-        return fail(f"{instance.brand.label} is misconfigured: {exc.message} The failure was recorded for an administrator.",
-                    code=exc.code, provider=provider, status=502)
+        return fail(f"{instance.brand.label} is misconfigured: {exc.message} "
+                    "The failure was recorded for an administrator.", code=exc.code, provider=provider, status=502)
     except ProviderError as exc:
         return fail(f"{provider} cannot be reached right now. Try again in a minute.", code=exc.code,
                     provider=provider, status=502)
@@ -218,7 +218,7 @@ def _pending_signup() -> PendingSignup | None:
 
 
 def _expired(moment: datetime) -> bool:
-    moment = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    moment = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     return moment < clock.now()  # the app's clock: tests move it to expire a parked sign-in
 
 
@@ -273,8 +273,8 @@ def confirm_email(token: str) -> Any:
         return render_template("confirm.html", email=signup.email, provider=brand.label if brand else signup.provider)
     vault = current_app.extensions["vault"]
     payload = json.loads(vault.open(signup.payload_sealed, signup.seal_context))
-    claimed = db.session().execute(update(PendingSignup).where(
-        PendingSignup.id == signup.id, PendingSignup.used_at.is_(None)).values(used_at=datetime.now(timezone.utc)))
+    claimed = cast(CursorResult[Any], db.session().execute(update(PendingSignup).where(
+        PendingSignup.id == signup.id, PendingSignup.used_at.is_(None)).values(used_at=datetime.now(UTC))))
     db.session().commit()
     if claimed.rowcount != 1:  # a second click raced this one
         return fail("This confirmation link is invalid, expired or already used.", code="invalid_confirmation")

@@ -9,11 +9,11 @@ for KEY_RETIREMENT_SECONDS (longer than any ID token lives), then it is deleted.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
 from joserfc.jwk import RSAKey
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.orm import Session
 
 from hub import clock
@@ -30,7 +30,7 @@ def _now() -> datetime:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _new_key(session: Session, vault: Vault, state: KeyState) -> SigningKey:
@@ -75,8 +75,8 @@ def rotate(session: Session, vault: Vault) -> tuple[str, str]:
 
 def prune(session: Session) -> int:
     """Delete retired keys whose tokens have all expired."""
-    done = session.execute(delete(SigningKey).where(SigningKey.state == KeyState.RETIRED,
-                                                    SigningKey.remove_after < _now()))
+    done = cast(CursorResult[Any], session.execute(
+        delete(SigningKey).where(SigningKey.state == KeyState.RETIRED, SigningKey.remove_after < _now())))
     return int(done.rowcount or 0)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from collections.abc import Collection
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal, cast
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
@@ -26,7 +27,7 @@ from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupp
 from authlib.oidc.rpinitiated import EndSessionEndpoint
 from flask import Flask, current_app, g, session
 from flask import request as http_request
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from hub import clock, db, json_input
 from hub.crypto import token_hash
@@ -43,7 +44,7 @@ def _now() -> datetime:
 
 
 def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _active_user(user: User | None) -> User | None:
@@ -62,11 +63,13 @@ class Client(ClientMixin):
     def get_client_id(self) -> str:
         return self.row.client_id
 
-    def get_default_redirect_uri(self) -> str | None:
-        return None  # OpenID Connect requires redirect_uri on every request
+    def get_default_redirect_uri(self) -> str:
+        return ""  # none: OpenID Connect requires redirect_uri on every request (authlib refuses a falsy default)
 
-    def get_allowed_scope(self, scope: str) -> str:
-        return " ".join(s for s in (scope or "").split() if s in claims.SCOPES)
+    def get_allowed_scope(self, scope: Collection[str] | str | None) -> str:
+        """The requested scopes the hub grants (authlib hands the request's space-separated string, or None)."""
+        requested = scope.split() if isinstance(scope, str) else scope or ()
+        return " ".join(s for s in requested if s in claims.SCOPES)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         return redirect_uri in self.row.redirect_uris  # exact match, as RFC 9700 2.1 requires
@@ -102,8 +105,8 @@ class Code(AuthorizationCodeMixin):
     def get_auth_time(self) -> int:
         return self.row.auth_time
 
-    def get_amr(self) -> list[str] | None:
-        return [self.row.idp] if self.row.idp else None
+    def get_amr(self) -> list[str]:
+        return [self.row.idp] if self.row.idp else []  # empty: no amr claim
 
 
 class Token(TokenMixin):
@@ -253,16 +256,17 @@ class CodeGrant(grants.AuthorizationCodeGrant):
             sid=session.get(SID_KEY), expires_at=_now() + timedelta(seconds=CODE_SECONDS)))
         session_db.commit()
 
-    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+    def query_authorization_code(self, code: str, client: ClientMixin) -> Code | None:
         """Spend the code here, atomically: a second use finds it spent and revokes what it issued."""
         session_db = db.session()
+        client_row = _hub_client(client).row
         row = session_db.scalar(select(AuthorizationCode).where(AuthorizationCode.code_hash == token_hash(code),
-                                                                AuthorizationCode.client_pk == client.row.id))
+                                                                AuthorizationCode.client_pk == client_row.id))
         if row is None:
             return None
-        claimed = session_db.execute(update(AuthorizationCode).where(
+        claimed = cast(CursorResult[Any], session_db.execute(update(AuthorizationCode).where(
             AuthorizationCode.id == row.id, AuthorizationCode.used_at.is_(None)).values(used_at=_now())
-            .execution_options(synchronize_session=False))
+            .execution_options(synchronize_session=False)))
         session_db.commit()
         if claimed.rowcount != 1:
             revocation.revoke_grant(session_db, row.grant_id)  # RFC 6749 4.1.2: replay revokes its tokens
@@ -283,10 +287,11 @@ class RefreshGrant(grants.RefreshTokenGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation: every refresh returns a new refresh token
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+    # None: not found, refused or spent (authlib's code answers invalid_grant for it; its stub says TokenMixin only).
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:  # type: ignore[override]
         """Spend the refresh token atomically; a spent one coming back means theft: end the whole grant."""
         session_db = db.session()
-        client_row: OAuthClient = self.request.client.row
+        client_row = _hub_client(self.request.client).row
         row = session_db.scalar(select(IdpToken).where(IdpToken.refresh_hash == token_hash(refresh_token),
                                                        IdpToken.client_pk == client_row.id))
         if row is None or row.revoked_at is not None:
@@ -295,8 +300,9 @@ class RefreshGrant(grants.RefreshTokenGrant):
             return None
         if _active_user(row.user) is None:
             return None
-        claimed = session_db.execute(update(IdpToken).where(IdpToken.id == row.id, IdpToken.rotated_at.is_(None))
-                                     .values(rotated_at=_now()).execution_options(synchronize_session=False))
+        claimed = cast(CursorResult[Any], session_db.execute(
+            update(IdpToken).where(IdpToken.id == row.id, IdpToken.rotated_at.is_(None))
+            .values(rotated_at=_now()).execution_options(synchronize_session=False)))
         session_db.commit()
         if claimed.rowcount != 1:
             revocation.revoke_grant(session_db, row.grant_id)
@@ -307,7 +313,7 @@ class RefreshGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: Token) -> User | None:
         return _active_user(refresh_token.row.user)
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: TokenMixin) -> None:
         """Already spent in authenticate_refresh_token."""
 
 
@@ -334,10 +340,10 @@ CLIENT_AUTH_FAILED = "idp_client_auth_failed"  # flask.g: views count the failur
 class HubAuthorizationServer(AuthorizationServer):
     """authlib's server; client authentication refuses two methods at once and notes every failure."""
 
-    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Client:
+    def authenticate_client(self, request: Any, methods: Collection[str], endpoint: str = "token") -> Client:
         try:
             _one_method_only(request)
-            return super().authenticate_client(request, methods, endpoint)
+            return _hub_client(super().authenticate_client(request, methods, endpoint))
         except InvalidClientError:
             g.setdefault(CLIENT_AUTH_FAILED, True)
             raise
@@ -370,6 +376,12 @@ def presented_client_id(request: Any) -> str | None:
         return None  # undecodable: the failure counts against the address alone
 
 
+def _hub_client(client: ClientMixin | None) -> Client:
+    """The client authlib hands back is the one _query_client made (authlib types it as its base)."""
+    assert isinstance(client, Client), "authlib's clients come from _query_client"
+    return client
+
+
 def _query_client(client_id: str) -> Client | None:
     row = clients.active(db.session(), client_id)
     return Client(row) if row is not None else None
@@ -388,7 +400,7 @@ class NoBearerToken(InvalidTokenError):
     def get_headers(self) -> list[tuple[str, str]]:
         return [*OAuth2Error.get_headers(self), ("WWW-Authenticate", "Bearer")]
 
-    def get_body(self) -> list[tuple[str, str]]:
+    def get_body(self) -> list[tuple[Literal["error", "error_description", "error_uri"], str | None]]:
         return [("error_description", "Send an access token: 'Authorization: Bearer <token>', or the form field "
                                       "'access_token' in a form-encoded POST.")]
 
@@ -509,7 +521,8 @@ def build(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshGrant, [HubOpenIDRefresh()])
     protector = BearerProtector()
     protector.register_token_validator(AccessTokens())
-    server.register_endpoint(UserInfoView(resource_protector=protector))
+    # authlib documents registering its UserInfoEndpoint, which it does not derive from Endpoint (duck-typed).
+    server.register_endpoint(UserInfoView(resource_protector=protector))  # type: ignore[arg-type]
     server.register_endpoint(EndSession())
     server.register_endpoint(Revocation())
     app.extensions["idp_protector"] = protector

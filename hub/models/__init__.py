@@ -1,8 +1,9 @@
 """SQLAlchemy 2 models; Alembic migrations live in models/migrations."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import overload
 
 from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -11,7 +12,7 @@ from hub.models.types import StoredEnum
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 # The largest primary key every supported database holds: an Integer key is PostgreSQL's 32-bit `integer` (and
@@ -19,9 +20,15 @@ def utcnow() -> datetime:
 MAX_KEY = 2**31 - 1
 
 
+@overload
+def aware(moment: datetime) -> datetime: ...
+@overload
+def aware(moment: None) -> None: ...
+@overload
+def aware(moment: datetime | None) -> datetime | None: ...
 def aware(moment: datetime | None) -> datetime | None:
     """SQLite hands datetimes back naive; every stored time is UTC."""
-    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment is None or moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -248,9 +255,26 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+from hub.models.idp import (  # noqa: E402,F401  (registered on Base.metadata)
+    AuthorizationCode,
+    IdpConsent,
+    IdpSubject,
+    IdpToken,
+    KeyState,
+    OAuthClient,
+    SigningKey,
+)
+from hub.models.scim import ApiToken, ApiTokenOrg, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.sharing import (  # noqa: E402,F401  (registered on Base.metadata for Alembic)
-    Connection, Consent, Delivery, DeliveryStatus, Event, EventType, LmsAccount, Rule, Source, SourceOrg,
+    Connection,
+    Consent,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    EventType,
+    LmsAccount,
+    Rule,
+    Source,
+    SourceOrg,
 )
 from hub.models.tiles import Tile, TileAudience, TileItem  # noqa: E402,F401  (registered on Base.metadata)
-from hub.models.scim import ApiToken, ApiTokenOrg, Erasure, ScimVersion  # noqa: E402,F401  (registered on Base.metadata)
-from hub.models.idp import AuthorizationCode, IdpConsent, IdpSubject, IdpToken, KeyState, OAuthClient, SigningKey  # noqa: E402,F401,E501

@@ -17,6 +17,7 @@ from scim2_models import (
     NotFoundException,
     NotImplementedException,
     PreconditionFailedException,
+    Resource,
     ResponseParameters,
     SCIMException,
     ScimPolicy,
@@ -237,6 +238,12 @@ def response_parameters(model: Any) -> Any:
     """?attributes= / ?excludedAttributes= resolved against the endpoint's model (RFC 7644 §3.9)."""
     raw = {key: request.args[key] for key in ("attributes", "excludedAttributes") if request.args.get(key)}
     return ResponseParameters[model].model_validate(raw) if raw else None
+
+
+def set_version(resource: Resource[Any], version: str) -> None:
+    """Put the resource's ETag in its meta (the hub's resources are built with one: hub/scim/users.py to_scim)."""
+    assert resource.meta is not None, "a resource the hub built has a meta"
+    resource.meta.version = version
 
 
 def version_of(payload: dict[str, Any]) -> str:

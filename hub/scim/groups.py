@@ -15,19 +15,42 @@ from typing import Any
 
 from flask import Response, request
 from scim2_models import (
-    Context, ForbiddenException, Group, GroupMember, InvalidValueException, ListResponse, Meta, PatchOp,
+    Context,
+    ForbiddenException,
+    Group,
+    GroupMember,
+    InvalidValueException,
+    ListResponse,
+    Meta,
+    PatchOp,
     UniquenessException,
 )
 from sqlalchemy import String, and_, cast, exists, func, select, update
 from sqlalchemy.orm import Session
 
 from hub import db, names, tenancy
-from hub.models import Organisation, OrgAdmin, OrgPolicy, User as HubUser, aware, utcnow
+from hub.models import OrgAdmin, Organisation, OrgPolicy, aware, utcnow
+from hub.models import User as HubUser
 from hub.models.scim import ScimVersion
 from hub.scim import filters, users
 from hub.scim.api import (
-    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, reach, respond,
-    response_parameters, row_id, search_request, unless_not_modified, version_of,
+    PATCH_POLICY,
+    base_url,
+    body,
+    bp,
+    check_precondition,
+    dump,
+    not_found,
+    page,
+    paging,
+    reach,
+    respond,
+    response_parameters,
+    row_id,
+    search_request,
+    set_version,
+    unless_not_modified,
+    version_of,
 )
 
 SCHEMA = str(Group.__schema__)
@@ -50,7 +73,7 @@ def to_scim(session: Session, org: Organisation) -> Group:
 def _versioned(session: Session, org: Organisation) -> tuple[Group, str]:
     resource = to_scim(session, org)
     version = version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE))
-    resource.meta.version = version
+    set_version(resource, version)
     return resource, version
 
 

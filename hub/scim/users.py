@@ -18,19 +18,47 @@ from typing import Any
 from flask import Response, request
 from pydantic import ValidationError
 from scim2_models import (
-    Context, Email, EnterpriseUser, ForbiddenException, GroupMembership, InvalidValueException, ListResponse,
-    Manager, Meta, Name, PatchOp, UniquenessException, User,
+    Context,
+    Email,
+    EnterpriseUser,
+    ForbiddenException,
+    GroupMembership,
+    InvalidValueException,
+    ListResponse,
+    Manager,
+    Meta,
+    Name,
+    PatchOp,
+    UniquenessException,
+    User,
 )
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
 
 from hub import db, deprovision, orgs, tenancy
-from hub.models import Erasure, LmsAccount, Organisation, User as HubUser, UserStatus, aware, utcnow
+from hub.models import Erasure, LmsAccount, Organisation, UserStatus, aware, utcnow
+from hub.models import User as HubUser
 from hub.models.scim import ScimVersion
 from hub.scim import filters
 from hub.scim.api import (
-    PATCH_POLICY, base_url, body, bp, check_precondition, dump, not_found, page, paging, reach, respond,
-    response_parameters, row_id, search_request, token, unless_not_modified, version_of,
+    PATCH_POLICY,
+    base_url,
+    body,
+    bp,
+    check_precondition,
+    dump,
+    not_found,
+    page,
+    paging,
+    reach,
+    respond,
+    response_parameters,
+    row_id,
+    search_request,
+    set_version,
+    token,
+    unless_not_modified,
+    version_of,
 )
 
 SCHEMA = str(User.__schema__)
@@ -93,7 +121,7 @@ def serve(session: Session, user: HubUser, context: Context, status: int = 200) 
         headers["Location"] = payload["meta"]["location"]
     params = response_parameters(User)
     if params is not None:
-        resource.meta.version = version
+        set_version(resource, version)
         payload = dump(resource, context, response_parameters=params)
     return respond(payload, status, headers)
 
@@ -179,7 +207,7 @@ def _search(expression: str | None, start: int, count: int, params: Any) -> Resp
     resources = []
     for row in rows:
         resource = to_scim(session, row, states.get(row.id))
-        resource.meta.version = version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE))
+        set_version(resource, version_of(dump(resource, Context.RESOURCE_QUERY_RESPONSE)))
         resources.append(resource)
     listing = ListResponse[User](total_results=total, start_index=start, items_per_page=len(resources),
                                  resources=resources)

@@ -71,7 +71,7 @@ def listing(session: Session, status: PlanStatus | None, limit: int) -> list[dic
 
 def _row(event: Event, source: str | None) -> dict[str, Any]:
     def when(moment: datetime | None) -> str | None:
-        return aware(moment).isoformat() if moment is not None else None  # type: ignore[union-attr]
+        return aware(moment).isoformat() if moment is not None else None
 
     return {"id": event.id, "source": source, "external_id": event.external_id, "type": event.type,
             "user": event.user_id, "status": status_of(event), "received_at": when(event.received_at),

@@ -80,11 +80,11 @@ def accept(bind: Engine, events: Sequence[IncomingEvent]) -> list[Stored]:
     db.commit_together (on SQLite: a group commit with other requests, holding the one writer slot briefly); the ORM
     session is not used (its begin and commit cost more than the INSERT)."""
     digests = [incoming.content_hash or content_hash(incoming.payload) for incoming in events]
-    parameters = [_parameters(incoming, digest) for incoming, digest in zip(events, digests)]
+    parameters = [_parameters(incoming, digest) for incoming, digest in zip(events, digests, strict=True)]
     statements = [_insert_event(bind.dialect.name, incoming.source_seal is not None) for incoming in events]
     stored = db.commit_together(bind, lambda connection: [
-        _store(connection, *work) for work in zip(statements, parameters, events, digests)])
-    for incoming, result in zip(events, stored):
+        _store(connection, *work) for work in zip(statements, parameters, events, digests, strict=True)])
+    for incoming, result in zip(events, stored, strict=True):
         if result is None:  # not stored: the guard stopped it (others stored beside it stand)
             raise SourceChanged(incoming.source_id)
     return cast(list[Stored], stored)

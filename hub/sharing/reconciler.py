@@ -39,7 +39,7 @@ def _live(connection: redis.Redis, delivery_id: int) -> bool:
         return connection.lpos(f"rq:queue:{job.origin}", job_id) is not None
     if status == JobStatus.STARTED:
         started = job.started_at
-        return started is not None and utcnow() - aware(started) < STALE_START  # type: ignore[operator]
+        return started is not None and utcnow() - aware(started) < STALE_START
     return status in (JobStatus.SCHEDULED, JobStatus.DEFERRED)
 
 

@@ -84,7 +84,8 @@ def _page(row: Delivery, text: str | None = None, error: str | None = None, stat
     intents = [found for other in SHARE_INTENTS if other not in connected
                and (found := share_intent(other, text, link)) is not None]
     return render_template("share.html", row=row, kind=kind, label=intent.label if intent else kind,
-                           awaiting=row.last_error == consent.AWAITING_LEARNER, text=text, limit=limit, subject=context["subject"],
+                           awaiting=row.last_error == consent.AWAITING_LEARNER, text=text, limit=limit,
+                           subject=context["subject"],
                            link=link, intents=intents, connected=kind in connected, error=error,
                            choice=consent.choice_of(session, user.id, kind), postable=row.status in POSTABLE,
                            user=user), status

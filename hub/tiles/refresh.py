@@ -183,7 +183,8 @@ def _differs(row: TileItem, values: dict[str, object]) -> bool:
     for name, value in values.items():
         current = getattr(row, name)
         if name == "published_at":
-            current, value = aware(current), aware(value)  # type: ignore[arg-type]
+            current = aware(current)
+            value = aware(value) if isinstance(value, datetime) else value
         if current != value:
             return True
     return False

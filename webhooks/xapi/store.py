@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from hub.models import Event, Source
@@ -19,9 +19,11 @@ def store(session: Session, source: Source, statements: Sequence[Statement]) -> 
     if conflict is not None:
         session.rollback()
         return conflict
-    results = intake.accept(session.get_bind(), [_incoming(source, s) for s in statements])  # its own connection
+    engine = session.get_bind()
+    assert isinstance(engine, Engine), "the hub's sessions are bound to its engine"
+    results = intake.accept(engine, [_incoming(source, s) for s in statements])  # its own connection
     # A racing request may have stored an id between the check and the insert: still say so.
-    for statement, result in zip(statements, results):
+    for statement, result in zip(statements, results, strict=True):
         if result.duplicate and not result.same_content and not statement.derived_id:
             return statement.id
     return None
