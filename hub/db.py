@@ -31,7 +31,7 @@ def make_engine(url: str) -> Engine:
         _WRITERS[engine] = _Writers(path if path and path != ":memory:" else None)
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             # Foreign keys are off by default in SQLite; WAL lets the worker read while the web writes.
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
@@ -63,7 +63,7 @@ class _Work(Generic[T]):
     def outcome(self) -> T:
         if self.error is not None:
             raise self.error
-        return self.result  # type: ignore[return-value]
+        return self.result  # type: ignore[return-value]  # finished without an error: the work's own result
 
 
 class _Writers:

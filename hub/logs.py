@@ -82,5 +82,6 @@ def install() -> None:
     def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
         return clean(current(*args, **kwargs))
 
+    # Marks the factory installed (a function attribute): a second install() must not wrap it again.
     factory.redacts_secrets = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(factory)

@@ -16,7 +16,7 @@ from hub.errors import HubError
 from hub.models import ProviderConfig
 from providers import registry
 from providers.addresses import AddressPolicy, url_refusal
-from providers.base import Provider, ProviderSettings, UnsafeURL, check_url
+from providers.base import Brand, Provider, ProviderSettings, UnsafeURL, check_url
 
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 PROFILE_SYNC = ("always", "create")  # always: profile fields refresh at every login; create: only when the user is made
@@ -128,7 +128,7 @@ def listed(db: Session) -> list[ProviderConfig]:
                                                          ProviderConfig.hidden.is_(False)).order_by(ProviderConfig.id)))
 
 
-def brand_of(row: ProviderConfig):  # type: ignore[no-untyped-def]
+def brand_of(row: ProviderConfig) -> Brand:
     """The button style for a provider row, without building an instance."""
     return registry.provider_class(row.kind).brand_for(row.name, row.options or {})
 
@@ -138,6 +138,6 @@ def linkable(db: Session) -> list[ProviderConfig]:
     return list(db.scalars(select(ProviderConfig).where(ProviderConfig.enabled.is_(True)).order_by(ProviderConfig.id)))
 
 
-def brand_by_name(db: Session, name: str):  # type: ignore[no-untyped-def]
+def brand_by_name(db: Session, name: str) -> Brand | None:
     row = db.scalar(select(ProviderConfig).where(ProviderConfig.name == name))
     return brand_of(row) if row else None

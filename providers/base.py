@@ -478,6 +478,7 @@ class _Guard:
         """A urllib3 connection class that connects only to addresses this guard checked (pinned)."""
         guard = self
 
+        # The base is chosen at run time (urllib3's HTTP or HTTPS connection), which mypy cannot subclass.
         class Guarded(base):  # type: ignore[valid-type,misc]
             _dns_host: str  # urllib3's: the name (here, the pinned address) it connects to
             def _new_conn(self) -> Any:
@@ -485,6 +486,7 @@ class _Guard:
                 try:
                     addresses = guard.addresses(self.host, self.port, self.default_port)
                 except (OSError, UnicodeError) as exc:
+                    # urllib3 types the reason a socket.gaierror; the address check's refusals are other OSErrors.
                     raise NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
                 failure: Exception | None = None
                 try:
@@ -524,10 +526,10 @@ class GuardedAdapter(HTTPAdapter):
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = self.pools
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if request.url and select_proxy(request.url, kwargs.get("proxies") or {}):
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        if request.url and select_proxy(request.url, kwargs.get("proxies") or {}):  # requests passes it by name
             self.guard.check_url(request.url)
-        return super().send(request, **kwargs)
+        return super().send(request, *args, **kwargs)
 
 
 def checked_session(settings: ProviderSettings, *urls: str | None) -> requests.Session:

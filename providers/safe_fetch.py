@@ -186,6 +186,7 @@ class _Watchdog:
 def _pinned(base: type[C]) -> type[C]:
     """A urllib3 connection class that connects to a checked address instead of resolving its host name."""
 
+    # The base is chosen at run time (urllib3's HTTP or HTTPS connection), which mypy cannot subclass.
     class Pinned(base):  # type: ignore[valid-type,misc]
         addresses: tuple[str, ...] = ()
         watchdog: _Watchdog | None = None
@@ -248,6 +249,7 @@ class _Exchange:
                                                 assert_hostname=target.host, ca_certs=self.ca_bundle)
         else:
             conn = _PinnedHTTP(target.host, target.port, timeout=read_timeout)
+        # Pinned's own attributes: the class is typed as its urllib3 base (see _pinned).
         conn.addresses = target.addresses  # type: ignore[attr-defined]
         conn.watchdog = self.watchdog  # type: ignore[attr-defined]
         conn.connect_timeout = connect_timeout  # type: ignore[attr-defined]

@@ -45,6 +45,7 @@ def _door(view: Callable[..., Any], hub_only: bool) -> Callable[..., Any]:
             mine.require_everything()
         return view(*args, **kwargs)
 
+    # Kept on the view function itself, where door_of finds it from the endpoint alone.
     wrapper.door = HUB_DOOR if hub_only else CONSOLE_DOOR  # type: ignore[attr-defined]
     return wrapper
 

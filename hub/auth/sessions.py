@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from hub import clock, db
@@ -72,10 +72,10 @@ def end_all_sessions(db_session: Session, user: User) -> int:
     changing their role (the new role starts with a new sign-in). Works in the caller's transaction (the caller
     commits); returns how many sessions were still open."""
     user.session_epoch += 1  # cookies carry the epoch they began in: a second, independent check
-    ended = db_session.execute(update(UserSession).where(UserSession.user_id == user.id,
-                                                         UserSession.ended_at.is_(None))
-                               .values(ended_at=clock.now()).execution_options(synchronize_session=False))
-    return int(ended.rowcount or 0)  # type: ignore[attr-defined]
+    ended = cast(CursorResult[Any], db_session.execute(
+        update(UserSession).where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=clock.now()).execution_options(synchronize_session=False)))
+    return int(ended.rowcount or 0)
 
 
 def current_user() -> User | None:

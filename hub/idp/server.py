@@ -156,6 +156,7 @@ class _IdTokenClaims:
                 "iat": now, "exp": now + ID_TOKEN_SECONDS}
 
     def get_compatible_claims(self, request: Any) -> dict[str, Any]:
+        # A mixin: super() is authlib's OpenIDCode or OpenIDToken in the grants' extensions that use it.
         found = super().get_compatible_claims(request)  # type: ignore[misc]
         source = request.authorization_code.row if request.authorization_code else request.refresh_token.row
         found.update(auth_time=source.auth_time, azp=request.client.get_client_id())

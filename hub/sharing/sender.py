@@ -69,7 +69,7 @@ def deliver(session: Session, delivery_id: int) -> Outcome:
     if row is None:
         return Outcome.GONE
     if row.status == S.SENDING:
-        if aware(row.lease_until) and aware(row.lease_until) > now:  # type: ignore[operator]
+        if row.lease_until is not None and aware(row.lease_until) > now:
             return Outcome.BUSY
         return recover(session, row)
     if row.status not in (S.PENDING, S.FAILED):

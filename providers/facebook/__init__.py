@@ -38,7 +38,7 @@ class Facebook(OAuth2Provider):
     # The code exchange takes client_id and client_secret as parameters, never Basic auth.
     token_auth_method = "client_secret_post"
 
-    @property
+    @property  # from the provider's options: a property where the base declares a class attribute
     def pkce(self) -> bool:  # type: ignore[override]
         """Meta documents PKCE (S256) for manually built flows, still marked "in testing": on unless turned off."""
         return _flag(self.settings.options.get("pkce"), default=True)

@@ -34,17 +34,17 @@ class GenericOIDC(OIDCProvider):
             return {self._metadata["issuer"]}
         return {self.issuer(), self.issuer() + "/"}
 
-    @property
+    @property  # read from discovery: a property where the base declares a class attribute
     def token_auth_method(self) -> str:  # type: ignore[override]
         supported = self.metadata().get("token_endpoint_auth_methods_supported", ["client_secret_basic"])
         return "client_secret_basic" if "client_secret_basic" in supported else "client_secret_post"
 
-    @property
+    @property  # read from discovery: a property where the base declares a class attribute
     def pkce(self) -> bool:  # type: ignore[override]
         # Only when advertised (RFC 9700 2.1.1 asks servers to publish it): some servers refuse
         # unknown parameters (LinkedIn web apps reject PKCE); the nonce still binds the code then.
         return "S256" in self.metadata().get("code_challenge_methods_supported", [])
 
-    @property
+    @property  # read from discovery: a property where the base declares a class attribute
     def use_userinfo(self) -> bool:  # type: ignore[override]
         return bool(self.metadata().get("userinfo_endpoint"))

@@ -35,13 +35,13 @@ class _Rebase(GuardedAdapter):
         super().__init__(address_policy(settings), settings.name)
         self.base = base.rstrip("/")
 
-    def send(self, request: PreparedRequest, **kwargs: Any) -> Response:  # type: ignore[override]
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         url = request.url or ""
         if url.startswith(TWEEPY_HOST):
             request.url = self.base + url[len(TWEEPY_HOST):]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = DEFAULT_TIMEOUT  # a slow X must not pin a web worker or a job
-        return super().send(request, **kwargs)
+        return super().send(request, *args, **kwargs)
 
 
 def client(access_token: str, settings: ProviderSettings, verify: bool | str = True) -> tweepy.Client:
