@@ -2,7 +2,7 @@
 
 GET /connect/<kind> starts the provider's flow (state in Redis bound to the browser, PKCE where the
 provider does it); its callback stores the tokens sealed in a Connection, which is what
-hub.sharing.publishing reads. A learner connects their own account; an admin installs the Slack app
+hub.provider_access opens. A learner connects their own account; an admin installs the Slack app
 for the organisation. Disconnecting deletes the row and skips the pending deliveries that needed it.
 """
 from __future__ import annotations

@@ -22,7 +22,7 @@ import redis
 from flask import current_app
 from sqlalchemy.orm import Session
 
-from hub import redis_conn
+from hub import provider_access, redis_conn
 from hub.crypto import DecryptionFailed
 from hub.models import Connection, Delivery, DeliveryStatus, Event, Rule, User, UserStatus
 from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
@@ -244,7 +244,7 @@ def _refreshing_once(session: Session, connection: Connection | None, publisher:
     except AuthExpired:
         if connection is None:
             raise Permanent(publisher.kind, "the destination refused its credentials") from None
-        tokens = publishing.refresh(session, connection, publisher)
+        tokens = provider_access.refresh(session, connection, publisher)
         return call(dataclasses.replace(target, tokens=tokens))  # replace keeps the rotation hook
 
 

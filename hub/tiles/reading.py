@@ -1,7 +1,7 @@
 """Reaching a tile's source: its reader (from the provider registry), the org connection it reads through, tokens.
 
 Mirrors hub.sharing.publishing: readers are configured like the provider they belong to (its stored config in
-production, its sandbox in the demo and tests), through the same settings function publishers use.
+production, its sandbox in the demo and tests), through hub.provider_access, as publishers are.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub import provider_access
 from hub.models import Connection, Organisation, Tile
-from hub.sharing import publishing
 from providers import registry
 from providers.base import FeedReader, FeedSource, Permanent, ProviderSettings
 
@@ -40,7 +40,7 @@ def provider_kind(kind: str) -> str:
 def settings_for(session: Session, kind: str) -> ProviderSettings:
     """The reader's settings: its provider's (or its sandbox's), plus the hosts the feed fetcher may reach."""
     reader_class = registry.reader_class(kind)
-    settings = publishing.settings_for(session, provider_kind(kind), reader_class)
+    settings = provider_access.settings_for(session, provider_kind(kind), reader_class)
     allowed = frozenset(current_app.extensions["settings"].feed_allow_hosts)
     return dataclasses.replace(settings, feed_allow_hosts=allowed)
 
@@ -86,5 +86,5 @@ def source_for(tile: Tile, connection: Connection | None, tokens: dict[str, Any]
     if connection is None:
         return FeedSource(address=tile.address, tokens={}, max_items=tile.max_items)
     return FeedSource(address=tile.address,
-                      tokens=publishing.tokens_of(connection) if tokens is None else tokens,
-                      max_items=tile.max_items, on_rotated=functools.partial(publishing.keep_rotated, connection))
+                      tokens=provider_access.tokens_of(connection) if tokens is None else tokens,
+                      max_items=tile.max_items, on_rotated=functools.partial(provider_access.keep_rotated, connection))

@@ -20,9 +20,8 @@ from redis.exceptions import LockError
 from sqlalchemy import case, delete, select
 from sqlalchemy.orm import Session
 
-from hub import clock, redis_conn
+from hub import clock, provider_access, redis_conn
 from hub.models import Connection, Tile, TileItem, aware
-from hub.sharing import publishing
 from hub.tiles import reading, sanitize
 from providers.base import AuthExpired, FeedItem, FeedPage, FeedReader, ProviderError, RateLimited, Transient
 
@@ -113,7 +112,7 @@ def fetch_page(session: Session, tile: Tile, reader: FeedReader, connection: Con
         if connection is None:
             raise
         # Raises Permanent when the reader cannot refresh ("connect the account again"), Transient when busy.
-        tokens = publishing.refresh(session, connection, reader)
+        tokens = provider_access.refresh(session, connection, reader)
         return reader.fetch(reading.source_for(tile, connection, tokens), tile.cursor)
 
 

@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import select
 
+from hub import provider_access
 from hub.models import Connection, Delivery, Organisation, User
 from hub.sharing import publishing
 from hub.sharing.rules import parse_destination
@@ -210,7 +211,7 @@ def test_x_connect_uses_pkce_and_asks_posting_scopes(live: LiveHub) -> None:
     [row] = _connections(live)
     assert (row.kind, row.remote_id) == ("x", x_user) and "tweet.write" in row.scopes
     with live.context() as session:
-        tokens = publishing.tokens_of(session.get(Connection, row.id))
+        tokens = provider_access.tokens_of(session.get(Connection, row.id))
     assert tokens["access_token"] and "id_token" not in tokens
 
 

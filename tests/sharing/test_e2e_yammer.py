@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import select
 
-from hub import jobs
+from hub import jobs, provider_access
 from hub.demo import tls
 from hub.models import Connection, Delivery
 from hub.sharing import publishing, rules
@@ -120,7 +120,7 @@ def _connection(live: LiveHub) -> Connection:
 
 def _stored_refresh_token(live: LiveHub) -> str:
     with live.context():
-        return str(publishing.tokens_of(_connection(live))["refresh_token"])
+        return str(provider_access.tokens_of(_connection(live))["refresh_token"])
 
 
 def _deliveries(live: LiveHub) -> list[Delivery]:

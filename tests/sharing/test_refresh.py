@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hub import jobs, redis_conn
+from hub import jobs, provider_access, redis_conn
 from hub.models import Connection, Delivery
-from hub.sharing import dispatch, publishing
+from hub.sharing import dispatch
 from tests.live import LiveHub
 from tests.sharing.test_e2e import LINKEDIN_SUB, X_USER, _connect, _org_and_learner, add_rule
 from tests.webhooks.helpers import COMPLETED, add_source, event, send
@@ -51,7 +51,7 @@ def deliveries(live: LiveHub) -> list[Delivery]:
 def stored_tokens(live: LiveHub) -> dict[str, Any]:
     with live.context() as session:
         [connection] = session.scalars(select(Connection).where(Connection.kind == "x")).all()
-        return publishing.tokens_of(connection)
+        return provider_access.tokens_of(connection)
 
 
 def test_expired_token_is_refreshed_once_then_posted(live: LiveHub) -> None:
@@ -137,7 +137,7 @@ def test_a_refresh_held_by_another_worker_retries_later(live: LiveHub, monkeypat
     """The lock is bounded: a worker that cannot take it in time fails the attempt (retried later), never sleeps on."""
     x = live.sandboxes["x"]
     connect_expired(live)
-    monkeypatch.setattr(publishing, "REFRESH_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(provider_access, "REFRESH_WAIT_SECONDS", 0.2)
     send_events(live, range(1))
     with live.context() as session:
         [connection] = session.scalars(select(Connection).where(Connection.kind == "x")).all()
@@ -176,7 +176,7 @@ def test_linkedin_with_a_refresh_token_is_refreshed_then_posted(live: LiveHub) -
     assert len(linkedin.posts) == 1 and linkedin.refresh_hits == 1
     with live.context() as session:
         [connection] = session.scalars(select(Connection).where(Connection.kind == "linkedin")).all()
-        stored = publishing.tokens_of(connection)
+        stored = provider_access.tokens_of(connection)
     assert stored["access_token"] != old["access_token"] and stored["refresh_token"] == old["refresh_token"]
 
 

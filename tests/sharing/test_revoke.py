@@ -10,9 +10,8 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from hub import db, deprovision
+from hub import db, deprovision, provider_access
 from hub.models import Connection, Delivery, User
-from hub.sharing import publishing
 from tests.live import Browser, LiveHub, csrf_token
 from tests.sharing.test_connect import LINH, SAM, _ada, _connect, _connections, _provider
 
@@ -33,7 +32,7 @@ def _connected(hub: LiveHub, browser: Browser, kind: str, user: str) -> tuple[in
     assert browser.http.get(callback, allow_redirects=False).status_code == 302
     [row] = [c for c in _connections(hub) if c.kind == kind]
     with hub.context() as session:
-        return row.id, publishing.tokens_of(session.get(Connection, row.id))
+        return row.id, provider_access.tokens_of(session.get(Connection, row.id))
 
 
 def _disconnect(browser: Browser, connection_id: int) -> None:
