@@ -7,11 +7,16 @@ One key per loop, shared by every worker: it says that at least one of them is a
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
 import redis
+import sqlalchemy.exc
+from flask import Flask
+from sqlalchemy.orm import Session
 
 
 class Loop(StrEnum):
@@ -50,3 +55,40 @@ class Backoff:
 
     def succeeded(self) -> None:
         self.failures = 0
+
+
+def survive_pass(app: Flask, loop: Loop, backoff: Backoff, run: Callable[[Session], float], log: logging.Logger,
+                 storage_down: tuple[type[Exception], ...]) -> float:
+    """Run one pass of a long-running loop so that it survives any error; returns the seconds to pause.
+
+    A pass that worked beats and returns what `run` asked for. Storage down (`storage_down`: nothing was claimed
+    for good, the next pass tries again) is a warning; anything else is a bug, logged with its traceback. Either way
+    the transaction ends, the loop backs off and does not beat, so /healthz reports it stale while it keeps failing.
+    """
+    from hub import clock, db, redis_conn
+
+    with app.app_context():
+        session = db.session()
+        try:
+            pause = run(session)
+            beat(redis_conn.get(), loop, clock.now())
+        except storage_down as exc:
+            _rollback(session, log)
+            pause = backoff.failed()
+            log.warning("%s pass failed (next in %.1f s): %s", loop, pause, type(exc).__name__)
+            return pause
+        except Exception:  # the loop must outlive any bug in one pass: logged with its traceback
+            _rollback(session, log)
+            pause = backoff.failed()
+            log.exception("%s pass failed (next in %.1f s); the %s goes on", loop, pause, loop)
+            return pause
+    backoff.succeeded()
+    return pause
+
+
+def _rollback(session: Session, log: logging.Logger) -> None:
+    """End a failed pass's transaction; a connection that is gone is dropped by the pool, not raised again."""
+    try:
+        session.rollback()
+    except sqlalchemy.exc.SQLAlchemyError:
+        log.debug("rollback after a failed pass failed too", exc_info=True)

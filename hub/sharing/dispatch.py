@@ -214,34 +214,10 @@ def step(app: Flask, backoff: heartbeats.Backoff, interval: float = INTERVAL) ->
     The dispatcher must outlive whatever one pass meets: the database or Redis down (nothing was claimed for good;
     the next pass tries again), or a bug (logged with its traceback). Either way it backs off, and a loop whose
     passes keep failing stops beating, which /healthz reports."""
-    from hub import db
+    def one_pass(session: Session) -> float:
+        return 0.0 if run_pass(session).full else next_due_in(session, interval)
 
-    with app.app_context():
-        session = db.session()
-        try:
-            full = run_pass(session).full
-            pause = 0.0 if full else next_due_in(session, interval)
-            heartbeats.beat(redis_conn.get(), heartbeats.Loop.DISPATCHER, clock.now())
-        except STORAGE_DOWN as exc:
-            _rollback(session)
-            pause = backoff.failed()
-            log.warning("dispatcher pass failed (next in %.1f s): %s", pause, type(exc).__name__)
-            return pause
-        except Exception:
-            _rollback(session)
-            pause = backoff.failed()
-            log.exception("dispatcher pass failed (next in %.1f s); the dispatcher goes on", pause)
-            return pause
-    backoff.succeeded()
-    return pause
-
-
-def _rollback(session: Session) -> None:
-    """End a failed pass's transaction; a connection that is gone is dropped by the pool, not raised again."""
-    try:
-        session.rollback()
-    except sqlalchemy.exc.SQLAlchemyError:
-        log.debug("rollback after a failed pass failed too", exc_info=True)
+    return heartbeats.survive_pass(app, heartbeats.Loop.DISPATCHER, backoff, one_pass, log, STORAGE_DOWN)
 
 
 class _Alarm:

@@ -109,30 +109,10 @@ def step(app: Flask, backoff: heartbeats.Backoff, interval: float = INTERVAL) ->
 
     Redis or the database down: claimed tiles come due again when their lease ends. A bug: logged with its
     traceback. Either way the scheduler backs off and goes on; while its passes fail it does not beat (/healthz)."""
-    from hub import clock, db, redis_conn
+    from hub import redis_conn
 
-    with app.app_context():
-        session = db.session()
-        try:
-            made = run_pass(session, queue(redis_conn.get()))
-            heartbeats.beat(redis_conn.get(), heartbeats.Loop.TILE_SCHEDULER, clock.now())
-        except (redis.RedisError, sqlalchemy.exc.SQLAlchemyError) as exc:
-            _rollback(session)
-            pause = backoff.failed()
-            log.warning("tile scheduler pass failed (next in %.0f s): %s", pause, type(exc).__name__)
-            return pause
-        except Exception:
-            _rollback(session)
-            pause = backoff.failed()
-            log.exception("tile scheduler pass failed (next in %.0f s); the scheduler goes on", pause)
-            return pause
-    backoff.succeeded()
-    return 0.0 if made >= BATCH else interval
+    def one_pass(session: Session) -> float:
+        return 0.0 if run_pass(session, queue(redis_conn.get())) >= BATCH else interval
 
-
-def _rollback(session: Session) -> None:
-    """End a failed pass's transaction; a connection that is gone is dropped by the pool, not raised again."""
-    try:
-        session.rollback()
-    except sqlalchemy.exc.SQLAlchemyError:
-        log.debug("rollback after a failed pass failed too", exc_info=True)
+    return heartbeats.survive_pass(app, heartbeats.Loop.TILE_SCHEDULER, backoff, one_pass, log,
+                                   (redis.RedisError, sqlalchemy.exc.SQLAlchemyError))
