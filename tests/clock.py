@@ -27,3 +27,20 @@ def movable_clock(app: Flask) -> MovableClock:
     clock = MovableClock()
     app.extensions["clock"] = clock
     return clock
+
+
+class FrozenClock(Clock):
+    """A clock that stands still at `at`: for checks at an exact boundary, whatever the machine's load."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+def frozen_clock(app: Flask, at: datetime) -> FrozenClock:
+    """Install a FrozenClock in app."""
+    clock = FrozenClock(at)
+    app.extensions["clock"] = clock
+    return clock
