@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from hub.models import AuditEvent, Invite, Organisation, OrgDomain, OrgPolicy, P
 from providers import registry
 from tests.auth.helpers import ADA, callback_url, signed_in
 from tests.live import Browser, LiveHub
+from tests.ports import free_ports
 
 
 def run(live: LiveHub, *args: str) -> Result:
@@ -229,15 +229,9 @@ def test_org_map_adds_a_mapping_once_and_refuses_ones_that_could_never_match(liv
 
 
 # --- serve ------------------------------------------------------------------------------------
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_serve_never_starts_the_debugger_whatever_flask_debug_says(hub_env: dict[str, str], tmp_path: Path) -> None:
     """`hub serve` with FLASK_DEBUG=1 (and FLASK_ENV, and a .env saying so): no Werkzeug debugger, no reloader."""
-    port = _free_port()
+    port = free_ports()
     (tmp_path / ".env").write_text("FLASK_DEBUG=1\n")
     env = {**os.environ, **hub_env, "HUB_BASE_URL": f"http://127.0.0.1:{port}", "FLASK_DEBUG": "1",
            "FLASK_ENV": "development"}

@@ -14,26 +14,12 @@ import pytest
 import requests
 
 from tests.live import forms
-
-
-def _free_port_pair() -> int:
-    """A port p with p+1 also free (the demo serves the Microsoft sandbox over HTTPS on p+1)."""
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind(("127.0.0.1", 0))
-            port = first.getsockname()[1]
-            with socket.socket() as second:
-                try:
-                    second.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-        return port
-    raise RuntimeError("no free port pair")
+from tests.ports import free_ports
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port_pair()
+    port = free_ports(2)  # the demo serves the Microsoft sandbox over HTTPS on port + 1
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env["HUB_INSTANCE_PATH"] = str(tmp_path / "instance")
     with open(tmp_path / "demo.log", "wb") as log:  # the child writes through its own copy of the descriptor
@@ -139,3 +125,18 @@ def test_demo_tiles_fill_from_every_sandbox_and_the_lms_homepage_embeds_them(dem
     home = requests.get(f"{base}/demo/lms/home", timeout=5).text
     assert '<script src="/embed.js" async></script>' in home and home.count("<hub-tile ") == 6
     assert f"{base}/demo/lms/home" in (tmp_path / "demo.log").read_text()
+
+
+def test_a_port_in_use_stops_the_demo_with_one_clear_line_and_nothing_left_running(tmp_path: Path) -> None:
+    port = free_ports(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+    env["HUB_INSTANCE_PATH"] = str(tmp_path / "instance")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        result = subprocess.run([sys.executable, "-m", "hub", "demo", "--port", str(port)], env=env,
+                                capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"The demo needs ports {port} and {port + 1}" in result.stderr
+    assert "Traceback" not in result.stdout + result.stderr  # no worker started on a Redis about to go away
+    assert not _embedded_redis_running(tmp_path / "instance")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,19 +13,14 @@ import requests
 
 from hub.config import ServerSettings, load_server_settings
 from hub.errors import ConfigError
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def test_the_readme_command_serves_the_hub_and_logs_paths_without_their_query(hub_env: dict[str, str],
                                                                               tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_ports()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **hub_env,
            "HUB_SANDBOXES": "0", "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_BIND": f"127.0.0.1:{port}",
            "HUB_WEB_WORKERS": "1", "HUB_WEB_THREADS": "2"}

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ import requests
 
 from hub.logs import redact
 from tests.live import Browser, LiveHub
+from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,9 +66,7 @@ def test_a_record_from_any_module_is_redacted_before_any_handler_sees_it(
 def test_gunicorn_access_log_of_a_callback_is_redacted(hub_env: dict[str, str], tmp_path: Path) -> None:
     """The hub served as production serves it (gunicorn -c python:hub.gunicorn_conf), with an access log format
     that prints the whole request line and the Referer: the callback's code and state still never reach the file."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_ports()
     access_log = tmp_path / "access.log"
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **hub_env,
            "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_BIND": f"127.0.0.1:{port}", "HUB_WEB_WORKERS": "1"}

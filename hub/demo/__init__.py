@@ -222,10 +222,16 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> None:
     db.upgrade(env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'hub.db'}")
     app = create_app(env)
     names = seed(app, bases)
-    redis_url = redis_conn.url_of(app.extensions["redis"])
-    worker = start_worker(redis_url, env)
-    tls_server = tls.serve_tls(app, host, tls_port, cert, key)
-    server = make_server(host, port, app, threaded=True)
+    # Both ports are taken before the worker starts: a port in use stops the demo with Werkzeug's one-line
+    # message and the embedded Redis stopped, not with a worker's traceback from a Redis that went away.
+    try:
+        tls_server = tls.serve_tls(app, host, tls_port, cert, key)
+        server = make_server(host, port, app, threaded=True)
+    except SystemExit:
+        _stop_embedded_redis(app)
+        raise click.ClickException(
+            f"The demo needs ports {port} and {tls_port}; pick free ones: make demo PORT=...") from None
+    worker = start_worker(redis_conn.url_of(app.extensions["redis"]), env)
     _announce(env["HUB_BASE_URL"], names, bases)
     signal.signal(signal.SIGTERM, _stop)
     try:
