@@ -54,6 +54,12 @@ class Organisation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     policy: Mapped[OrgPolicy] = mapped_column(StoredEnum(OrgPolicy, 20), default=OrgPolicy.OPEN)
+    # Users deactivated this many days ago are erased by the worker's sweep (hub/deprovision.py); None: never.
+    erase_after_days: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The mass-suspension guard: SCIM deactivations beyond this percentage of the organisation within an hour,
+    # and beyond guard_min users, are held for an admin (hub/deprovision.py).
+    guard_share: Mapped[int] = mapped_column(Integer, default=10)
+    guard_min: Mapped[int] = mapped_column(Integer, default=5)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     domains: Mapped[list[OrgDomain]] = relationship(back_populates="org", cascade="all, delete-orphan")
 
@@ -102,6 +108,10 @@ class User(Base):
     # The address was set or changed through SCIM: usable for the LMS handoff, but never a reason to link a new
     # sign-in identity to an account that already has one (hub/auth/pipeline.py).
     email_from_scim: Mapped[bool] = mapped_column(Boolean, default=False)
+    # When the user was last deactivated (the grace period counts from it) and through what ("scim" counts towards
+    # the mass-suspension guard); both cleared when they are enabled again.
+    disabled_at: Mapped[datetime | None] = mapped_column(default=None)
+    disabled_via: Mapped[str | None] = mapped_column(String(16), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     org: Mapped[Organisation | None] = relationship()
     identities: Mapped[list[Identity]] = relationship(back_populates="user", cascade="all, delete-orphan")
@@ -255,6 +265,7 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+from hub.models.deprovisioning import DeprovisioningHold, HoldStatus  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.idp import (  # noqa: E402,F401  (registered on Base.metadata)
     AuthorizationCode,
     IdpConsent,
