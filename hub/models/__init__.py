@@ -265,6 +265,7 @@ class AuditEvent(Base):
     detail: Mapped[dict] = mapped_column(JSON, default=dict)
 
 
+from hub.models.budgets import PostingBudget, PostingSpend  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.deprovisioning import DeprovisioningHold, HoldStatus  # noqa: E402,F401  (registered on Base.metadata)
 from hub.models.idp import (  # noqa: E402,F401  (registered on Base.metadata)
     AuthorizationCode,

@@ -137,6 +137,8 @@ class Rule(Base):
     mode: Mapped[str] = mapped_column(String(20), default="immediate")  # immediate|hourly|daily|automatic
     # automatic mode: fold into a digest once the destination's backlog would delay a post longer than this.
     max_delay_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    # Post without the event's link (X bills a post carrying a URL far more than one without).
+    without_link: Mapped[bool] = mapped_column(Boolean, default=False)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -208,6 +210,8 @@ class Delivery(Base):
     remote_id: Mapped[str | None] = mapped_column(String(255), default=None)
     remote_url: Mapped[str | None] = mapped_column(Text, default=None)
     digest_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id", ondelete="SET NULL"), default=None)
+    # What the destination bills for this post, in micro-dollars (its publisher's post_cost); None: not billed.
+    cost_micros: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
