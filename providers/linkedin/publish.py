@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 from urllib.parse import quote
 
@@ -23,13 +24,23 @@ from providers.linkedin import OLD_ISSUER_SUFFIX, LinkedIn
 from providers.publishing import HttpPublisher, with_marker
 
 DEFAULT_API_BASE = "https://api.linkedin.com"
-# A new version ships monthly and each lives about a year: move this forward at least yearly.
-LINKEDIN_VERSION = "202610"
+# The one place the LinkedIn-Version header is set (YYYYMM). A new version ships monthly and LinkedIn sunsets each
+# about a year later (202507 is gone): tests/providers/linkedin/test_version.py fails once this is more than
+# VERSION_WARN_MONTHS old by the real date, so the bump comes a month before LinkedIn answers 426.
+LINKEDIN_VERSION = "202611"
+VERSION_LIFETIME_MONTHS = 12  # https://learn.microsoft.com/linkedin/marketing/versioning
+VERSION_WARN_MONTHS = 11
 COMMENTARY_LIMIT = 3000
 # "little text": these characters are markup in commentary and must be escaped to show as themselves.
 RESERVED = re.compile(r"([\\|{}@\[\]()<>#*_~])")
 FIND_COUNT = 20
 TOKEN_PATH = "/oauth/v2/accessToken"  # under the issuer's host, as discovery says: https://www.linkedin.com/oauth/...
+
+
+def version_age_months(version: str, today: date) -> int:
+    """How many months `today`'s month is after a YYYYMM version (negative: a version not released yet)."""
+    year, month = int(version[:4]), int(version[4:6])
+    return (today.year - year) * 12 + today.month - month
 
 
 class LinkedInPublisher(HttpPublisher):

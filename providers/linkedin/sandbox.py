@@ -11,6 +11,7 @@ Revocation: POST /oauth/v2/revoke with `token`, `client_id` and `client_secret` 
 empty body and ends that token: /rest/posts then answers 401 REVOKED_ACCESS_TOKEN (serviceErrorCode 65602), the
 userinfo endpoint 401, a refresh with it invalid_grant. `revoked` lists the tokens; `revoke_faults` answers the next
 revocations with canned failures (a 500).
+/rest/posts answers 426 NONEXISTENT_VERSION to a LinkedIn-Version that is sunset (a year old by `today`) or not out yet.
 """
 from __future__ import annotations
 
@@ -20,10 +21,13 @@ import re
 import secrets
 import threading
 import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Response, jsonify, request
 
+from providers.linkedin.publish import VERSION_LIFETIME_MONTHS, version_age_months
 from providers.posting_sandbox import PostingFaults, posts_page
 from providers.sandbox_kit import Grant, SandboxIdP
 
@@ -63,6 +67,8 @@ class LinkedInSandbox(SandboxIdP):
         self.refresh_tokens: dict[str, tuple[Grant, float]] = {}  # token -> (grant, expires at)
         self.refresh_hits = 0
         self.posts: list[dict[str, Any]] = []
+        # Whose month LinkedIn-Version is judged by: a version is active for VERSION_LIFETIME_MONTHS from its own.
+        self.today: Callable[[], date] = lambda: datetime.now(UTC).date()
         self.posting_faults = PostingFaults()
         self.revoked: list[str] = []  # tokens /oauth/v2/revoke ended, in order
         self.revoke_faults = PostingFaults()
@@ -181,7 +187,8 @@ class LinkedInSandbox(SandboxIdP):
         if time.time() - grant.issued_at > self.token_lifetime:
             return _rest_error(401, "The token used in the request has expired", "EXPIRED_ACCESS_TOKEN", 65601)
         version = request.headers.get("LinkedIn-Version", "")
-        if not VERSION.fullmatch(version):
+        if not VERSION.fullmatch(version) or not 0 <= version_age_months(version, self.today()) \
+                < VERSION_LIFETIME_MONTHS:  # sunset a year after release; none from the future either
             return _rest_error(426, f"Requested version {version or '(none)'} is not active", "NONEXISTENT_VERSION")
         if request.headers.get("X-Restli-Protocol-Version") != "2.0.0":
             return _rest_error(400, "X-Restli-Protocol-Version 2.0.0 is required", "INVALID_PROTOCOL_VERSION")
