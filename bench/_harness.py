@@ -89,8 +89,13 @@ def scratch_hub(work: Path, database_url: str | None, port: int) -> tuple[dict[s
 
 
 def gunicorn(port: int, app: str, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    """gunicorn (gthread, as production serves the hub) on a loopback port, serving app ("module:factory()")."""
+    """gunicorn (gthread, as production serves the hub) on a loopback port, serving app ("module:factory()").
+
+    A socket per worker (--reuse-port), as hub/gunicorn_conf.py has it for TCP: with one shared socket wrk's
+    connections often all land on one worker, and rounds come out bimodal (docs/embedding.md, "Performance").
+    """
     return subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-         "--worker-class", "gthread", "--threads", str(threads), "--log-level", "warning", "--pythonpath",
+         "--worker-class", "gthread", "--threads", str(threads), "--reuse-port", "--log-level", "warning",
+         "--pythonpath",
          f"{ROOT},{ROOT / 'bench'}", app], env=env)

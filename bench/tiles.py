@@ -123,6 +123,8 @@ def serving(args: argparse.Namespace, work: Path, env: dict[str, str], port: int
           f"connections, {args.seconds:.0f} s each, {args.rounds} rounds alternating (medians below)")
     for name, runs in (("bare", bares), ("tile", tiles)):
         print(f"  {name} rounds: " + ", ".join(f"{r['rate']:.0f} req/s p99 {r['p99_ms']:.1f} ms" for r in runs))
+    pairs = [t["rate"] / b["rate"] for b, t in zip(bares, tiles, strict=True)]
+    print("  ratio per round: " + ", ".join(f"{r:.2f}" for r in pairs) + f" (lowest {min(pairs):.2f})")
     print(f"bare endpoint:   {bare['rate']:8.1f} req/s   p50 {bare['p50_ms']:6.2f} ms   p99 {bare['p99_ms']:6.2f} ms")
     print(f"GET /api/tiles/<id> ({len(check.content)} bytes, from Redis): {tile['rate']:8.1f} req/s   "
           f"p50 {tile['p50_ms']:6.2f} ms   p99 {tile['p99_ms']:6.2f} ms")

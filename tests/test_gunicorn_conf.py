@@ -13,6 +13,7 @@ import requests
 
 from hub.config import ServerSettings, load_server_settings
 from hub.errors import ConfigError
+from hub.gunicorn_conf import kernel_spreads_connections
 from tests.ports import free_ports
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,7 +24,7 @@ def test_the_readme_command_serves_the_hub_and_logs_paths_without_their_query(hu
     port = free_ports()
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("HUB_")}, **hub_env,
            "HUB_SANDBOXES": "0", "HUB_BASE_URL": f"http://127.0.0.1:{port}", "HUB_BIND": f"127.0.0.1:{port}",
-           "HUB_WEB_WORKERS": "1", "HUB_WEB_THREADS": "2"}
+           "HUB_WEB_WORKERS": "2", "HUB_WEB_THREADS": "2"}
     log = tmp_path / "gunicorn.log"
     with log.open("wb") as out:
         server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:hub.gunicorn_conf", "hub.wsgi:app"],
@@ -38,14 +39,29 @@ def test_the_readme_command_serves_the_hub_and_logs_paths_without_their_query(hu
                 time.sleep(0.2)  # polls until the server listens
         assert answer is not None, log.read_text()
         assert answer.status_code == 200 and answer.json()["status"] == "ok"
+        # Each worker listens on its own socket, so the kernel spreads connections over both (reuse_port).
+        while _listening_sockets(port) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)  # polls until the second worker has booted
+        assert _listening_sockets(port) == 2
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
     output = log.read_text()
-    assert f"Listening at: http://127.0.0.1:{port}" in output and "Using worker: gthread" in output
+    assert f"Workers listen at: 127.0.0.1:{port}" in output and "Using worker: gthread" in output
     assert "Control socket" not in output
     assert '"GET /healthz HTTP/1.1" 200' in output
     assert "not-for-the-log" not in output and "scope=web" not in output
+
+
+def _listening_sockets(port: int) -> int:
+    """Sockets in LISTEN state on the loopback port (/proc/net/tcp: hex local address, state 0A)."""
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(1 for row in rows if row.split()[1] == f"0100007F:{port:04X}" and row.split()[3] == "0A")
+
+
+def test_the_kernel_spreads_connections_except_over_unix_sockets() -> None:
+    assert kernel_spreads_connections(["127.0.0.1:8000", "[::]:8000"])
+    assert not kernel_spreads_connections(["127.0.0.1:8000", "unix:/run/hub.sock"])
 
 
 def test_server_settings_default_to_loopback_and_take_several_binds() -> None:
