@@ -7,6 +7,10 @@ STAMP := $(VENV)/.installed
 # The lock (docs/testing.md): exact versions with hashes, compiled from pyproject.toml by `make lock`.
 TEST_LOCK := requirements/test.txt
 RUNTIME_LOCK := requirements/runtime.txt
+# The social-core version Open edX pins, beside the newest one in the virtualenv (tests/idp/test_rp_libraries.py).
+OPENEDX_LOCK := requirements/social-core-openedx.txt
+OPENEDX_DIR := .venv-social-core-openedx
+OPENEDX_STAMP := $(OPENEDX_DIR)/.installed
 PIP_TOOLS := pip-tools==7.7.0
 LOCK_VENV := .venv-lock
 # Add e.g. LOCK_ARGS=--upgrade (every package to the newest its range allows) or LOCK_ARGS='-P flask' (just flask).
@@ -34,6 +38,13 @@ lock:
 	test -x $(LOCK_VENV)/bin/pip-compile || { $(PYTHON) -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/pip install --quiet '$(PIP_TOOLS)'; }
 	$(COMPILE) --extra embedded --extra postgres --extra server --extra test --extra dev -o $(TEST_LOCK) pyproject.toml
 	$(COMPILE) --extra postgres --extra server --constraint $(TEST_LOCK) -o $(RUNTIME_LOCK) pyproject.toml
+	$(subst --all-build-deps,,$(COMPILE)) -o $(OPENEDX_LOCK) requirements/social-core-openedx.in
+
+# A directory of its own (pip --target) that tests/idp/conftest.py puts first on the RP process's PYTHONPATH.
+$(OPENEDX_STAMP): $(OPENEDX_LOCK) | $(STAMP)
+	rm -rf $(OPENEDX_DIR)
+	$(BIN)/pip install --quiet --require-hashes --no-deps --target $(OPENEDX_DIR) -r $(OPENEDX_LOCK)
+	touch $(OPENEDX_STAMP)
 
 system-deps:
 	./scripts/system-deps.sh
@@ -43,9 +54,9 @@ system-deps:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 
 demo: $(STAMP)
-	$(BIN)/hub demo $(if $(PORT),--port $(PORT))
+	$(BIN)/hub demo $(if $(PORT),--port $(PORT)) $(if $(HTTPS),--https)
 
-test-deps: $(STAMP) system-deps $(NODE_STAMPS)
+test-deps: $(STAMP) $(OPENEDX_STAMP) system-deps $(NODE_STAMPS)
 
 test: test-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -61,4 +72,4 @@ screenshots: test-deps
 	HUB_TEST_SCREENSHOTS=docs $(BIN)/python -m pytest tests/browser $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(LOCK_VENV) instance $(addsuffix /node_modules,$(NODE_DIRS))
+	rm -rf $(VENV) $(LOCK_VENV) $(OPENEDX_DIR) instance $(addsuffix /node_modules,$(NODE_DIRS))

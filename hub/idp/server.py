@@ -16,11 +16,19 @@ from typing import Any, Literal, cast
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.base import invalid_error_characters
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidRequestError, TokenMixin, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    TokenMixin,
+    grants,
+)
 from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenValidator, InvalidTokenError
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7636.challenge import CODE_VERIFIER_PATTERN
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, OpenIDToken, UserInfo, UserInfoEndpoint
 from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
@@ -152,7 +160,9 @@ class _IdTokenClaims:
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(_now().timestamp())
-        return {"iss": current_app.extensions["settings"].base_url, "aud": [client.get_client_id()],
+        # aud as a string: OIDC Core 2 allows it for one audience, and RPs that compare aud == client_id (Canvas,
+        # authlib's RP-initiated logout resolving the client from the hint) accept only that form.
+        return {"iss": current_app.extensions["settings"].base_url, "aud": client.get_client_id(),
                 "iat": now, "exp": now + ID_TOKEN_SECONDS}
 
     def get_compatible_claims(self, request: Any) -> dict[str, Any]:
@@ -184,6 +194,15 @@ class HubOpenIDRefresh(_IdTokenClaims, OpenIDToken):
 class S256Only(CodeChallenge):
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # "plain" protects nothing
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"  # a code stored without a method is never compared as plain
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        """A code bound to a challenge, redeemed without a (well-formed) verifier, is invalid_grant like a wrong one:
+        the code cannot be used that way (RFC 6749 5.2), and it is spent either way. authlib says invalid_request."""
+        verifier = grant.request.form.get("code_verifier")
+        if self.get_authorization_code_challenge(grant.request.authorization_code) and (
+                not verifier or not CODE_VERIFIER_PATTERN.match(verifier)):
+            raise InvalidGrantError(description="This code was issued with PKCE: send its 'code_verifier'.")
+        super().validate_code_verifier(grant, result)
 
     def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
         """A challenge without its method means plain (RFC 7636 4.3), which the hub refuses: say so, as for plain."""
@@ -479,9 +498,25 @@ class Revocation(RevocationEndpoint):
 
 
 class EndSession(EndSessionEndpoint):
+    """RP-Initiated Logout 1.0. authlib checks the hint's signature against the published keys (an expired hint is
+    accepted, as section 2 allows) and, without client_id, takes the client from the hint's aud; the hub adds that
+    the hint must be its own (iss), so a token another issuer signed with a key we also publish cannot steer it."""
+
     def validate_request(self, request: Any) -> Any:
         _check_jwt_depth(request.payload.data.get("id_token_hint") or "")
-        return super().validate_request(request)
+        end = super().validate_request(request)
+        if end.id_token_claims is not None and end.id_token_claims.get("iss") != current_app.extensions[
+                "settings"].base_url:
+            raise InvalidRequestError("id_token_hint was not issued by this hub.")  # before any redirect
+        return end
+
+    def resolve_client_from_id_token_claims(self, id_token_claims: dict[str, Any]) -> Client | None:
+        """The client the hint was issued to: aud is one client id (a list of one, in tokens issued before aud
+        became a string); anything else names no client, so there is no redirect."""
+        aud = id_token_claims.get("aud")
+        if isinstance(aud, list) and len(aud) == 1:
+            aud = aud[0]
+        return _query_client(aud) if isinstance(aud, str) else None
 
     def get_server_jwks(self) -> dict[str, Any]:
         return keys.published(db.session())

@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,9 @@ from tests.auth.helpers import ADA
 from tests.live import Browser, LiveHub
 
 RP_DIR = Path(__file__).resolve().parents[1] / "oidc_rp"
+ROOT = Path(__file__).resolve().parents[2]
+# Where `make test-deps` installs the social-core Open edX pins (requirements/social-core-openedx.txt).
+SOCIAL_CORE_OPENEDX = ROOT / ".venv-social-core-openedx"
 LMS_CALLBACK = "https://lms.example.edu/auth/oidc/callback"
 LMS_LOGGED_OUT = "https://lms.example.edu/logged-out"
 
@@ -116,3 +120,22 @@ def lms(live: LiveHub, relying_party: RelyingParty) -> Lms:
         client_id, secret = issued.client.client_id, issued.secret
     relying_party.ok("discover", issuer=live.url, client_id=client_id, client_secret=secret)
     return Lms(live, relying_party, "Moodle", client_id, secret)
+
+
+@pytest.fixture(params=["newest", "openedx"])
+def social_core_rp(request: pytest.FixtureRequest) -> Iterator[RelyingParty]:
+    """tests/oidc_rp/social_core_rp.py in a process of its own: with the virtualenv's social-core (the newest the
+    range allows), and with the version Open edX pins, installed apart by `make test-deps`. One process per test:
+    social-core 4 keeps the discovery document per class, and each test's hub listens on another port."""
+    env = {**os.environ}
+    if request.param == "openedx":
+        if not (SOCIAL_CORE_OPENEDX / "social_core").is_dir():
+            pytest.fail(f"{SOCIAL_CORE_OPENEDX} is missing: run `make test-deps`", pytrace=False)
+        env["PYTHONPATH"] = str(SOCIAL_CORE_OPENEDX)
+    process = subprocess.Popen([sys.executable, str(RP_DIR / "social_core_rp.py")], cwd=ROOT, stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        yield RelyingParty(process)
+    finally:
+        process.terminate()
+        process.wait(timeout=5)
