@@ -142,8 +142,14 @@ _RUN = re.compile(r"(.)\1{7}", re.DOTALL)  # 8 of one character in a row
 
 
 def _production(env: Mapping[str, str]) -> bool:
-    """An https HUB_BASE_URL is a production hub: the demo's conveniences are refused there."""
-    return urlsplit(env.get("HUB_BASE_URL", "").strip()).scheme.lower() == "https"
+    """An https HUB_BASE_URL is a production hub: the demo's conveniences are refused there.
+
+    Except on a loopback host with HUB_INSECURE_LOOPBACK=1 (`hub demo --https`): redirect URIs built on 127.0.0.1
+    or localhost reach only the machine the hub runs on, so nobody else can sign in through its sandboxes.
+    """
+    parts = urlsplit(env.get("HUB_BASE_URL", "").strip())
+    local_trial = _flag(env, "HUB_INSECURE_LOOPBACK") and is_loopback_host(parts.hostname)
+    return parts.scheme.lower() == "https" and not local_trial
 
 
 def _secret_key(env: Mapping[str, str], instance_path: Path) -> str:

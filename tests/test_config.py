@@ -165,6 +165,19 @@ def test_the_embedded_redis_is_asked_for_on_a_loopback_hub_and_refused_on_https(
     assert not load_settings({**good, "HUB_REDIS_EMBEDDED": "0"}).redis_embedded
 
 
+def test_an_https_hub_on_loopback_with_insecure_loopback_is_a_local_trial_not_production(good: dict[str, str]) -> None:
+    """`hub demo --https`: a loopback https base URL reaches only this machine, so the demo's conveniences stay."""
+    trial = {**good, "HUB_BASE_URL": "https://127.0.0.1:5000", "HUB_INSECURE_LOOPBACK": "1", "HUB_SANDBOXES": "1",
+             "HUB_REDIS_EMBEDDED": "1", "HUB_SECRET_KEY": "x" * 40}
+    settings = load_settings(trial)
+    assert settings.sandboxes and settings.redis_embedded and settings.secure_cookies
+    # Without the opt-in, or on any other host, it is production again.
+    for change in ({"HUB_INSECURE_LOOPBACK": "0"}, {"HUB_BASE_URL": "https://hub.example.com"},
+                   {"HUB_BASE_URL": "https://10.0.0.5:5000"}):
+        with pytest.raises(ConfigError, match="https hub"):
+            load_settings({**trial, **change})
+
+
 def test_an_https_hub_refuses_the_demos_secret_key(good: dict[str, str], tmp_path: Path) -> None:
     """`hub demo` keeps its generated key in demo-secrets.json under the instance folder: production must not use it."""
     from hub.demo import demo_env

@@ -34,12 +34,14 @@ def worker(burst: bool) -> None:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--https", "https", is_flag=True,
+              help="Serve the hub over HTTPS with the demo's own CA (for an LMS that accepts only https issuers).")
 @click.option("--no-browser-hint", is_flag=True, hidden=True)
-def demo(host: str, port: int, no_browser_hint: bool) -> None:
+def demo(host: str, port: int, https: bool, no_browser_hint: bool) -> None:
     """Everything at once on embedded defaults: migrations, seed data, a worker, every sandbox."""
     from hub import demo as demo_module
 
-    demo_module.run(host=host, port=port)
+    demo_module.run(host=host, port=port, https=https)
 
 
 @click.group("db")

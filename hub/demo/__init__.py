@@ -2,7 +2,7 @@
 
 Everything demo-only lives in this package, and production code never imports it: the sandboxes and the demo's
 pages (sandboxes.py, views.py) are mounted only with HUB_SANDBOXES=1, and tls.py makes the development CA the
-demo (and the tests) serve the Microsoft sandbox with.
+demo (and the tests) serve the Microsoft sandbox with, and the whole hub with `hub demo --https`.
 """
 from __future__ import annotations
 
@@ -51,8 +51,8 @@ TILES = (
 PROVIDER_OPTIONS: dict[str, dict[str, Any]] = {"microsoft": {"sharepoint_tenant": CONTOSO}}
 
 
-def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
-    """Settings for the demo: generated secrets kept under instance/, loopback http, sandboxes on."""
+def demo_env(instance: Path, host: str, port: int, scheme: str = "http") -> dict[str, str]:
+    """Settings for the demo: generated secrets kept under instance/, loopback http(s), sandboxes on."""
     instance.mkdir(parents=True, exist_ok=True)
     secrets_file = instance / "demo-secrets.json"
     if secrets_file.exists():
@@ -63,7 +63,7 @@ def demo_env(instance: Path, host: str, port: int) -> dict[str, str]:
         secrets_file.chmod(0o600)
     env = {
         "HUB_INSTANCE_PATH": str(instance),
-        "HUB_BASE_URL": f"http://{host}:{port}",
+        "HUB_BASE_URL": f"{scheme}://{host}:{port}",
         "HUB_INSECURE_LOOPBACK": "1",
         "HUB_SANDBOXES": "1",
         "HUB_ADMIN_EMAILS": ADMIN_EMAIL,
@@ -208,31 +208,38 @@ def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]
                             env={**os.environ, **env, "HUB_REDIS_URL": redis_url})
 
 
-def run(host: str = "127.0.0.1", port: int = 5000) -> None:
-    """Migrate, seed, start a worker and the sandboxes, serve, and say what to try."""
+def run(host: str = "127.0.0.1", port: int = 5000, https: bool = False) -> None:
+    """Migrate, seed, start a worker and the sandboxes, serve, and say what to try.
+
+    With `https` the hub itself (sandboxes included) is served over HTTPS with the demo's CA, for an LMS that
+    accepts only https issuers (Moodle's OAuth 2 services); otherwise over http, with the Microsoft sandbox
+    alone over HTTPS on port + 1, because msal refuses http authorities.
+    """
     from hub.app import create_app
 
     instance = Path(os.environ.get("HUB_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
-    env = demo_env(instance, host, port)
-    tls_port = port + 1
-    # msal refuses http authorities, so the Microsoft sandbox is also served over HTTPS with a generated CA.
+    env = demo_env(instance, host, port, "https" if https else "http")
     cert, key, ca = tls.ensure_dev_certificate(instance / "tls")
-    env["HUB_CA_BUNDLE"] = str(ca)
-    bases = {"*": f"http://{host}:{port}", "microsoft": f"https://{host}:{tls_port}"}
+    env["HUB_CA_BUNDLE"] = str(ca)  # the hub (and its worker) trust the sandboxes it serves itself
+    tls_port = None if https else port + 1
+    base = env["HUB_BASE_URL"]
+    bases = {"*": base, "microsoft": base if tls_port is None else f"https://{host}:{tls_port}"}
     db.upgrade(env.get("HUB_DATABASE_URL") or f"sqlite:///{instance / 'hub.db'}")
     app = create_app(env)
     names = seed(app, bases)
-    # Both ports are taken before the worker starts: a port in use stops the demo with Werkzeug's one-line
+    # Every port is taken before the worker starts: a port in use stops the demo with Werkzeug's one-line
     # message and the embedded Redis stopped, not with a worker's traceback from a Redis that went away.
+    tls_server = None
     try:
-        tls_server = tls.serve_tls(app, host, tls_port, cert, key)
-        server = make_server(host, port, app, threaded=True)
+        if tls_port is not None:
+            tls_server = tls.serve_tls(app, host, tls_port, cert, key)
+        server = make_server(host, port, app, threaded=True, ssl_context=(str(cert), str(key)) if https else None)
     except SystemExit:
         _stop_embedded_redis(app)
-        raise click.ClickException(
-            f"The demo needs ports {port} and {tls_port}; pick free ones: make demo PORT=...") from None
+        wanted = f"port {port}" if tls_port is None else f"ports {port} and {tls_port}"
+        raise click.ClickException(f"The demo needs {wanted}; pick free ones: make demo PORT=...") from None
     worker = start_worker(redis_conn.url_of(app.extensions["redis"]), env)
-    _announce(env["HUB_BASE_URL"], names, bases)
+    _announce(base, names, bases, ca if https else None)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
@@ -240,7 +247,8 @@ def run(host: str = "127.0.0.1", port: int = 5000) -> None:
         pass
     finally:
         worker.terminate()
-        tls_server.shutdown()
+        if tls_server is not None:
+            tls_server.shutdown()
         _stop_embedded_redis(app)
 
 
@@ -257,7 +265,7 @@ def _stop(_signum: int, _frame: Any) -> None:
     raise SystemExit(0)
 
 
-def _announce(base_url: str, names: list[str], bases: dict[str, Any]) -> None:
+def _announce(base_url: str, names: list[str], bases: dict[str, Any], ca: Path | None = None) -> None:
     click.echo(f"""
 Social Hub demo is running at {base_url}
 
@@ -278,7 +286,23 @@ Try:
      Viva Engage group, Slack channel, SharePoint news, RSS), each read from its sandbox by the worker; manage
      them (live preview included) at {base_url}/admin/tiles or with `hub tile list`.
 Providers (each pointed at its local sandbox): {", ".join(names)}
-The Microsoft sandbox is served over HTTPS at {bases.get("microsoft", "-")} with a certificate generated for the
-demo; your browser will warn about it once.
+{_tls_note(bases, ca)}
 Press Ctrl+C to stop.
 """)
+
+
+def _tls_note(bases: dict[str, Any], ca: Path | None) -> str:
+    """Where the demo's HTTPS is served, and, for `--https`, where its CA is and how an LMS comes to trust it."""
+    if ca is None:
+        return (f"The Microsoft sandbox is served over HTTPS at {bases.get('microsoft', '-')} with a certificate "
+                "generated for the\ndemo; your browser will warn about it once.")
+    return f"""The hub is served over HTTPS with a certificate for 127.0.0.1 and localhost, signed by the demo's own CA.
+  CA certificate: {ca}
+  Trust it where the LMS runs: its key was thrown away once it signed the demo's certificate, so it vouches for
+  nothing else; it lasts 30 days, then the demo makes a new CA to trust instead. For example:
+    Debian/Ubuntu (PHP's curl, so Moodle too):
+      sudo cp {ca} /usr/local/share/ca-certificates/social-hub-demo.crt && sudo update-ca-certificates
+    one command:  curl --cacert {ca} {bases["*"]}/.well-known/openid-configuration
+    Python:       REQUESTS_CA_BUNDLE={ca}
+  Browsers warn until the CA is imported in their certificate settings (Authorities).
+  Moodle: docs/lms/moodle.md, "Trying it with the demo"."""

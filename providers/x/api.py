@@ -31,9 +31,10 @@ class _Rebase(GuardedAdapter):
     """Rewrites tweepy's host to the API base (X, or a sandbox) and adds the timeouts tweepy never sets; the
     rewritten URL's host is checked as every provider call's is (GuardedAdapter)."""
 
-    def __init__(self, base: str, settings: ProviderSettings) -> None:
+    def __init__(self, base: str, settings: ProviderSettings, verify: bool | str = True) -> None:
         super().__init__(address_policy(settings), settings.name)
         self.base = base.rstrip("/")
+        self.verify = verify
 
     def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Response:
         url = request.url or ""
@@ -41,6 +42,9 @@ class _Rebase(GuardedAdapter):
             request.url = self.base + url[len(TWEEPY_HOST):]
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = DEFAULT_TIMEOUT  # a slow X must not pin a web worker or a job
+        # tweepy's session trusts the environment, and requests lets REQUESTS_CA_BUNDLE replace the session's
+        # verify (psf/requests#3829): set here, HUB_CA_BUNDLE stays the one CA setting, as for every provider.
+        kwargs["verify"] = self.verify
         return super().send(request, *args, **kwargs)
 
 
@@ -49,7 +53,7 @@ def client(access_token: str, settings: ProviderSettings, verify: bool | str = T
     api = tweepy.Client(bearer_token=access_token, wait_on_rate_limit=False)  # never sleep in process
     api.session.verify = verify
     guarded(api.session, settings)  # any URL tweepy builds off its host is checked too
-    api.session.mount(TWEEPY_HOST + "/", _Rebase(settings.api_base or DEFAULT_API_BASE, settings))
+    api.session.mount(TWEEPY_HOST + "/", _Rebase(settings.api_base or DEFAULT_API_BASE, settings, verify))
     return api
 
 
