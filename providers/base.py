@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -230,6 +231,12 @@ class Publisher(ProviderClient):
     address: ClassVar[str] = "any"
     # What an admin should know before adding a rule to this kind (X bills posts with links), shown by hub rule add.
     admin_note: ClassVar[str | None] = None
+
+    @classmethod
+    def post_cost(cls, has_link: bool) -> Decimal | None:
+        """What the network bills for one post, in US dollars (`has_link`: the post carries a URL); None where posts
+        are not billed. The hub shows it, records it per delivery and holds posts past an organisation's budget."""
+        return None
 
     def publish(self, target: Target, post: Post) -> Published:
         """Post it, or raise the provider error that says why not (never sleeps, never retries)."""

@@ -16,7 +16,7 @@ from hub.admin.access import console_required, new_org, reach, reachable
 from hub.admin.common import done, paginate, whole
 from hub.errors import HubError
 from hub.models import Delivery, DeliveryStatus, EventType, Organisation, Rule
-from hub.sharing import digests, dispatch, outbox, rules, templates
+from hub.sharing import budgets, digests, dispatch, outbox, rules, templates
 
 DELIVERIES_PAGE_SIZE = 50
 # add_rule and templates speak the CLI's language ("--to ... must look like"); these map a message to its field.
@@ -51,7 +51,7 @@ def _orgs() -> list[tuple[str, str]]:
 
 
 def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                preview: str | None = None, status: int = 200) -> Any:
+                preview: str | None = None, status: int = 200, cost: str | None = None) -> Any:
     mine = reach()
     names = dict(db.session().execute(select(Organisation.id, Organisation.name)
                                       .where(mine.where(Organisation.id))).all())
@@ -61,7 +61,7 @@ def _rules_page(form: dict[str, str] | None = None, errors: dict[str, str] | Non
                            event_types=[(t, t) for t in EventType],
                            form=form or {"org": orgs[0][0] if orgs else "*",
                                          "event_type": EventType.COURSE_COMPLETED, "mode": "immediate"},
-                           modes=MODE_CHOICES, errors=errors or {}, preview=preview,
+                           modes=MODE_CHOICES, errors=errors or {}, preview=preview, cost=cost,
                            kinds=rules.destination_kinds()), status
 
 
@@ -92,6 +92,7 @@ def rule_add() -> Any:
     """Preview the message, or add the rule; errors go back beside their fields and nothing is stored."""
     form = {field: request.form.get(field, "").strip() for field in FIELDS}
     form["template"] = request.form.get("template", "")
+    form["without_link"] = "1" if request.form.get("without_link") else ""
     template = form["template"] if form["template"].strip() else None
     errors: dict[str, str] = {}
     if not form["destination"]:
@@ -114,7 +115,8 @@ def rule_add() -> Any:
                 added = rules.add_rule(session, org_id=org_id, event_type=form["event_type"],
                                        destination=form["destination"], template=template,
                                        mode=form["mode"] or "immediate", max_delay_seconds=max_delay,
-                                       courses=ids(form["courses"]), badges=ids(form["badges"]))
+                                       courses=ids(form["courses"]), badges=ids(form["badges"]),
+                                       without_link=bool(form["without_link"]))
         except HubError as exc:
             field, text = field_error(str(exc))
             errors[field] = text
@@ -138,17 +140,20 @@ def _preview(form: dict[str, str], template: str | None, errors: dict[str, str])
             own = rules.parse_destination(form["destination"]).on_learner_account
         except rules.InvalidRule as exc:
             errors["destination"] = field_error(str(exc))[1]
-    text = None
+    text = cost = None
+    without_link = bool(form.get("without_link"))
     if form["event_type"] not in set(EventType):
         errors["event_type"] = "Choose an event type from the list"
     else:
         try:
-            text = templates.preview(template, form["event_type"], own_account=own)
+            text = templates.preview(template, form["event_type"], own_account=own, without_link=without_link)
+            if "destination" not in errors and form["destination"]:
+                cost = rules.cost_note(form["destination"], template, form["event_type"], without_link)
             if form["mode"] in rules.DIGEST_MODES and not own:  # what the channel sees: the digest
                 text = f"{digests.sample(form['mode'], form['event_type'])} (a digest; one event alone: {text})"
         except templates.InvalidTemplate as exc:
             errors["template"] = field_error(str(exc))[1]
-    return _rules_page(form, errors, preview=text, status=200 if text is not None else 400)
+    return _rules_page(form, errors, preview=text, status=200 if text is not None else 400, cost=cost)
 
 
 @bp.get("/deliveries")
@@ -162,7 +167,7 @@ def deliveries() -> Any:
         status = ""
     page = paginate(db.session(), query, DELIVERIES_PAGE_SIZE)
     return render_template("admin/deliveries.html", page=page, status=status,
-                           statuses=list(DeliveryStatus), retryable=outbox.RETRYABLE)
+                           statuses=list(DeliveryStatus), retryable=outbox.RETRYABLE, usd=budgets.usd)
 
 
 @bp.post("/deliveries/<int:delivery_id>/retry")

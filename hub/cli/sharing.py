@@ -44,9 +44,11 @@ def rule() -> None:
               help="automatic mode: seconds a post may wait behind the destination's backlog (default 600).")
 @click.option("--course", "courses", multiple=True, help="Only these course ids (repeatable).")
 @click.option("--badge", "badges", multiple=True, help="Only these badge ids (repeatable).")
+@click.option("--without-link", is_flag=True, help="Post the message without the event's link (X bills a post with a "
+              "URL far more than one without).")
 @admin
 def rule_add(org_name: str, event_type: str, destination: str, template_file: Any, mode: str,
-             max_delay: int | None, courses: tuple[str, ...], badges: tuple[str, ...]) -> None:
+             max_delay: int | None, courses: tuple[str, ...], badges: tuple[str, ...], without_link: bool) -> None:
     """Add a sharing rule."""
     from hub import audit, db, orgs
     from hub.sharing import rules
@@ -55,12 +57,17 @@ def rule_add(org_name: str, event_type: str, destination: str, template_file: An
         org_id = None if org_name == "*" else orgs.find_org(session, org_name).id
         added = rules.add_rule(session, org_id=org_id, event_type=event_type, destination=destination,
                                template=template_file.read() if template_file else None, mode=mode,
-                               courses=courses, badges=badges, max_delay_seconds=max_delay)
+                               courses=courses, badges=badges, max_delay_seconds=max_delay,
+                               without_link=without_link)
     audit.record("rule.add", "success", actor="cli",
-                 detail={"rule": added.id, "org": org_name, "on": event_type, "to": added.destination})
+                 detail={"rule": added.id, "org": org_name, "on": event_type, "to": added.destination,
+                         "without_link": without_link})
     note = rules.admin_note(added.destination)
     if note:
         click.echo(f"note: {note}", err=True)
+    cost = rules.cost_note(added.destination, added.template, event_type, without_link)
+    if cost:
+        click.echo(f"cost: {cost}", err=True)
     click.echo(f"rule {added.id}: {event_type} -> {added.destination} ({mode})")
 
 
@@ -75,7 +82,7 @@ def rule_list(as_json: bool) -> None:
     names = dict(db.session().execute(select(Organisation.id, Organisation.name)).all())
     rows = [{"id": r.id, "org": names.get(r.org_id, "*") if r.org_id else "*", "on": r.event_type,
              "to": r.destination, "mode": r.mode, "max_delay": r.max_delay_seconds, "enabled": r.enabled,
-             "filters": r.filters, "template": r.template}
+             "filters": r.filters, "template": r.template, "without_link": r.without_link}
             for r in db.session().scalars(select(Rule).order_by(Rule.id))]
     emit(rows, as_json, ["id", "org", "on", "to", "mode", "enabled", "filters"])
 
@@ -93,7 +100,10 @@ def rule_preview(rule_id: int) -> None:
     if found is None:
         raise HubError(f"no rule with id {rule_id}")
     own = rules.parse_destination(found.destination).on_learner_account
-    click.echo(templates.preview(found.template, found.event_type, own_account=own))
+    click.echo(templates.preview(found.template, found.event_type, own_account=own, without_link=found.without_link))
+    cost = rules.cost_note(found.destination, found.template, found.event_type, found.without_link)
+    if cost:
+        click.echo(f"cost: {cost}")
 
 
 @click.group()
@@ -102,7 +112,10 @@ def delivery() -> None:
 
 
 def _delivery_row(d: Any) -> dict[str, Any]:
+    from hub.sharing import budgets
+
     return {"id": d.id, "event": d.event_id, "rule": d.rule_id, "destination": d.destination, "status": d.status,
+            "cost": budgets.usd(d.cost_micros) if d.cost_micros is not None else None,
             "attempts": d.attempts, "next_attempt_at": d.next_attempt_at.isoformat() if d.next_attempt_at else None,
             "last_error": d.last_error, "remote_url": d.remote_url, "digest": d.digest_id}
 
@@ -121,7 +134,7 @@ def delivery_list(as_json: bool, status: str | None, limit: int) -> None:
     if status:
         query = query.where(Delivery.status == status)
     rows = [_delivery_row(d) for d in db.session().scalars(query)]
-    emit(rows, as_json, ["id", "event", "rule", "destination", "status", "attempts", "next_attempt_at",
+    emit(rows, as_json, ["id", "event", "rule", "destination", "status", "cost", "attempts", "next_attempt_at",
                          "last_error", "remote_url", "digest"])
 
 

@@ -112,6 +112,12 @@ def postpone(session: Session, delivery_id: int, attempt_id: str, until: datetim
                   attempts=Delivery.attempts - 1, enqueued_at=None)
 
 
+def note_cost(session: Session, delivery_id: int, attempt_id: str, cost_micros: int) -> bool:
+    """Record what the post about to go out costs (hub/sharing/budgets.py), while this attempt holds it; commits."""
+    return apply(session, update(Delivery).where(Delivery.id == delivery_id, Delivery.attempt_id == attempt_id,
+                                                 Delivery.status == S.SENDING).values(cost_micros=cost_micros))
+
+
 def failed(session: Session, delivery_id: int, attempt_id: str, attempts: int, reason: str, policy: Policy,
            now: datetime | None = None) -> datetime | None:
     """A transient failure: retry after a backoff, or dead after the last attempt. Returns the retry time."""

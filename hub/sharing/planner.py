@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from hub import audit, tenancy
 from hub.models import Delivery, DeliveryStatus, Event, Rule, Source, User
-from hub.sharing import consent, digests, limits, templates
+from hub.sharing import budgets, consent, digests, limits, templates
 from hub.sharing.outbox import utcnow
 from hub.sharing.rules import parse_destination, rules_for
 
@@ -66,20 +66,23 @@ def plan(session: Session, event: Event, reach: tenancy.Reach | None = None) -> 
             continue
         destination = parse_destination(rule.destination)
         own = destination.on_learner_account
-        status, error, text, due = DeliveryStatus.PENDING, None, None, None
+        status, error, text, due, cost = DeliveryStatus.PENDING, None, None, None, None
         if not own and digests.should_hold(session, rule, user.org_id, limits.limit_for(destination.kind).per_second):
             # Folded into the rule's digest when it is due (hub/sharing/digests.py); its text is the digest's.
             status, due = DeliveryStatus.HELD, digests.due_at(rule.mode, utcnow(), rule.max_delay_seconds)
         else:
             try:
                 text = templates.render(rule.template, event.type, event.payload or {},
-                                        learner_name(session, user, rule, own), own_account=own)
+                                        learner_name(session, user, rule, own), own_account=own,
+                                        without_link=rule.without_link)
+                link = None if rule.without_link else templates.context_for(event.type, event.payload or {}, "")["link"]
+                cost = budgets.post_cost(destination.kind, text, link)  # shown to admins; billed at send time
             except templates.InvalidTemplate as exc:
                 # The event must still be stored (the LMS would retry forever); the admin sees why nothing went out.
                 status, error = DeliveryStatus.DEAD, f"rule {rule.id}: {exc}"
         delivery = Delivery(key=keys[rule.id], event_id=event.id, rule_id=rule.id, user_id=user.id,
                             org_id=user.org_id, destination=rule.destination, status=status, text=text,
-                            last_error=error, next_attempt_at=due)
+                            last_error=error, next_attempt_at=due, cost_micros=cost)
         session.add(delivery)
         created.append(delivery)
     if created:

@@ -58,6 +58,22 @@ def admin_note(destination: str) -> str | None:
     return registry.publisher_class(parse_destination(destination).kind).admin_note
 
 
+def cost_note(destination: str, template: str | None, event_type: str, without_link: bool) -> str | None:
+    """What one post of this rule costs where the network bills posts ("$0.20 a post on X (with a link)"), on the
+    sample event; None where posts are free."""
+    from hub.sharing import budgets, templates
+
+    kind = parse_destination(destination).kind
+    own = parse_destination(destination).on_learner_account
+    text = templates.preview(template, event_type, own_account=own, without_link=without_link)
+    link = None if without_link else templates.context_for(event_type, templates.SAMPLE_PAYLOAD, "")["link"]
+    cost = budgets.post_cost(kind, text, link)
+    if cost is None:
+        return None
+    linked = "with a link" if budgets.carries_link(text, link) else "without a link"
+    return f"{budgets.usd(cost)} a post on {budgets.label(kind)} ({linked})"
+
+
 def parse_destination(text: str) -> Destination:
     """The one place a destination string is parsed; raises InvalidRule naming what is wrong."""
     kind, sep, address = (text or "").strip().partition(":")
@@ -76,8 +92,10 @@ def parse_destination(text: str) -> Destination:
 
 def add_rule(session: Session, *, org_id: int | None, event_type: str, destination: str,
              template: str | None = None, mode: str = "immediate", courses: Sequence[str] = (),
-             badges: Sequence[str] = (), max_delay_seconds: int | None = None) -> Rule:
-    """Validate and store a rule (the template is compiled and test-rendered first)."""
+             badges: Sequence[str] = (), max_delay_seconds: int | None = None, without_link: bool = False) -> Rule:
+    """Validate and store a rule (the template is compiled and test-rendered first).
+
+    `without_link`: post the message alone, without the event's link (X bills a post with a URL far more)."""
     from hub.sharing import templates
 
     if event_type not in set(EventType):
@@ -96,7 +114,7 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
         if not low <= max_delay_seconds <= high:
             raise InvalidRule(f"--max-delay must be between {low} and {high} seconds, not {max_delay_seconds}")
     if template is not None:
-        templates.check(template, event_type)
+        templates.check(template, event_type, without_link=without_link)
     filters: dict[str, Any] = {}
     if courses:
         filters["courses"] = [str(c) for c in courses]
@@ -107,7 +125,7 @@ def add_rule(session: Session, *, org_id: int | None, event_type: str, destinati
 
         max_delay_seconds = DEFAULT_MAX_DELAY
     rule = Rule(org_id=org_id, event_type=EventType(event_type), destination=str(parsed), template=template, mode=mode,
-                filters=filters, enabled=True, max_delay_seconds=max_delay_seconds)
+                filters=filters, enabled=True, max_delay_seconds=max_delay_seconds, without_link=without_link)
     session.add(rule)
     session.flush()
     return rule

@@ -2,7 +2,8 @@
 
 After the claim, STEPS run in order over one Attempt, as sign-in's provisioning does (hub/auth/pipeline.py): load
 the learner, refuse one gone or disabled, check consent (read once), render the post (once), find the connection,
-take a token from the destination's limit, publish, record. A step either fills in the attempt and returns None,
+take a token from the destination's limit, set its cost aside from the organisation's budget (billed networks), publish,
+record. A step either fills in the attempt and returns None,
 or finishes the delivery in the outbox (skipped, dead, postponed, failed, sent) and returns that Outcome, and the
 steps after it do not run. A lease that expired mid-send is never sent again here: recover() looks the post up.
 """
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 from hub import provider_access, redis_conn
 from hub.crypto import DecryptionFailed
 from hub.models import Connection, Delivery, DeliveryStatus, Event, Rule, User, UserStatus
-from hub.sharing import consent, digests, dispatch, limits, outbox, publishing, templates
+from hub.sharing import budgets, consent, digests, dispatch, limits, outbox, publishing, templates
 from hub.sharing.outbox import Policy, aware, utcnow
 from hub.sharing.rules import Destination, parse_destination
 from providers.base import AuthExpired, Permanent, ProviderError, RateLimited, Transient
@@ -48,6 +49,7 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"
     UNKNOWN = "unknown"
     RECOVERING = "recovering"  # lease expired but the lookup could not run yet
+    OVER_BUDGET = "over_budget"  # past the organisation's monthly budget: pending again when the next month opens
 
 
 def policy() -> Policy:
@@ -92,6 +94,7 @@ class Attempt:
     post: publishing.Post | None = None
     connection: Connection | None = None  # None for a URL destination (it carries its own secret)
     bucket: str = ""
+    reservation: budgets.Reservation | None = None  # money set aside for this post (a billed network)
     published: publishing.Published | None = None
 
     def skip(self, reason: str) -> Outcome:
@@ -146,16 +149,18 @@ def render_post(ctx: Attempt) -> Outcome | None:
     event_type = event.type if event and event.type else ""
     payload = (event.payload if event else None) or {}
     text = ctx.row.text
+    rule = ctx.session.get(Rule, ctx.row.rule_id) if ctx.row.rule_id else None
+    without_link = bool(rule and rule.without_link)
     if ctx.anonymous and event_type:
-        rule = ctx.session.get(Rule, ctx.row.rule_id) if ctx.row.rule_id else None
         try:
-            text = templates.render(rule.template if rule else None, event_type, payload, templates.NEUTRAL_NAME)
+            text = templates.render(rule.template if rule else None, event_type, payload, templates.NEUTRAL_NAME,
+                                    without_link=without_link)
         except templates.InvalidTemplate as exc:  # re-rendered without the name: a retry would fail the same way
             return ctx.dead(f"rule {ctx.row.rule_id}: {exc}")
     context = templates.context_for(event_type, payload, "")
     subject = context["subject"]
-    ctx.post = publishing.Post(text=text, link=context["link"], title=subject.get("title"),
-                             image_url=subject.get("image_url"), marker=marker(ctx.row))
+    ctx.post = publishing.Post(text=text, link=None if without_link else context["link"], title=subject.get("title"),
+                               image_url=subject.get("image_url"), marker=marker(ctx.row))
     return None
 
 
@@ -179,15 +184,39 @@ def take_limit(ctx: Attempt) -> Outcome | None:
     return _postpone(ctx, wait, f"{ctx.destination.kind} rate limit (hub bucket)") if wait > 0 else None
 
 
+def reserve_budget(ctx: Attempt) -> Outcome | None:
+    """Where the network bills posts: set this post's cost aside from the organisation's monthly budget, or hold the
+    post (pending, not an attempt) until the next month opens, with the reason for admins."""
+    post = ctx.post
+    assert post is not None, "render_post made it"
+    cost = budgets.post_cost(ctx.destination.kind, post.text, post.link)
+    if cost is None:
+        return None
+    if cost != ctx.row.cost_micros:  # the post as it is now (a learner's edit, a digest) is what gets billed
+        outbox.note_cost(ctx.session, ctx.row.id, ctx.lease, cost)
+    found = budgets.reserve(ctx.session, _org_of(ctx.row, ctx.user), ctx.destination.kind, cost, utcnow())
+    if isinstance(found, budgets.Held):
+        outbox.postpone(ctx.session, ctx.row.id, ctx.lease, found.until, found.reason)
+        log.info("delivery %s held: %s", ctx.row.id, found.reason)
+        return Outcome.OVER_BUDGET
+    ctx.reservation = found
+    return None
+
+
 def publish(ctx: Attempt) -> Outcome | None:
     """Hand the post to the destination's publisher (one token refresh allowed); each refusal finishes as it says."""
     post = ctx.post
     assert post is not None, "render_post made it"
     try:
-        publisher = publishing.publisher_for(ctx.session, ctx.destination.kind)
-        target = publishing.target_for(ctx.destination, ctx.connection)
-        ctx.published = _refreshing_once(ctx.session, ctx.connection, publisher, target,
-                                         lambda t: publisher.publish(t, post))
+        try:
+            publisher = publishing.publisher_for(ctx.session, ctx.destination.kind)
+            target = publishing.target_for(ctx.destination, ctx.connection)
+            ctx.published = _refreshing_once(ctx.session, ctx.connection, publisher, target,
+                                             lambda t: publisher.publish(t, post))
+        except (ProviderError, DecryptionFailed):
+            if ctx.reservation is not None:  # refused (or unanswered): the network billed nothing, a retry reserves
+                budgets.refund(ctx.session, ctx.reservation)
+            raise
     except RateLimited as exc:
         limits.block(redis_conn.get(), ctx.bucket, exc.retry_after)
         return _postpone(ctx, exc.retry_after, f"rate limited: {exc.message}")
@@ -218,6 +247,7 @@ STEPS: tuple[Callable[[Attempt], Outcome | None], ...] = (
     render_post,
     find_connection,
     take_limit,
+    reserve_budget,
     publish,
     record_sent,
 )

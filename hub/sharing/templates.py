@@ -86,16 +86,21 @@ def context_for(event_type: str, payload: dict[str, Any], learner: str) -> dict[
 
 
 def render(source: str | None, event_type: str, payload: dict[str, Any], learner: str, *,
-           own_account: bool = False, html: bool = False, clock: Callable[[], float] = time.monotonic) -> str:
+           own_account: bool = False, html: bool = False, clock: Callable[[], float] = time.monotonic,
+           without_link: bool = False) -> str:
     """Render a rule's template (or the default) for one event; raises InvalidTemplate (TemplateTooCostly past the
-    caps: MAX_RENDERED characters, sandbox.MAX_STEPS steps, RENDER_SECONDS by `clock`)."""
+    caps: MAX_RENDERED characters, sandbox.MAX_STEPS steps, RENDER_SECONDS by `clock`). `without_link`: a rule that
+    posts without the link, whose `{{ link }}` is empty."""
     text = source if source is not None else default_for(event_type, own_account)
     if len(text) > MAX_SOURCE:
         raise InvalidTemplate(f"template: {len(text):,} characters; a template is at most {MAX_SOURCE:,}")
     try:
         with sandbox.budget(clock):
             template = environment(html).compile_metered(text)
-            rendered = template.render(context_for(event_type, payload, learner))
+            context = context_for(event_type, payload, learner)
+            if without_link:
+                context["link"] = None
+            rendered = template.render(context)
     except sandbox.BudgetExceeded as exc:
         raise TemplateTooCostly(f"template refused: {exc}") from None
     except TemplateError as exc:
@@ -108,14 +113,19 @@ def render(source: str | None, event_type: str, payload: dict[str, Any], learner
     return rendered.strip()[:MAX_TEXT]
 
 
-def check(source: str, event_type: str) -> None:
-    """Refuse a template that does not compile or fails on a sample event (admins see it at once)."""
+def check(source: str, event_type: str, without_link: bool = False) -> None:
+    """Refuse a template that does not compile or fails on a sample event (admins see it at once), and for a rule
+    that posts without the link, one that writes a URL into the text anyway."""
     if not source.strip():
         raise InvalidTemplate("--template is empty")
-    render(source, event_type, SAMPLE_PAYLOAD, "Ada Lovelace")
+    text = render(source, event_type, SAMPLE_PAYLOAD, "Ada Lovelace", without_link=without_link)
+    if without_link and "://" in text:
+        raise InvalidTemplate("template puts a URL in the text of a rule that posts without the link")
 
 
 def preview(source: str | None, event_type: str, payload: dict[str, Any] | None = None,
-            learner: str = "Ada Lovelace", *, own_account: bool = False, html: bool = False) -> str:
+            learner: str = "Ada Lovelace", *, own_account: bool = False, html: bool = False,
+            without_link: bool = False) -> str:
     """The post a rule would make, on a sample event unless one is given (CLI and admin page)."""
-    return render(source, event_type, payload or SAMPLE_PAYLOAD, learner, own_account=own_account, html=html)
+    return render(source, event_type, payload or SAMPLE_PAYLOAD, learner, own_account=own_account, html=html,
+                  without_link=without_link)

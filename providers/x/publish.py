@@ -3,8 +3,9 @@
 Docs: https://docs.x.com/x-api/posts/create-post
       https://docs.x.com/x-api/users/get-posts
       https://docs.x.com/x-api/fundamentals/rate-limits
-X bills posts with a URL far higher than posts without one (pay per use): admins are warned
-where rules are made. Posts have no hidden field, so the marker ends the text; find() reads the
+X bills every post, and posts with a URL far higher than posts without one (pay per use): post_cost()
+declares the prices, which the hub shows in rule previews and deliveries and counts against an organisation's
+monthly budget. Posts have no hidden field, so the marker ends the text; find() reads the
 member's recent posts for it. tweepy never waits on a rate limit here (wait_on_rate_limit=False).
 Access tokens last 2 hours: refresh() redeems the connection's refresh token (offline.access) at X's
 token endpoint, https://docs.x.com/fundamentals/authentication/oauth-2-0/user-access-token.
@@ -12,6 +13,7 @@ token endpoint, https://docs.x.com/fundamentals/authentication/oauth-2-0/user-ac
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 
 import tweepy
@@ -20,6 +22,10 @@ from providers.base import Permanent, Post, Published, Target
 from providers.publishing import HttpPublisher, with_marker
 from providers.x import X, api
 
+# Pay per use, the default since February 2026; prices since April 2026 (https://docs.x.com/x-api/getting-started/pricing):
+# X counts a post as carrying a URL whatever its form (t.co wraps every link), so a link-free rule saves the difference.
+POST_PRICE = Decimal("0.015")
+POST_WITH_LINK_PRICE = Decimal("0.20")
 TEXT_LIMIT = 280
 URL_WEIGHT = 23  # every link counts as 23 characters (t.co)
 FIND_COUNT = 20
@@ -31,7 +37,14 @@ class XPublisher(HttpPublisher):
     posts_as_learner = True
     address = "me"
     # Shown to admins who add a rule to X: pay-per-use pricing charges far more for a post with a URL.
-    admin_note = "X bills posts that contain a link far more than plain posts"
+    admin_note = (f"X bills posts that contain a link far more than plain posts (${POST_WITH_LINK_PRICE} against "
+                  f"${POST_PRICE} each): set the organisation's monthly budget (hub org set NAME --x-monthly-budget "
+                  "USD) or post without the link (--without-link)")
+
+    @classmethod
+    def post_cost(cls, has_link: bool) -> Decimal:
+        """X's pay-per-use price of one post (Post: Create), higher when it carries a URL."""
+        return POST_WITH_LINK_PRICE if has_link else POST_PRICE
 
     def publish(self, target: Target, post: Post) -> Published:
         """One post; the link rides at the end of the text, where X makes its card."""

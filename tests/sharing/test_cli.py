@@ -27,7 +27,7 @@ def test_rule_add_list_preview(world: World, hub_env: dict[str, str], tmp_path: 
     listed = json.loads(run(hub_env, "rule", "list", "--json").output)
     assert listed == [{"id": rule_id, "org": "Partners Inc", "on": "course.completed", "to": "slack:#wins",
                        "mode": "immediate", "max_delay": None, "enabled": True, "filters": {"courses": ["101"]},
-                       "template": template.read_text()}]
+                       "template": template.read_text(), "without_link": False}]
     preview = run(hub_env, "rule", "preview", str(rule_id))
     assert preview.output.strip() == \
         "🏆 Ada Lovelace finished Security Basics: https://lms.example.edu/course/101"
@@ -69,8 +69,8 @@ def test_delivery_list_retry_and_reconcile(world: World, hub_env: dict[str, str]
         jobs.deliver(ids[0])
     [row] = json.loads(run(hub_env, "delivery", "list", "--json", "--status", "dead").output)
     assert row == {"id": ids[0], "event": event_id, "rule": row["rule"], "destination": "slack:#gone",
-                   "status": "dead", "attempts": 1, "next_attempt_at": None, "last_error": "channel_not_found",
-                   "remote_url": None, "digest": None}
+                   "status": "dead", "cost": None, "attempts": 1, "next_attempt_at": None,
+                   "last_error": "channel_not_found", "remote_url": None, "digest": None}
     assert json.loads(run(hub_env, "delivery", "list", "--json", "--status", "sent").output) == []
     # The admin fixed the channel; retry sends it.
     with world.app.app_context(), db.transaction() as session:

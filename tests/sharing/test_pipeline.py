@@ -39,7 +39,7 @@ def run(world: World, delivery_id: int) -> tuple[str, Delivery]:
 def test_the_steps_are_the_ones_the_docs_name_in_order() -> None:
     assert [step.__name__ for step in sender.STEPS] == [
         "load_learner", "refuse_gone_learner", "check_consent", "render_post", "find_connection", "take_limit",
-        "publish", "record_sent"]
+        "reserve_budget", "publish", "record_sent"]
 
 
 def test_ask_each_time_is_refused_with_one_read_of_the_learners_answer(world: World) -> None:
