@@ -50,16 +50,18 @@ def refresh_tile(tile_id: int) -> str:
 
 
 def reconcile(repeat_seconds: float | None = None) -> dict[str, int]:
-    """Re-enqueue deliveries and mail whose job was lost and recover expired leases; with repeat_seconds, come back.
+    """Re-enqueue deliveries and mail whose job was lost and recover expired leases, erase users whose grace period
+    ran out (hub/deprovision.py); with repeat_seconds, come back.
 
     The next link of the chain is scheduled first: a pass that raises (RQ records it) must not end the chain."""
-    from hub import db
+    from hub import db, deprovision
     from hub.sharing import reconciler
 
     if repeat_seconds:
         schedule_reconcile(repeat_seconds, chained=True)
     report = reconciler.reconcile(db.session())
-    return {"enqueued": report.enqueued, "recovered": report.recovered, "mail": mail.flush(db.session())}
+    return {"enqueued": report.enqueued, "recovered": report.recovered, "mail": mail.flush(db.session()),
+            "erased": deprovision.erase_overdue(db.session())}
 
 
 RECONCILE_CHAIN = "hub:reconcile:chain"

@@ -42,4 +42,4 @@ def opens_console() -> bool:
 
 
 # The page modules add their routes to bp; importing them is all the registration there is.
-from hub.admin import audit_log, organisations, providers, sharing, tiles, users  # noqa: E402,F401
+from hub.admin import audit_log, deprovisioning, organisations, providers, sharing, tiles, users  # noqa: E402,F401

@@ -5,7 +5,7 @@ from types import ModuleType
 
 import click
 
-from hub.cli import audit, idp, mail, orgs, providers, runtime, sharing, sources, tiles, tokens, users
+from hub.cli import audit, deprovisioning, idp, mail, orgs, providers, runtime, sharing, sources, tiles, tokens, users
 
 
 @click.group()
@@ -20,4 +20,4 @@ def _register(group: click.Group, *areas: ModuleType) -> None:
             group.add_command(command)
 
 
-_register(main, runtime, providers, orgs, users, sources, audit, sharing, tiles, tokens, idp, mail)
+_register(main, runtime, providers, orgs, users, sources, audit, sharing, tiles, tokens, idp, mail, deprovisioning)

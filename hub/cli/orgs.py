@@ -62,6 +62,45 @@ def org_policy(name: str, policy: str) -> None:
     click.echo(f"organisation {name} is now {policy}" + (f" ({disabled} members disabled)" if disabled else ""))
 
 
+@org.command("deprovisioning")
+@click.argument("name")
+@click.option("--erase-after", "erase_after", type=click.IntRange(1, 36500), metavar="DAYS",
+              help="Erase users deactivated this many days ago (the worker's sweep).")
+@click.option("--never", is_flag=True, help="Never erase deactivated users (the default).")
+@click.option("--guard-share", type=click.IntRange(1, 100), metavar="PERCENT",
+              help="Hold SCIM deactivations beyond this share of the organisation within an hour (default 10).")
+@click.option("--guard-min", type=click.IntRange(0, 1_000_000), metavar="USERS",
+              help="...and beyond this many users (default 5).")
+@admin
+def org_deprovisioning(name: str, erase_after: int | None, never: bool, guard_share: int | None,
+                       guard_min: int | None) -> None:
+    """Show or set an organisation's grace period before erasure and its mass-suspension guard."""
+    from hub import audit, db, deprovision, orgs
+
+    if never and erase_after is not None:
+        raise click.UsageError("give --erase-after DAYS or --never, not both")
+    with db.transaction() as session:
+        found = orgs.find_org(session, name)
+        changed: dict[str, Any] = {}
+        if never or erase_after is not None:
+            found.erase_after_days = changed["erase_after_days"] = None if never else erase_after
+        if guard_share is not None:
+            found.guard_share = changed["guard_share"] = guard_share
+        if guard_min is not None:
+            found.guard_min = changed["guard_min"] = guard_min
+        due = len(deprovision.overdue(session, found))
+        settings = (found.erase_after_days, found.guard_share, found.guard_min)
+        org_id = found.id
+    if changed:
+        audit.record("org.deprovisioning", "success", actor="cli", org_id=org_id, detail={"org": name, **changed})
+    erase_after_days, share, least = settings
+    click.echo(f"organisation {name}: " + (f"erase {erase_after_days} days after deactivation"
+                                           if erase_after_days else "never erase deactivated users")
+               + f"; hold SCIM deactivations beyond {share}% (and {least} users) within an hour")
+    if due:
+        click.echo(f"{due} deactivated users are past the grace period: the worker's next sweep erases them", err=True)
+
+
 @org.command("map")
 @click.argument("name", required=False)
 @click.option("--provider", "provider_name", required=True)

@@ -92,7 +92,8 @@ def to_scim(session: Session, user: HubUser, state: ScimVersion | None = None, *
         name=Name(given_name=user.given_name, family_name=user.family_name) if user.given_name or user.family_name
         else None,
         emails=[_email(user.email, patching)] if user.email else None,
-        active=user.status == UserStatus.ACTIVE, external_id=_external_id(session, user),
+        active=user.status == UserStatus.ACTIVE and (not user.id or deprovision.pending_hold(session, user.id) is None),
+        external_id=_external_id(session, user),
         groups=[GroupMembership(value=str(org.id), display=org.name, ref=f"{base_url()}/Groups/{org.id}")]
         if org else None,
         meta=Meta(resource_type="User", created=aware(user.created_at),
@@ -182,7 +183,7 @@ def _special() -> filters.Special:
         return exists(account.where(LmsAccount.external_id == value))
 
     return {"externalid": external_id, "emails.type": email_type,
-            "active": filters.boolean(HubUser.status == UserStatus.ACTIVE)}
+            "active": filters.boolean(and_(HubUser.status == UserStatus.ACTIVE, ~deprovision.held_clause(HubUser.id)))}
 
 
 @bp.get("/Users")
@@ -361,10 +362,14 @@ def _apply(session: Session, user: HubUser, incoming: User, *, creating: bool = 
     actor = f"scim:{token().name}"
     # A PUT that leaves active out does not assert it (RFC 7644 §3.5.1 lets the hub keep it): omitting it must
     # never re-enable a user the LMS disabled.
-    if incoming.active is False and user.status != UserStatus.DISABLED:
+    # active=false on an existing user may be held by the mass-suspension guard (hub/deprovision.py): they stay
+    # active for now, and the client is served active=false, what it sent, until an admin decides.
+    if incoming.active is False and creating:
         deprovision.disable(session, user, actor=actor, reason="scim active=false")
-    elif incoming.active is True and user.status != UserStatus.ACTIVE and not creating:
-        deprovision.enable(session, user, actor=actor, reason="scim active=true")
+    elif incoming.active is False:
+        deprovision.scim_deactivate(session, user, actor=actor)
+    elif incoming.active is True and not creating:
+        deprovision.scim_activate(session, user, actor=actor)
     _touch(session, user.id, None if email and user_name.lower() == email.lower() else user_name)
 
 

@@ -23,6 +23,7 @@ from hub.models import (
     Base,
     ClaimMapping,
     Delivery,
+    DeprovisioningHold,
     Invite,
     OrgAdmin,
     Organisation,
@@ -146,6 +147,13 @@ CASES = [
     Case("admin.tile_delete", "POST", OBJECT, lambda t: f"/admin/tiles/{t.tile_id}/delete", status=303,
          made=lambda live, t: _count(live, Tile, Tile.id == t.tile_id) == 0),
     Case("admin.audit_log", "GET", PAGE, lambda t: "/admin/audit"),
+    Case("admin.held_deactivations", "GET", PAGE, lambda t: "/admin/deprovisioning"),
+    Case("admin.decide_held", "POST", OBJECT, lambda t: f"/admin/deprovisioning/{t.extra['hold']}/reject",
+         status=303, made=lambda live, t: _count(live, DeprovisioningHold, DeprovisioningHold.id == t.extra["hold"],
+                                                 DeprovisioningHold.status == "rejected") == 1),
+    Case("admin.decide_held_in_org", "POST", OBJECT, lambda t: f"/admin/orgs/{t.org_id}/deprovisioning/confirm",
+         status=303, made=lambda live, t: _count(live, DeprovisioningHold, DeprovisioningHold.org_id == t.org_id,
+                                                 DeprovisioningHold.status == "confirmed") == 1),
 ]
 
 
@@ -201,12 +209,28 @@ def beyond(wall: Wall) -> SimpleNamespace:
                "delivery_id": delivery.id, "admin_id": admin_id}
     pending = _spare_pending(live, None, "waiting@nowhere.example")
     spare = _spare_pending(live, None, "spare@nowhere.example")
-    return SimpleNamespace(key="c", domain="c.example", pending_id=pending, extra={"spare": spare}, **ids)
+    hold = _held(live, ids["org_id"], "held@c.example")
+    return SimpleNamespace(key="c", domain="c.example", pending_id=pending, extra={"spare": spare, "hold": hold},
+                           **ids)
+
+
+def _held(live: LiveHub, org_id: int, email: str) -> int:
+    """A plain user of the organisation whose SCIM deactivation the mass-suspension guard held; the hold's id."""
+    with live.context() as session:
+        user = User(email=email, email_verified=True, org_id=org_id, groups=[])
+        session.add(user)
+        session.flush()
+        hold = DeprovisioningHold(org_id=org_id, user_id=user.id, actor="scim:test", reason="scim active=false")
+        session.add(hold)
+        session.commit()
+        return hold.id
 
 
 def _furnish(wall: Wall) -> None:
     for side in (wall.a, wall.b):
         side.extra["spare"] = _spare_pending(wall.live, side.org_id, f"spare-{side.key}@{side.domain}")
+        side.extra["hold"] = _held(wall.live, side.org_id, f"held-{side.key}@{side.domain}")
+        _held(wall.live, side.org_id, f"held-too-{side.key}@{side.domain}")  # for "confirm all"
 
 
 def test_every_console_route_is_in_the_table(wall: Wall) -> None:
