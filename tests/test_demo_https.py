@@ -1,6 +1,7 @@
 """`hub demo --https`: the whole hub over HTTPS with the demo's own CA, for an LMS that takes only https issuers."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -49,9 +50,9 @@ def https_demo(tmp_path: Path) -> Iterator[tuple[str, Path, Path]]:
             if found:
                 ca = Path(found.group(1))
                 try:
-                    if _https_session(ca).get(f"{base}/healthz", timeout=1).status_code == 200:
+                    if _https_session(ca).get(f"{base}/healthz", timeout=5).status_code == 200:
                         break
-                except requests.ConnectionError:
+                except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
                     pass
             time.sleep(0.2)
         yield base, ca, log_path
@@ -84,8 +85,30 @@ def test_the_https_demo_serves_the_hub_its_discovery_and_its_sandboxes_over_http
     # Only the demo's CA vouches for it: the public CAs do not.
     with pytest.raises(requests.exceptions.SSLError):
         requests.get(f"{base}/healthz", verify=certifi.where(), timeout=5)
-    # One demo start serves both halves: starting it takes most of this test's time.
+    # One demo start serves all three parts: starting it takes most of this test's time.
+    _registers_an_lms_through_the_env_file(base, log_path)
     _signs_ada_in_and_fills_the_tiles(base, ca, log_path)
+
+
+def _registers_an_lms_through_the_env_file(base: str, log_path: Path) -> None:
+    """docs/lms/moodle.md's trial: `hub client add` run against the demo with the settings its banner points to."""
+    env_file = log_path.parent / "instance" / "demo.env"
+    assert f". {env_file}; set +a" in log_path.read_text()
+    assert env_file.stat().st_mode & 0o077 == 0  # it holds the demo's secrets
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
+
+    def hub(*args: str) -> str:
+        script = f'set -a; . "{env_file}"; set +a; exec "$0" -m hub "$@"'
+        done = subprocess.run(["bash", "-c", script, sys.executable, *args], env=clean, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    added = hub("client", "add", "Moodle", "--redirect-uri", "https://localhost:8443/admin/oauth2callback.php",
+                "--post-logout-uri", "https://localhost:8443/login/logout.php", "--first-party")
+    assert f"issuer:        {base}\n" in added and "client_id:     hubc_" in added
+    listed = {c["name"]: c for c in json.loads(hub("client", "list", "--json"))}
+    assert listed["Moodle"]["post_logout_uris"] == ["https://localhost:8443/login/logout.php"]
 
 
 def _signs_ada_in_and_fills_the_tiles(base: str, ca: Path, log_path: Path) -> None:

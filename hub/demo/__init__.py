@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import signal
 import subprocess
 import sys
@@ -208,6 +209,23 @@ def start_worker(redis_url: str, env: dict[str, str]) -> subprocess.Popen[bytes]
                             env={**os.environ, **env, "HUB_REDIS_URL": redis_url})
 
 
+def write_env_file(instance: Path, env: dict[str, str]) -> Path:
+    """instance/demo.env: the running demo's settings as shell lines, so `hub` commands reach this demo.
+
+    `hub client add` (to try an LMS against the demo) and every other command read only HUB_* variables; this
+    file carries them, secrets included, so it is private to its owner like demo-secrets.json. The embedded
+    Redis is named by its socket (HUB_REDIS_URL): a command joins the demo's server and never starts or stops one.
+    """
+    path = instance / "demo.env"
+    lines = [f"{name}={shlex.quote(value)}" for name, value in sorted(env.items())
+             if name.startswith("HUB_") and name != "HUB_REDIS_EMBEDDED"]
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    header = "# Written by `hub demo` at each start. Use: set -a; . instance/demo.env; set +a"
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
 def run(host: str = "127.0.0.1", port: int = 5000, https: bool = False) -> None:
     """Migrate, seed, start a worker and the sandboxes, serve, and say what to try.
 
@@ -238,8 +256,10 @@ def run(host: str = "127.0.0.1", port: int = 5000, https: bool = False) -> None:
         _stop_embedded_redis(app)
         wanted = f"port {port}" if tls_port is None else f"ports {port} and {tls_port}"
         raise click.ClickException(f"The demo needs {wanted}; pick free ones: make demo PORT=...") from None
-    worker = start_worker(redis_conn.url_of(app.extensions["redis"]), env)
-    _announce(base, names, bases, ca if https else None)
+    redis_url = redis_conn.url_of(app.extensions["redis"])
+    worker = start_worker(redis_url, env)
+    env_file = write_env_file(instance, {**env, "HUB_REDIS_URL": redis_url})
+    _announce(base, names, bases, ca if https else None, env_file)
     signal.signal(signal.SIGTERM, _stop)
     try:
         server.serve_forever()
@@ -265,7 +285,8 @@ def _stop(_signum: int, _frame: Any) -> None:
     raise SystemExit(0)
 
 
-def _announce(base_url: str, names: list[str], bases: dict[str, Any], ca: Path | None = None) -> None:
+def _announce(base_url: str, names: list[str], bases: dict[str, Any], ca: Path | None = None,
+              env_file: Path | None = None) -> None:
     click.echo(f"""
 Social Hub demo is running at {base_url}
 
@@ -287,6 +308,7 @@ Try:
      them (live preview included) at {base_url}/admin/tiles or with `hub tile list`.
 Providers (each pointed at its local sandbox): {", ".join(names)}
 {_tls_note(bases, ca)}
+`hub` commands reach this demo with its settings: set -a; . {env_file}; set +a   (then e.g. hub client list)
 Press Ctrl+C to stop.
 """)
 
