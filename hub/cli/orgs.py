@@ -7,6 +7,7 @@ import click
 from sqlalchemy import select
 
 from hub.cli.common import Names, admin, emit
+from hub.errors import HubError
 from hub.models import OrgPolicy
 
 POLICY = Names(OrgPolicy, "an organisation policy")
@@ -40,9 +41,12 @@ def org_list(as_json: bool) -> None:
     """List organisations."""
     from hub import db
     from hub.models import Organisation
+    from hub.sharing import budgets
 
     rows: list[dict[str, Any]] = [{"id": o.id, "name": o.name, "policy": o.policy,
-                                   "domains": [{"domain": d.domain, "provider": d.provider} for d in o.domains]}
+                                   "domains": [{"domain": d.domain, "provider": d.provider} for d in o.domains],
+                                   "monthly_budgets": {kind: budgets.usd(amount) for kind, amount
+                                                       in budgets.budgets_of(db.session(), o.id).items()}}
                                   for o in db.session().scalars(select(Organisation).order_by(Organisation.name))]
     emit(rows if as_json else [{**r, "domains": [d["domain"] for d in r["domains"]]} for r in rows], as_json,
          ["id", "name", "policy", "domains"])
@@ -133,6 +137,60 @@ def org_mappings(as_json: bool) -> None:
              "group": m.group_name}
             for m in db.session().scalars(select(ClaimMapping).order_by(ClaimMapping.provider, ClaimMapping.claim))]
     emit(rows, as_json, ["provider", "claim", "value", "org", "group"])
+
+
+def _budget_kinds() -> tuple[str, ...]:
+    """Every destination kind, for the --KIND-monthly-budget spellings (names only: nothing is imported)."""
+    from providers import registry
+
+    return tuple(registry.PUBLISHERS)
+
+
+def _budget_options(command: Any) -> Any:
+    """--monthly-budget KIND=USD, and --KIND-monthly-budget USD for each destination kind (hidden: the same thing)."""
+    for kind in _budget_kinds():
+        command = click.option(f"--{kind}-monthly-budget", f"budget_{kind}", hidden=True, metavar="USD")(command)
+    return click.option("--monthly-budget", "monthly_budgets", multiple=True, metavar="KIND=USD",
+                        help="A monthly budget (UTC months) for posts to a network that bills them, e.g. x=50 "
+                             "(also --x-monthly-budget 50); 'none' removes it. Posts past it wait for the next "
+                             "month.")(command)
+
+
+@org.command("set")
+@click.argument("name")
+@_budget_options
+@admin
+def org_set(name: str, monthly_budgets: tuple[str, ...], **spelled: str | None) -> None:
+    """Change an organisation's settings: its monthly budget per billed network."""
+    from hub import audit, clock, db, orgs
+    from hub.sharing import budgets
+
+    wanted: dict[str, str] = {}
+    for pair in monthly_budgets:
+        kind, sep, typed = pair.partition("=")
+        if not sep or not kind.strip():
+            raise HubError(f"--monthly-budget {pair!r} must look like KIND=USD, e.g. x=50")
+        wanted[kind.strip().lower()] = typed
+    wanted |= {key.removeprefix("budget_"): value for key, value in spelled.items() if value is not None}
+    if not wanted:
+        raise HubError("nothing to change: give --monthly-budget KIND=USD (e.g. x=50)")
+    now = clock.now()
+    lines = []
+    with db.transaction() as session:
+        found = orgs.find_org(session, name)
+        for kind, text in sorted(wanted.items()):
+            amount = budgets.parse_usd(text, f"--{kind}-monthly-budget")
+            budgets.set_budget(session, found.id, kind, amount)
+            released = budgets.release_held(session, found.id, kind, now)
+            spent = budgets.usd(budgets.spent(session, found.id, kind, budgets.month_of(now)))
+            lines.append(f"{name}: {budgets.label(kind)} monthly budget "
+                         + (f"{budgets.usd(budgets.micros(amount))}" if amount is not None else "removed")
+                         + f" ({spent} spent in {budgets.month_of(now)})"
+                         + (f"; {released} held posts due again" if released else ""))
+    audit.record("org.set", "success", actor="cli",
+                 detail={"org": name, "monthly_budgets": {k: wanted[k] for k in sorted(wanted)}})
+    for line in lines:
+        click.echo(line)
 
 
 @click.group()
