@@ -5,6 +5,7 @@ and the delivery job decides when to try again.
 """
 from __future__ import annotations
 
+import functools
 import ssl
 import time
 from collections.abc import Mapping
@@ -36,7 +37,15 @@ class HttpPublisher(Publisher):
 
     def __init__(self, settings: ProviderSettings) -> None:
         super().__init__(settings)
-        self.http = checked_session(settings, settings.api_base, settings.auth_base)
+        for base in (settings.api_base, settings.auth_base):  # a bad base is refused at once, as before
+            if base:
+                check_url(base, settings.insecure_loopback)
+
+    @functools.cached_property
+    def http(self) -> requests.Session:
+        """Made on first use: a publisher built on an SDK (slack_sdk) never needs one, and a requests session with
+        its guarded adapters is a noticeable part of a delivery's CPU (bench/deliver.py --profile)."""
+        return checked_session(self.settings, self.settings.api_base, self.settings.auth_base)
 
     def url(self, url: str) -> str:
         """Refuse a destination URL that is not https (or loopback http when allowed): no retry fixes it."""
