@@ -7,7 +7,7 @@ from datetime import UTC, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hub import clock, names
+from hub import clock, emails, names
 from hub.crypto import new_token, token_hash
 from hub.errors import HubError
 from hub.models import ClaimMapping, Invite, Organisation, OrgDomain, OrgPolicy, ProviderConfig
@@ -110,6 +110,11 @@ def create_invite(db: Session, org: Organisation, days: int = 14, email: str | N
     """A one-time invitation code; only its hash is stored."""
     if not 1 <= days <= 365:
         raise InvalidOrg("--days must be between 1 and 365")  # 0 or less would make a dead code
+    if email is not None:
+        try:
+            email = emails.normalise(email)  # the hub's one address policy, as sign-in and SCIM match it
+        except emails.InvalidEmail as exc:
+            raise InvalidOrg(f"--email: {exc}") from None
     code = new_token("inv_")
     db.add(Invite(org_id=org.id, code_hash=token_hash(code), email=email,
                   expires_at=clock.now() + timedelta(days=days)))

@@ -5,7 +5,6 @@ as `imageUrl` is named rather than silently dropped), http(s) URLs only, ISO 860
 """
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -23,9 +22,8 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
-from pydantic.networks import validate_email
 
-from hub import json_input
+from hub import emails, json_input
 from hub.models.sharing import EventType
 
 MAX_BODY_BYTES = 64 * 1024
@@ -38,14 +36,8 @@ def _number_to_text(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=4096)
-def _checked_email(value: str) -> str:
-    """pydantic's EmailStr check (email-validator), kept per address: an LMS sends the same learners again and
-    again, and the check was a tenth of a webhook's work. A refused address raises, and is not kept."""
-    return validate_email(value)[1]
-
-
-Email = Annotated[str, AfterValidator(_checked_email)]
+# The hub's one address policy (hub/emails.py), the same as sign-in's, SCIM's and xAPI's.
+Email = Annotated[str, AfterValidator(emails.normalise)]
 Id = Annotated[str, BeforeValidator(_number_to_text), StringConstraints(strip_whitespace=True, min_length=1,
                                                                          max_length=255)]
 Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]

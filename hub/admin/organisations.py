@@ -10,7 +10,7 @@ from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from hub import db, deprovision, orgs, tenancy
+from hub import db, deprovision, emails, orgs, tenancy
 from hub.admin import bp
 from hub.admin.access import console_required, hub_admin_required, new_org, reach, reachable
 from hub.admin.common import actor, done, whole
@@ -188,7 +188,7 @@ def invite_create(org_id: int) -> Any:
     errors = {}
     if not invite["days"].isdigit() or not 1 <= int(invite["days"]) <= 365:
         errors["days"] = "Days must be a whole number from 1 to 365."
-    if invite["email"] and not orgs.email_domain(invite["email"]):
+    if invite["email"] and not emails.is_valid(invite["email"]):  # hub/emails.py, the policy sign-in matches by
         errors["email"] = "Enter an email address like name@example.com, or leave it empty."
     if errors:
         done("invite.create", "The invitation was not created: correct the fields marked below.",

@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, exists, func, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from hub import orgs
+from hub import emails, orgs
 from hub.auth.throttle import InviteThrottle
 from hub.crypto import Vault
 from hub.errors import LoginRejected
@@ -58,8 +58,9 @@ class Context:
     def verified_email(self) -> str | None:
         if self.confirmed_email:
             return self.confirmed_email.lower()
-        if self.profile.email and self.profile.email_verified:
-            return self.profile.email.lower()
+        # The hub's one address policy (hub/emails.py): what SCIM and the LMS events take, sign-in links by.
+        if self.profile.email and self.profile.email_verified and emails.is_valid(self.profile.email):
+            return emails.normalise(self.profile.email).lower()
         return None
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, clock, db, mail, orgs, provider_store, rate_limits, redis_conn
+from hub import audit, clock, db, emails, mail, orgs, provider_store, rate_limits, redis_conn
 from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
@@ -232,9 +232,10 @@ def email_form() -> Any:
     if request.method == "GET":
         return render_template("email.html", email=signup.email or "", error=None, sent=False)
     email = request.form.get("email", "").strip().lower()
-    if not _plausible_email(email):
+    if not emails.mailable(email):  # the hub's one policy (hub/emails.py), and an address it may send mail to
         return render_template("email.html", email=email, error="Enter an email address like name@example.com.",
                                sent=False), 400
+    email = emails.normalise(email)
     try:
         throttle.limit_confirmation_mail(redis_conn.get(), request.remote_addr or "unknown", signup.id)
     except throttle.TooManyAttempts as exc:
@@ -248,13 +249,6 @@ def email_form() -> Any:
                                 "It works once, for 30 minutes. If you did not try to sign in, ignore this message.")
     mail.enqueue(message_id)  # after the commit; if Redis is down, the worker's flush sends it
     return render_template("email.html", email=email, error=None, sent=True)
-
-
-def _plausible_email(email: str) -> bool:
-    """One @, a non-empty local part without spaces, a real domain name: what we can check before mailing."""
-    local, at, domain = email.rpartition("@")
-    return (bool(at) and 0 < len(local) <= 64 and len(email) <= 320 and "@" not in local
-            and not any(c.isspace() or ord(c) < 32 for c in local) and bool(orgs.DOMAIN_PATTERN.match(domain)))
 
 
 @bp.route("/auth/confirm/<token>", methods=["GET", "POST"])

@@ -11,6 +11,7 @@ creates or deletes one, and none deletes an organisation that has admins. Member
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Response, request
@@ -55,6 +56,9 @@ from hub.scim.api import (
 
 SCHEMA = str(Group.__schema__)
 EXTERNAL_ID_LENGTH = 255  # scim_versions.external_id
+# Microsoft Entra ID lists this extension in every Group it writes (and defines nothing in it the hub keeps): taken
+# and dropped, as the Enterprise User extension's unkept attributes are on Users.
+ENTRA_GROUP = "http://schemas.microsoft.com/2006/11/ResourceManagement/ADSCIM/2.0/Group"
 
 
 def to_scim(session: Session, org: Organisation) -> Group:
@@ -152,7 +156,7 @@ def get_group(group_id: str) -> Response:
 def create_group() -> Response:
     session = db.session()
     _require_all_orgs("create")
-    incoming = Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
+    incoming = Group.model_validate(_written(), scim_ctx=Context.RESOURCE_CREATION_REQUEST)
     org = Organisation(name="", policy=OrgPolicy.INVITE)
     session.add(org)
     _apply(session, org, incoming)
@@ -165,7 +169,7 @@ def replace_group(group_id: str) -> Response:
     session = db.session()
     org = _org(session, group_id)
     check_precondition(_versioned(session, org)[1])
-    _apply(session, org, Group.model_validate(body(SCHEMA), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST))
+    _apply(session, org, Group.model_validate(_written(), scim_ctx=Context.RESOURCE_REPLACEMENT_REQUEST))
     session.commit()
     return serve(session, org, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
@@ -176,13 +180,42 @@ def patch_group(group_id: str) -> Response:
     org = _org(session, group_id)
     resource, version = _versioned(session, org)
     check_precondition(version)
-    operations = PatchOp[Group].model_validate(body(str(PatchOp.__schema__)),
-                                               scim_ctx=Context.RESOURCE_PATCH_REQUEST,
+    data = body(str(PatchOp.__schema__))
+    if isinstance(data.get("Operations"), list):
+        data = {**data, "Operations": [done for op in data["Operations"] for done in _member_removals(op)]}
+    operations = PatchOp[Group].model_validate(data, scim_ctx=Context.RESOURCE_PATCH_REQUEST,
                                                scim_policy=PATCH_POLICY)
     operations.patch(resource, scim_policy=PATCH_POLICY)
     _apply(session, org, resource)
     session.commit()
     return serve(session, org, Context.RESOURCE_PATCH_RESPONSE)
+
+
+def _written() -> dict[str, Any]:
+    """A POST or PUT body as a core Group: Entra ID's extension URN (and any object under it) dropped."""
+    data = body(SCHEMA, ENTRA_GROUP)
+    return {key: value for key, value in data.items() if key.lower() != ENTRA_GROUP.lower()} | {
+        "schemas": [urn for urn in data["schemas"] if urn != ENTRA_GROUP]}
+
+
+def _member_removals(operation: Any) -> list[Any]:
+    """Entra ID's member removal, {"op": "Remove", "path": "members", "value": [{"$ref": null, "value": id}]}, as
+    the RFC's one `members[value eq id]` removal per member (RFC 7644 §3.5.2.2).
+
+    Read as written, each listed entry is compared whole with the served member, whose $ref is set, so nothing
+    matched and the member stayed (with a 200). The id alone says who leaves; an entry without one is invalidValue;
+    any other operation is passed on unchanged.
+    """
+    if not isinstance(operation, dict):
+        return [operation]
+    op, path, value = str(operation.get("op", "")).lower(), str(operation.get("path") or ""), operation.get("value")
+    if op != "remove" or path.strip().lower() != "members" or not isinstance(value, list) or not value:
+        return [operation]
+    if not all(isinstance(entry, dict) and isinstance(entry.get("value"), str) for entry in value):
+        # Read whole, such an entry matched nobody and the request "succeeded": say what is missing instead.
+        raise InvalidValueException(detail="a members removal lists each member as an object with its id as value")
+    # json.dumps quotes the id as a SCIM filter string (RFC 7644 §3.4.2.2 compares JSON strings).
+    return [{"op": "remove", "path": f"members[value eq {json.dumps(entry['value'])}]"} for entry in value]
 
 
 @bp.delete("/Groups/<group_id>")

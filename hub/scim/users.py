@@ -13,11 +13,12 @@ organisation: anyone else is left out of every listing and is 404 for every read
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from flask import Response, request
-from pydantic import ValidationError
+from pydantic import AfterValidator
 from scim2_models import (
+    AnyExtension,
     Context,
     Email,
     EnterpriseUser,
@@ -35,7 +36,7 @@ from scim2_models import (
 from sqlalchemy import ColumnElement, String, and_, cast, exists, false, func, select
 from sqlalchemy.orm import Session
 
-from hub import db, deprovision, orgs, tenancy
+from hub import db, deprovision, emails, orgs, tenancy
 from hub.models import Erasure, LmsAccount, Organisation, UserStatus, aware, utcnow
 from hub.models import User as HubUser
 from hub.models.scim import ScimVersion
@@ -63,7 +64,24 @@ from hub.scim.api import (
 
 SCHEMA = str(User.__schema__)
 ENTERPRISE = str(EnterpriseUser.__schema__)
-WRITTEN = User[EnterpriseUser]  # what POST, PUT and PATCH are read as; everything it holds beyond to_scim is ignored
+
+
+class _WrittenEmail(Email):
+    """An address as the hub's one policy takes it (hub/emails.py), not as pydantic's EmailStr: directory addresses
+    on reserved names (test.user@okta.local) are refused by the latter and common in the identity providers' data."""
+
+    value: Annotated[str, AfterValidator(emails.normalise)] | None = None
+
+
+class _WrittenUser(User[AnyExtension]):
+    """RFC 7643's core User (same schema URN), its emails read by the hub's policy."""
+
+    # Narrower than User's list[Email], which mypy calls incompatible (a list is invariant); pydantic reads the
+    # field as declared here, which is the point.
+    emails: list[_WrittenEmail] | None = None  # type: ignore[assignment]
+
+
+WRITTEN = _WrittenUser[EnterpriseUser]  # POST, PUT and PATCH are read as this; what it holds beyond to_scim is ignored
 MANAGER_PATH = f"{ENTERPRISE}:manager".lower()
 NAME_LENGTH, EXTERNAL_ID_LENGTH = 200, 255  # the columns' sizes (users.name..., lms_accounts.external_id)
 
@@ -105,10 +123,10 @@ def _email(address: str, patching: bool) -> Email:
     """The user's one address. A PATCH sees it as the primary work address, the entry IdPs map mail to (Entra ID
     writes emails[type eq "work"].value), so their paths find it; type and primary are not stored, so not served.
 
-    Not revalidated: an address a sign-in provider vouched for that email-validator refuses (a@intranet) must not
-    turn every listing into a 400."""
+    Not revalidated: an address stored before the policy was one (hub/emails.py) must not turn every listing into a
+    400."""
     if patching:
-        return Email.model_construct(value=address, type=Email.Type.work, primary=True)
+        return _WrittenEmail.model_construct(value=address, type=Email.Type.work, primary=True)
     return Email.model_construct(value=address)
 
 
@@ -254,6 +272,7 @@ def patch_user(user_id: str) -> Response:
     operations = PatchOp[WRITTEN].model_validate(data, scim_ctx=Context.RESOURCE_PATCH_REQUEST,
                                                  scim_policy=PATCH_POLICY)
     resource = to_scim(session, user, patching=True)
+    assert isinstance(resource, _WrittenUser), "to_scim builds WRITTEN when patching"
     operations.patch(resource, scim_policy=PATCH_POLICY)
     _apply(session, user, resource)
     session.commit()
@@ -388,20 +407,16 @@ def _check_lengths(incoming: User) -> None:
 def _email_of(incoming: User) -> str | None:
     """The primary email, else the first, else userName when it is an address; None: a user without email.
 
-    emails[].value is checked by scim2-models; userName is an address only if it passes the same check, else it is
-    a plain userName (an address stored unchecked would be refused when served, after the commit).
+    emails[].value was checked by the hub's policy when the body was read (_WrittenEmail); userName is an address
+    only if the same policy takes it, else it is a plain userName.
     """
-    emails = [str(e.value).strip() for e in sorted(incoming.emails or [], key=lambda e: not e.primary) if e.value]
-    if emails:
-        return emails[0]
+    listed = [str(e.value).strip() for e in sorted(incoming.emails or [], key=lambda e: not e.primary) if e.value]
+    if listed:
+        return emails.normalise(listed[0])
     user_name = (incoming.user_name or "").strip()
-    if "@" not in user_name:
+    if "@" not in user_name or not emails.is_valid(user_name):
         return None
-    try:
-        Email(value=user_name)
-    except ValidationError:
-        return None
-    return user_name
+    return emails.normalise(user_name)
 
 
 def _check_unique(session: Session, user: HubUser, user_name: str, email: str | None) -> None:

@@ -99,7 +99,17 @@ def test_expired_link_fails_and_creates_nothing(live: LiveHub) -> None:
     assert counts(live) == (0, 0)
 
 
-@pytest.mark.parametrize("bad", ["not-an-email", "@partner.example", "noor@", "noor@localhost",
+def test_a_directory_address_on_a_reserved_name_is_taken_as_scim_and_lms_events_take_it(live: LiveHub) -> None:
+    """hub/emails.py: test.user@okta.local is an address everywhere in the hub, this form included."""
+    browser = start(live, next="/account")
+    link = request_link(live, browser, "Test.User@OKTA.local")
+    page = browser.get(link)
+    assert browser.post(link, data={"csrf_token": csrf_token(page.text)}).status_code == 302
+    with live.context() as session:
+        assert session.scalar(select(User.email)) == "test.user@okta.local"
+
+
+@pytest.mark.parametrize("bad", ["not-an-email", "@partner.example", "noor@", "noor@localhost", "noor@intranet",
                                  "no or@partner.example", "a@b@partner.example", "noor@partner.example\nBcc: x@y.z"])
 def test_bad_email_is_a_clear_field_error(live: LiveHub, bad: str) -> None:
     browser = start(live)

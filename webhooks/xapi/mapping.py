@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from hub import emails
 from hub.models import EventType
 
 REGISTERED = "http://adlnet.gov/expapi/verbs/registered"
@@ -130,7 +131,9 @@ def parent_course(statement: dict[str, Any]) -> dict[str, Any] | None:
 def learner(actor: dict[str, Any]) -> Learner:
     """The email from mbox (mailto:), else the account's homePage and name."""
     mbox = actor.get("mbox")
-    email = mbox[len("mailto:"):].strip().lower() if isinstance(mbox, str) and mbox.startswith("mailto:") else None
+    # statements.prepare refuses an mbox hub/emails.py's policy does not take; lower case, as addresses are matched.
+    address = mbox[len("mailto:"):] if isinstance(mbox, str) and mbox.lower().startswith("mailto:") else ""
+    email = emails.normalise(address).lower() if emails.is_valid(address) else None
     account = actor.get("account")
     if not isinstance(account, dict):
         account = {}

@@ -1,8 +1,9 @@
 """Parse xAPI statements leniently, as emitters send them, and give each a stable id for dedupe.
 
-A 400 makes Moodle's logstore_xapi halve its batch and resend, so only unparseable JSON or a
-statement with no actor, verb or object is refused; everything else (Moodle's `instructor: "System"`,
-an `objectType` given as an array) is taken as it comes.
+A 400 makes Moodle's logstore_xapi halve its batch and resend, so only unparseable JSON, a
+statement with no actor, verb or object, or an actor whose mbox is not a mailto: address by the hub's one
+policy (hub/emails.py) is refused; everything else (Moodle's `instructor: "System"`, an `objectType`
+given as an array) is taken as it comes.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from hub import json_input
+from hub import emails, json_input
 
 # Fixed namespace for ids derived from statements that come without one (Moodle sends none).
 DERIVED_ID_NAMESPACE = uuid.UUID("6f1c2b7e-3a55-5d0e-9b52-5c8a0e0f4a11")
@@ -58,6 +59,7 @@ def prepare(body: dict[str, Any], where: str = "statement", statement_id: str | 
     for part in ("actor", "verb", "object"):
         if not isinstance(body.get(part), dict) or not body[part]:
             raise StatementError(f"{where}.{part}: required, and must be an object", f"{where}.{part}")
+    _check_mbox(body["actor"].get("mbox"), f"{where}.actor.mbox")
     given = body.get("id")
     if given is not None and not isinstance(given, str):
         raise StatementError(f"{where}.id: must be a string", f"{where}.id")
@@ -69,6 +71,18 @@ def prepare(body: dict[str, Any], where: str = "statement", statement_id: str | 
     final = _normal_id(chosen) if chosen else derived_id(body)
     return Statement(id=final, body={**body, "id": final}, content_hash=content_hash(body),
                      derived_id=chosen is None)
+
+
+def _check_mbox(mbox: Any, where: str) -> None:
+    """An actor's mbox, when given, is mailto: and an address the hub takes everywhere else (xAPI 2.4.2.3)."""
+    if mbox is None:
+        return
+    if not isinstance(mbox, str) or not mbox.lower().startswith("mailto:"):
+        raise StatementError(f"{where}: must be mailto: followed by an email address", where)
+    try:
+        emails.normalise(mbox[len("mailto:"):])
+    except emails.InvalidEmail as exc:
+        raise StatementError(f"{where}: {exc}", where) from None
 
 
 def derived_id(body: dict[str, Any]) -> str:
