@@ -6,7 +6,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from hub.cli.common import admin, emit
+from hub.cli.common import admin, emit, org_scope
 
 
 @click.group()
@@ -96,6 +96,31 @@ def client_remove(name: str) -> None:
         clients.remove(session, name)
     audit.record("idp.client.remove", "success", actor="cli", detail={"client": name})
     click.echo(f"client {name} removed")
+
+
+@client.command("subjects")
+@click.argument("name")
+@org_scope
+@click.option("--json", "as_json", is_flag=True)
+@admin
+def client_subjects(name: str, org_names: tuple[str, ...], all_orgs: bool, as_json: bool) -> None:
+    """Print email -> sub for the organisations' users, so the LMS can link its existing accounts before they sign in.
+
+    A user who never signed in gets their sub now, the one a later sign-in will carry. --org (repeatable) or
+    --all-orgs says whose users: there is no default, as for a SCIM token or an LMS source.
+    """
+    from hub import audit, db, tenancy
+    from hub.idp import subjects
+
+    session = db.session()
+    orgs = tenancy.find_orgs(session, org_names)
+    tenancy.check_scope(orgs, all_orgs)
+    reach = tenancy.HUB if all_orgs else tenancy.Reach(False, frozenset(org.id for org in orgs))
+    rows = subjects.export(session, name, reach)
+    session.commit()
+    audit.record("idp.client.subjects", "success", actor="cli", detail={
+        "client": name, "orgs": "all" if all_orgs else list(org_names), "users": len(rows)})
+    emit([{"email": row.email, "sub": row.sub} for row in rows], as_json, ["email", "sub"])
 
 
 @click.group()
