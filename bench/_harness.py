@@ -40,6 +40,26 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def process_cpu(pid: int) -> float:
+    """CPU seconds a process has used itself; 0 where /proc is absent (or the process is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+def server_cpu(pid: int) -> float:
+    """CPU seconds used by a server and its live children (gunicorn's master and workers): the hub's own CPU,
+    whatever else (wrk, the database server) runs on the machine meanwhile."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        child_pids = [int(child) for child in children.read_text().split()]
+    except OSError:
+        child_pids = []
+    return process_cpu(pid) + sum(process_cpu(child) for child in child_pids)
+
+
 def wait_up(url: str) -> None:
     """Poll url until it answers (30 s at most)."""
     deadline = time.monotonic() + 30

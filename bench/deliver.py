@@ -58,7 +58,7 @@ from cryptography.fernet import Fernet
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from _harness import scratch_database  # noqa: E402  (bench/ is this script's directory)
+from _harness import process_cpu, scratch_database  # noqa: E402  (bench/ is this script's directory)
 
 TEAM = "T0PARTNER1"  # the sandbox workspace the bot is installed in
 FINAL = ("sent", "dead", "skipped", "unknown")
@@ -66,7 +66,7 @@ GROUP = 50  # part 1: rules per course filter, so one event plans this many deli
 
 
 BARE_TEXT = "Ada Lovelace completed Security Basics"
-BARE_BLOCKS = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{BARE_TEXT}*"}},
+BARE_BLOCKS: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{BARE_TEXT}*"}},
                {"type": "context", "elements": [{"type": "mrkdwn", "text": "<https://lms.example.edu/course/101>"}]}]
 
 
@@ -469,15 +469,6 @@ def limits_run(app: Any, env: dict[str, str], work: Path, world: World, api_base
                         posts=sum(len(t) for t in admitted.values()), refused=sum(stats["refused"].values()),
                         job_runs=job_runs, busy=busy, worker_cpu=worker_cpu, longest_job=longest, statuses=done,
                         stuck=stuck)
-
-
-def process_cpu(pid: int) -> float:
-    """CPU seconds a process has used itself; 0 where /proc is absent."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
 
 def stuck_outcomes(app: Any, connection: Any, ids: Sequence[int]) -> dict[str, int]:

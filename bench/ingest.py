@@ -12,6 +12,10 @@ Targets (issue 3): rate ratio >= 0.5 of the bare endpoint, p99 <= 3x the bare p9
 rounds (bare first, then events first, ...) and the medians are compared: on this shared 2-core machine one run of
 the bare endpoint swung between 1,200 and 3,600 req/s.
 
+Also (issue 12): the CPU the hub's processes (gunicorn's master and workers, from /proc) use per accepted event
+beside per bare request, target at most 3x. On PostgreSQL the database server shares the two cores with the hub,
+so the rate ratio moves with what the database does; the CPU per answer does not.
+
 Usage: .venv/bin/python bench/ingest.py [--rounds 3] [--seconds 8] [--connections 8] [--workers 2] [--threads 4]
        [--database-url postgresql://postgres@127.0.0.1:5432/postgres]  (a scratch database created on that server
        and dropped after; default: a SQLite file)
@@ -35,7 +39,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 # bench/ is the script's directory (sys.path[0]), and gunicorn is given it too.
-from _harness import free_port, gunicorn, scratch_database, scratch_hub, wait_up, wrk_options  # noqa: E402
+from _harness import (  # noqa: E402
+    free_port,
+    gunicorn,
+    scratch_database,
+    scratch_hub,
+    server_cpu,
+    wait_up,
+    wrk_options,
+)
 
 SOURCE = "bench-lms"
 LEARNER = "ada@partner.example"
@@ -152,7 +164,7 @@ def write_requests(work: Path, name: str, raw: list[str]) -> Path:
 
 
 def run_wrk(url: str, script: Path, requests_file: Path, seconds: float, connections: int,
-            threads: int) -> dict[str, float | dict[str, int]]:
+            threads: int) -> dict[str, Any]:
     command = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{max(1, round(seconds))}s",
                "--timeout", "10s", "-s", str(script), url, "--", str(requests_file), str(threads)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
@@ -184,8 +196,8 @@ def stored_counts(env: dict[str, str]) -> tuple[int, int, int]:
 
 
 def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The median rate, p50 and p99 across rounds."""
-    return {key: statistics.median(float(r[key]) for r in runs) for key in ("rate", "p50_ms", "p99_ms")}
+    """The median rate, p50, p99 and server CPU per answer across rounds."""
+    return {key: statistics.median(float(r[key]) for r in runs) for key in ("rate", "p50_ms", "p99_ms", "cpu_ms")}
 
 
 def main() -> None:
@@ -225,11 +237,17 @@ def measure(args: argparse.Namespace, work: Path, database: str) -> None:
         run_wrk(base, script, warm_file, 2, args.connections, args.wrk_threads)  # warm every worker and thread
         run_wrk(base, script, bare_file, 2, args.connections, args.wrk_threads)
         before = stored_counts(env)
-        bares, hubs = [], []
+        bares: list[dict[str, Any]] = []
+        hubs: list[dict[str, Any]] = []
         for round_ in range(args.rounds):
-            sides = [(bare_file, bares), (hub_files[round_], hubs)]
-            for requests_file, into in sides[::1 if round_ % 2 == 0 else -1]:
-                into.append(run_wrk(base, script, requests_file, args.seconds, args.connections, args.wrk_threads))
+            sides = [(bare_file, bares, None), (hub_files[round_], hubs, "202")]
+            for requests_file, into, counted in sides[::1 if round_ % 2 == 0 else -1]:
+                cpu = server_cpu(server.pid)
+                run = run_wrk(base, script, requests_file, args.seconds, args.connections, args.wrk_threads)
+                answers = run["status"]
+                done = answers.get(counted, 0) if counted else sum(answers.values())
+                run["cpu_ms"] = (server_cpu(server.pid) - cpu) * 1000 / max(1, done)
+                into.append(run)
         after = stored_counts(env)
         bare, hub = median_run(bares), median_run(hubs)
     finally:
@@ -239,14 +257,14 @@ def measure(args: argparse.Namespace, work: Path, database: str) -> None:
 
     statuses: dict[str, int] = {}
     for run in hubs:
-        for code, n in run["status"].items():  # type: ignore[union-attr]
+        for code, n in run["status"].items():
             statuses[code] = statuses.get(code, 0) + n
     accepted = statuses.get("202", 0)
     duplicates = statuses.get("200", 0)
     other = {k: v for k, v in statuses.items() if k not in {"200", "202"}}
     new_events, new_ids, new_deliveries = (a - b for a, b in zip(after, before, strict=True))
-    ratio = float(hub["rate"]) / float(bare["rate"])  # type: ignore[arg-type]
-    p99_ratio = float(hub["p99_ms"]) / float(bare["p99_ms"])  # type: ignore[arg-type]
+    ratio = float(hub["rate"]) / float(bare["rate"])
+    p99_ratio = float(hub["p99_ms"]) / float(bare["p99_ms"])
     # wrk stops counting answers at the deadline: up to one request per connection was stored but not counted.
     exact = new_events == new_ids == new_deliveries \
         and accepted <= new_events <= accepted + args.connections * args.rounds and not other
@@ -254,11 +272,15 @@ def measure(args: argparse.Namespace, work: Path, database: str) -> None:
           f"connections; database {'sqlite' if database.startswith('sqlite') else database.split('://')[0]}; "
           f"{args.rounds} rounds of {args.seconds:g} s alternating (medians below)")
     for name, runs in (("bare", bares), ("events", hubs)):
-        print(f"  {name} rounds: " + ", ".join(f"{r['rate']:.0f} req/s p99 {r['p99_ms']:.1f} ms" for r in runs))
+        print(f"  {name} rounds: " + ", ".join(
+            f"{r['rate']:.0f} req/s p99 {r['p99_ms']:.1f} ms CPU {r['cpu_ms']:.2f} ms" for r in runs))
     print(f"bare endpoint:  {bare['rate']:8.1f} req/s   p50 {bare['p50_ms']:6.2f} ms   p99 {bare['p99_ms']:6.2f} ms")
     print(f"signed events:  {hub['rate']:8.1f} req/s   p50 {hub['p50_ms']:6.2f} ms   p99 {hub['p99_ms']:6.2f} ms")
     print(f"ratio events/bare: {ratio:.2f} (target >= 0.50) {'OK' if ratio >= 0.5 else 'BELOW TARGET'}")
     print(f"p99 events/bare:   {p99_ratio:.2f}x (target <= 3x) {'OK' if p99_ratio <= 3 else 'ABOVE TARGET'}")
+    cpu_ratio = float(hub["cpu_ms"]) / float(bare["cpu_ms"])
+    print(f"hub CPU (gunicorn master and workers): {hub['cpu_ms']:.2f} ms per accepted event, {bare['cpu_ms']:.2f} ms "
+          f"per bare request: {cpu_ratio:.2f}x (target <= 3x) {'OK' if cpu_ratio <= 3 else 'ABOVE TARGET'}")
     print(f"answers: {accepted} x 202, {duplicates} x 200 (replayed ids), other: {other or 'none'}")
     print(f"stored: {new_events} events ({new_ids} distinct ids), {new_deliveries} deliveries: "
           f"{'exactly once per 202' if exact else 'MISMATCH'}")

@@ -107,7 +107,8 @@ def serving(args: argparse.Namespace, work: Path, env: dict[str, str], port: int
         assert check.status_code == 200 and len(check.json()["items"]) == 10, check.text
         run_wrk(tile_url, 2, args.connections, args.wrk_threads)  # warm every worker and thread
         run_wrk(bare_url, 2, args.connections, args.wrk_threads)
-        bares, tiles = [], []
+        bares: list[dict[str, float]] = []
+        tiles: list[dict[str, float]] = []
         # Rounds alternate which endpoint goes first, so a drift of the machine (another process, CPU clocks)
         # falls on both sides; the median of each side is compared.
         for round_ in range(args.rounds):
