@@ -145,7 +145,8 @@ def scim_deactivate(session: Session, user: User, *, actor: str) -> Deprovisioni
         return None
     if (hold := pending_hold(session, user.id)) is not None:
         return hold
-    org = session.get(Organisation, user.org_id) if user.org_id else None
+    # The organisation's row locked (PostgreSQL): two SCIM requests at once count one after the other.
+    org = session.get(Organisation, user.org_id, with_for_update=True) if user.org_id else None
     if org is None or not guard_trips(session, org):
         disable(session, user, actor=actor, reason="scim active=false", via=VIA_SCIM)
         return None
