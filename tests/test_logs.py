@@ -99,8 +99,8 @@ def _wait_until_serving(url: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise AssertionError(f"gunicorn exited: {server.stderr.read().decode() if server.stderr else ''}")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=10)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still loading the app holds the connection
             time.sleep(0.1)
     raise AssertionError("gunicorn did not start within 60 s")
