@@ -1,6 +1,7 @@
 """Provider kinds by name: the one place that knows every provider package."""
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
@@ -21,6 +22,12 @@ KINDS: dict[str, str] = {
     "linkedin": "providers.linkedin:LinkedIn",
     "slack": "providers.slack:Slack",
     "facebook": "providers.facebook:Facebook",
+}
+
+# connect-only kind -> "module:Class": accounts a user connects for posting that never sign anyone in. Each class is a
+# Provider naming the sign-in provider whose configured app it connects through (`credentials_from`).
+CONNECTORS: dict[str, str] = {
+    "yammer": "providers.yammer.connect:YammerConnect",
 }
 
 # destination kind -> "module:Class": the publisher behind `kind:<address>` destinations.
@@ -72,7 +79,30 @@ def build(kind: str, settings: ProviderSettings) -> Provider:
     return provider_class(kind)(settings)
 
 
+@functools.cache
+def connect_class(kind: str) -> type[Provider]:
+    """The class that connects accounts of this kind for posting: a sign-in provider's own, or a connect-only one."""
+    return _load(CONNECTORS if kind in CONNECTORS else KINDS, kind, "provider", Provider)
+
+
+def connect_kinds() -> tuple[str, ...]:
+    """Every kind an account can be connected for posting as (it declares sharing scopes), sorted."""
+    return tuple(kind for kind in sorted({*KINDS, *CONNECTORS}) if connect_class(kind).sharing_scopes)
+
+
+def lender_of(kind: str) -> str:
+    """The sign-in provider kind whose configured app connects accounts of this kind (its own, or the one it
+    borrows: Yammer's is microsoft)."""
+    return connect_class(kind).credentials_from or kind
+
+
+def connect_brands() -> dict[str, Brand]:
+    """connect-only kind -> its button style (sign-in kinds: brands())."""
+    return {kind: connect_class(kind).brand for kind in CONNECTORS}
+
+
 def publisher_class(kind: str) -> type[Publisher]:
+    """Imported and checked once per process: every delivery asks (and budgets ask about every kind)."""
     return _load(PUBLISHERS, kind, "destination", Publisher)
 
 
