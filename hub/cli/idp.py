@@ -70,6 +70,32 @@ def client_rotate_secret(name: str) -> None:
     _print_issued(issued, "has a new secret")
 
 
+@client.command("set-uris")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True,
+              help="Exact redirect URI (repeatable); replaces the client's list.")
+@click.option("--post-logout-uri", "post_logout_uris", multiple=True,
+              help="Allowed post_logout_redirect_uri (repeatable); replaces the client's list.")
+@click.option("--no-post-logout-uris", "clear_post_logout", is_flag=True,
+              help="Remove every post-logout URI: the hub then never redirects after logout.")
+@admin
+def client_set_uris(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...],
+                    clear_post_logout: bool) -> None:
+    """Replace a client's redirect or post-logout URIs, keeping its id, secret and grants."""
+    from hub import audit, db
+    from hub.idp import clients
+
+    if clear_post_logout and post_logout_uris:
+        raise click.UsageError("--post-logout-uri and --no-post-logout-uris contradict each other")
+    logout = [] if clear_post_logout else (list(post_logout_uris) if post_logout_uris else None)
+    with db.transaction() as session:
+        changed = clients.set_uris(session, name, list(redirect_uris) or None, logout)
+        uris, logout_uris = list(changed.redirect_uris), list(changed.post_logout_uris)
+    audit.record("idp.client.set_uris", "success", actor="cli",
+                 detail={"client": name, "redirect_uris": uris, "post_logout_uris": logout_uris})
+    click.echo(f"client {name}: redirect URIs {', '.join(uris)}; post-logout URIs {', '.join(logout_uris) or 'none'}")
+
+
 @client.command("revoke")
 @click.argument("name")
 @admin

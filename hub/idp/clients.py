@@ -78,6 +78,29 @@ def named(session: Session, name: str) -> OAuthClient:
     return client
 
 
+def set_uris(session: Session, name: str, redirect_uris: list[str] | None = None,
+             post_logout_uris: list[str] | None = None) -> OAuthClient:
+    """Replace a client's redirect URIs, its post-logout URIs, or both (None keeps a list); the caller commits.
+
+    For an LMS registered before its post-logout URI was known (Canvas's /login): removing and adding it again
+    would change its client id and secret and drop every grant. Every URI is checked before anything changes.
+    """
+    client = named(session, name)
+    if client.revoked_at is not None:
+        raise ClientError(f"client {name!r} is revoked")
+    if redirect_uris is None and post_logout_uris is None:
+        raise ClientError("nothing to change: give --redirect-uri, --post-logout-uri or --no-post-logout-uris")
+    if redirect_uris is not None and not redirect_uris:
+        raise ClientError("a client needs at least one --redirect-uri")
+    uris = [_check_uri(u) for u in redirect_uris] if redirect_uris is not None else None
+    logout_uris = [_check_uri(u) for u in post_logout_uris] if post_logout_uris is not None else None
+    if uris is not None:
+        client.redirect_uris = list(dict.fromkeys(uris))
+    if logout_uris is not None:
+        client.post_logout_uris = list(dict.fromkeys(logout_uris))
+    return client
+
+
 def rotate_secret(session: Session, name: str) -> Issued:
     """A new secret at once; the old one stops working (tokens already issued stay valid)."""
     client = named(session, name)
