@@ -101,6 +101,7 @@ def connect_brands() -> dict[str, Brand]:
     return {kind: connect_class(kind).brand for kind in CONNECTORS}
 
 
+@functools.cache
 def publisher_class(kind: str) -> type[Publisher]:
     """Imported and checked once per process: every delivery asks (and budgets ask about every kind)."""
     return _load(PUBLISHERS, kind, "destination", Publisher)

@@ -6,7 +6,7 @@ from typing import Any
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from hub import db, provider_store
+from hub import db, provider_store, redirect_uris
 from hub.admin import bp
 from hub.admin.access import hub_admin_required
 from hub.admin.common import done
@@ -60,8 +60,10 @@ def _kinds() -> list[tuple[str, str]]:
 def _page(form: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200) -> Any:
     rows = list(db.session().scalars(select(ProviderConfig).order_by(ProviderConfig.name)))
     form = form or {"kind": "", "profile_sync": "always", "hidden": False}
+    base_url = current_app.extensions["settings"].base_url
+    uris = {row.name: redirect_uris.for_provider(base_url, row.name, row.kind) for row in rows}
     return render_template("admin/providers.html", rows=rows, kinds=_kinds(), form=form, errors=errors or {},
-                           base_url=current_app.extensions["settings"].base_url), status
+                           redirect_uris=uris), status
 
 
 @bp.get("/providers")
@@ -102,9 +104,9 @@ def provider_add() -> Any:
         done("provider.add", "The provider was not saved: correct the fields marked below.", outcome="failure",
              provider=form["name"] or None, reason="invalid", detail={"errors": errors})
         return _page(form, errors, 400)
-    callback = f"{current_app.extensions['settings'].base_url}/auth/{row.name}/callback"
-    done("provider.add", f"Provider {row.name} ({row.kind}) saved. Its callback URL is {callback}",
-         provider=row.name, detail={"kind": row.kind})
+    uris = redirect_uris.for_provider(current_app.extensions["settings"].base_url, row.name, row.kind)
+    done("provider.add", f"Provider {row.name} ({row.kind}) saved. Register these redirect URIs with its app: "
+         + ", ".join(f"{uri.url} ({uri.purpose})" for uri in uris), provider=row.name, detail={"kind": row.kind})
     return redirect(url_for("admin.providers"), 303)
 
 

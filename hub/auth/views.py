@@ -10,7 +10,7 @@ from flask import Blueprint, current_app, redirect, render_template, request, se
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.exc import IntegrityError
 
-from hub import audit, clock, db, emails, mail, orgs, provider_store, rate_limits, redis_conn
+from hub import audit, clock, db, emails, mail, orgs, provider_store, rate_limits, redirect_uris, redis_conn
 from hub.auth import pipeline, state, throttle
 from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, sign_in, sign_out
@@ -32,7 +32,7 @@ def _settings() -> Any:
 
 def redirect_uri(provider: str) -> str:
     """Built from HUB_BASE_URL, never from the Host header a client controls."""
-    return f"{_settings().base_url}/auth/{provider}/callback"
+    return redirect_uris.sign_in(_settings().base_url, provider)
 
 
 def fail(message: str, *, code: str, provider: str | None = None, status: int = 400,
@@ -287,7 +287,7 @@ def confirm_email(token: str) -> Any:
 def brands_css() -> Any:
     """Provider button colours as a stylesheet, so the CSP needs no inline styles."""
     rules = []
-    for kind, brand in registry.brands().items():
+    for kind, brand in {**registry.connect_brands(), **registry.brands()}.items():  # sign-in and connect buttons
         rules.append(f".brand-{kind}{{--bg:{brand.background};--fg:{brand.foreground};"
                      f"--bd:{brand.border or brand.background}}}")
     return current_app.response_class("\n".join(rules), mimetype="text/css",

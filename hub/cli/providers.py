@@ -50,7 +50,7 @@ def provider_add(name: str, kind: str, client_id: str, client_secret: str, issue
     """Add (or replace) a sign-in provider."""
     from flask import current_app
 
-    from hub import audit, db, provider_store
+    from hub import audit, db, provider_store, redirect_uris
 
     with db.transaction() as session:
         row = provider_store.add_provider(
@@ -60,8 +60,9 @@ def provider_add(name: str, kind: str, client_id: str, client_secret: str, issue
             insecure_loopback=current_app.extensions["settings"].insecure_loopback,
             allow_hosts=current_app.extensions["settings"].provider_allow_hosts)
     audit.record("provider.add", "success", actor="cli", provider=row.name)
-    click.echo(f"provider {row.name} ({row.kind}) added; callback URL: "
-               f"{current_app.extensions['settings'].base_url}/auth/{row.name}/callback")
+    click.echo(f"provider {row.name} ({row.kind}) added. Register every one of these redirect URIs with its app:")
+    for uri in redirect_uris.for_provider(current_app.extensions["settings"].base_url, row.name, row.kind):
+        click.echo(f"  {uri.url}  ({uri.purpose})")
 
 
 def _options(pairs: tuple[str, ...]) -> dict[str, Any]:

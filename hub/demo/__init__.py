@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
-from hub import db, orgs, provider_store, redis_conn, sources, tenancy
+from hub import db, orgs, provider_store, redirect_uris, redis_conn, sources, tenancy
 from hub.demo import tls
 from hub.models import Connection, Organisation, Rule, Source, Tile, User
 from hub.sharing import consent, rules
@@ -86,8 +86,10 @@ def seed(app: Flask, bases: dict[str, str]) -> list[str]:
             base = bases.get(kind, bases["*"]) + f"/sandbox/{kind}"
             secret = secrets.token_urlsafe(24)
             client_id = f"demo-{kind}"
-            callback = f"{app.extensions['settings'].base_url}/auth/{kind}/callback"
-            sandbox.register_client(client_id, secret, [callback])
+            # Sign-in and connect callbacks alike (hub.redirect_uris, what `hub provider add` prints): connecting
+            # LinkedIn, X or Viva Engage (through the Microsoft app) for posting comes back to its own.
+            callbacks = redirect_uris.for_provider(app.extensions["settings"].base_url, kind, kind)
+            sandbox.register_client(client_id, secret, [uri.url for uri in callbacks])
             overrides = registry.provider_class(kind).sandbox_overrides(base)
             provider_store.add_provider(session, vault, name=kind, kind=kind, client_id=client_id,
                                         client_secret=secret, insecure_loopback=True,

@@ -1,9 +1,12 @@
 """Connecting accounts for posting: the sharing scopes are asked for here, never at sign-in.
 
-GET /connect/<kind> starts the provider's flow (state in Redis bound to the browser, PKCE where the
+GET /connect/<kind>?next=PATH starts the provider's flow (state in Redis bound to the browser, PKCE where the
 provider does it); its callback stores the tokens sealed in a Connection, which is what
-hub.provider_access opens. A learner connects their own account; an admin installs the Slack app
-for the organisation. Disconnecting deletes the row and skips the pending deliveries that needed it.
+hub.provider_access opens, and returns to PATH (a same-origin path only, kept with the state: the account page
+or the share page the learner started from; anything else goes to the account page). A kind connects through
+its own configured app, or through the one it borrows (Yammer: the Microsoft app; providers.registry CONNECTORS).
+A learner connects their own account; an admin installs the Slack app for the organisation. Disconnecting deletes
+the row and skips the pending deliveries that needed it.
 """
 from __future__ import annotations
 
@@ -15,11 +18,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from hub import audit, db, tenancy
+from hub import audit, db, redirect_uris, tenancy
 from hub.auth import state
+from hub.auth.redirects import safe_next
 from hub.auth.sessions import current_user, login_required
 from hub.errors import HubError
 from hub.models import Connection, Delivery, DeliveryStatus, ProviderConfig, User
+from hub.provider_store import ProviderCache
 from hub.sharing.rules import InvalidRule, parse_destination, posts_as_learner
 from providers import registry
 from providers.base import LoginError, Provider, ProviderError
@@ -39,6 +44,10 @@ SCOPE_WORDS = {
     "chat:write": "post messages as the hub's app",
     "channels:read": "see the workspace's channel names",
     "channels:history": "read channels the app is in (to avoid posting twice)",
+    # Entra answers Yammer's /.default with the resource's granted permission.
+    "https://www.yammer.com/.default": "post to your Viva Engage communities as you",
+    "https://www.yammer.com/user_impersonation": "post to your Viva Engage communities as you",
+    "offline_access": "stay connected without asking again",
 }
 
 
@@ -50,17 +59,30 @@ class ConnectOption:
 
 
 def _redirect_uri(kind: str) -> str:
-    """Built from HUB_BASE_URL, never from the Host header."""
-    return f"{current_app.extensions['settings'].base_url}/connect/{kind}/callback"
+    """Built from HUB_BASE_URL, never from the Host header (hub.redirect_uris, which admins are shown)."""
+    return redirect_uris.connect(current_app.extensions["settings"].base_url, kind)
 
 
 def _provider(session: Session, kind: str) -> tuple[ProviderConfig, Provider] | None:
-    """The enabled provider configured for this kind (its client is the app that will post)."""
-    row = session.scalar(select(ProviderConfig).where(ProviderConfig.kind == kind, ProviderConfig.enabled.is_(True))
-                         .order_by(ProviderConfig.id))
+    """The enabled provider whose app connects this kind (its own, or the one it borrows), and the instance that
+    runs the connect flow; None when the kind cannot be connected here."""
+    try:
+        connector = registry.connect_class(kind)
+    except registry.UnknownKind:
+        return None
+    row = session.scalar(select(ProviderConfig).where(ProviderConfig.kind == registry.lender_of(kind),
+                                                      ProviderConfig.enabled.is_(True)).order_by(ProviderConfig.id))
     if row is None:
         return None
-    return current_app.extensions["providers"].get(session, row.name)
+    if connector.credentials_from is None:  # the sign-in provider itself: its cached instance (discovery, keys)
+        return current_app.extensions["providers"].get(session, row.name)
+    return row, connector(ProviderCache.settings_for(row))
+
+
+def return_path(value: str | None) -> str:
+    """Where a connect flow goes back to: a same-origin path (never another origin, not even an LMS's), else the
+    account page."""
+    return safe_next(value, ()) if value else url_for("account.overview")
 
 
 def _for_org(kind: str) -> bool:
@@ -92,7 +114,7 @@ def begin(kind: str) -> Any:
         return _fail(f"{instance.brand.label} cannot be reached right now. Try again in a minute.", code=exc.code,
                      kind=kind, status=502)
     state.save(start.state, state.PendingLogin(
-        provider=STATE_PREFIX + kind, saved=dict(start.saved), next_url=url_for("account.overview"),
+        provider=STATE_PREFIX + kind, saved=dict(start.saved), next_url=return_path(request.args.get("next")),
         binding=state.browser_binding(), link_user_id=user.id,
         extra={"org_id": user.org_id if _for_org(kind) else None}))
     return redirect(start.url)
@@ -238,16 +260,32 @@ def connections_view(user: User) -> dict[str, Any]:
     if manages_org:
         org = list(session.scalars(select(Connection).where(Connection.user_id.is_(None),
                                                             Connection.org_id == user.org_id).order_by(Connection.id)))
+    learner, admin = [], []
+    for option in _options(session, {c.kind for c in mine}, {c.kind for c in org}):
+        if not _for_org(option.kind):
+            learner.append(option)
+        elif manages_org:
+            admin.append(option)
+    return {"mine": mine, "org": org, "learner": learner, "admin": admin}
+
+
+def _options(session: Session, mine: set[str], org: set[str]) -> list[ConnectOption]:
+    """Each kind that can be connected here (its app, or the app it borrows, is configured and enabled)."""
     configured = {row.kind: row for row in session.scalars(
         select(ProviderConfig).where(ProviderConfig.enabled.is_(True)).order_by(ProviderConfig.id.desc()))}
-    learner, admin = [], []
-    for kind, row in sorted(configured.items()):
-        provider_class = registry.provider_class(kind)
-        if not provider_class.sharing_scopes:
+    options = []
+    for kind in registry.connect_kinds():
+        row = configured.get(registry.lender_of(kind))
+        if row is None:
             continue
-        label = provider_class.brand_for(row.name, row.options or {}).label
-        if not _for_org(kind):
-            learner.append(ConnectOption(kind, label, any(c.kind == kind for c in mine)))
-        elif manages_org:
-            admin.append(ConnectOption(kind, label, any(c.kind == kind for c in org)))
-    return {"mine": mine, "org": org, "learner": learner, "admin": admin}
+        label = registry.connect_class(kind).brand_for(row.name, row.options or {}).label
+        options.append(ConnectOption(kind, label, kind in (org if _for_org(kind) else mine)))
+    return options
+
+
+def option_for(user: User, kind: str) -> ConnectOption | None:
+    """Whether the learner's own account of this kind is connected, and its label; None when it cannot be connected
+    here (no configured app). The share page asks this for its destination."""
+    session = db.session()
+    mine = set(session.scalars(select(Connection.kind).where(Connection.user_id == user.id)))
+    return next((option for option in _options(session, mine, set()) if option.kind == kind), None)

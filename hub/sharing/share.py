@@ -9,7 +9,7 @@ from sqlalchemy import CursorResult, select, update
 from hub import audit, db
 from hub.auth.sessions import current_user, login_required
 from hub.models import Connection, Delivery, DeliveryStatus, Event
-from hub.sharing import consent, dispatch, templates
+from hub.sharing import connect, consent, dispatch, templates
 from hub.sharing.rules import InvalidRule, parse_destination
 from providers.registry import SHARE_INTENTS, share_intent
 
@@ -83,9 +83,14 @@ def _page(row: Delivery, text: str | None = None, error: str | None = None, stat
     connected = set(session.scalars(select(Connection.kind).where(Connection.user_id == user.id)))
     intents = [found for other in SHARE_INTENTS if other not in connected
                and (found := share_intent(other, text, link)) is not None]
+    # Connect, then come back here: the page says whether the destination is connected and offers it if not.
+    option = connect.option_for(user, kind)
+    connect_url = url_for("connect.begin", kind=kind, next=url_for("share.show", delivery_id=row.id)) \
+        if option is not None else None
     return render_template("share.html", row=row, kind=kind, label=intent.label if intent else kind,
                            awaiting=row.last_error == consent.AWAITING_LEARNER, text=text, limit=limit,
-                           subject=context["subject"],
+                           subject=context["subject"], connect_url=connect_url,
+                           connect_label=option.label if option else kind,
                            link=link, intents=intents, connected=kind in connected, error=error,
                            choice=consent.choice_of(session, user.id, kind), postable=row.status in POSTABLE,
                            user=user), status
@@ -113,6 +118,10 @@ def post(delivery_id: int) -> Any:
     if choice not in (consent.Choice.ASK, consent.Choice.ALWAYS):
         return _page(row, text, f"Your sharing preference for {kind} is \"never\" or not set, so nothing was "
                                 "posted. Change it on your account page first.", 403)
+    if db.session().scalar(select(Connection.id).where(Connection.user_id == user.id, Connection.kind == kind)
+                           .limit(1)) is None:
+        return _page(row, text, f"Your {kind} account is not connected, so nothing was posted. Connect it first.",
+                     409)
     if not text:
         return _page(row, text, "text: the post is empty.", 400)
     if len(text) > limit:

@@ -150,14 +150,17 @@ class Microsoft(OIDCProvider):
 
     # --- the flow ---------------------------------------------------------------------
     def begin_login(self, redirect_uri: str) -> LoginStart:
+        return self.begin_flow(redirect_uri, tuple(self.settings.scopes or self.login_scopes))
+
+    def begin_flow(self, redirect_uri: str, scopes: tuple[str, ...]) -> LoginStart:
+        """msal's authorization code flow for these scopes (msal adds openid, profile and offline_access)."""
         state = new_secret()
         self.metadata()  # fail before the redirect if discovery names another issuer
         # response_mode=query, not form_post: the callback must carry the hub's SameSite=Lax session
         # cookie (the state is bound to the browser), which a cross-site POST would not. The callback
         # answers with a 302 to a clean URL under Referrer-Policy no-referrer, so the code does not leak.
-        flow = self.client().initiate_auth_code_flow(
-            list(self.settings.scopes or self.login_scopes), redirect_uri=redirect_uri, state=state,
-            response_mode="query")
+        flow = self.client().initiate_auth_code_flow(list(scopes), redirect_uri=redirect_uri, state=state,
+                                                     response_mode="query")
         return LoginStart(url=flow["auth_uri"], state=state, saved=flow)
 
     def finish_login(self, params: Mapping[str, str], saved: Mapping[str, Any], redirect_uri: str) -> LoginResult:
