@@ -117,7 +117,7 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 def _security_headers(response: Any) -> Any:
     response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if current_app.extensions["settings"].secure_cookies:  # an https HUB_BASE_URL
+    if current_app.extensions["settings"].hsts:  # an https HUB_BASE_URL, not on loopback
         response.headers.setdefault("Strict-Transport-Security", HSTS)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     if not request.path.startswith("/sandbox/"):

@@ -63,6 +63,12 @@ class Settings:
     def secure_cookies(self) -> bool:
         return urlsplit(self.base_url).scheme == "https"
 
+    @property
+    def hsts(self) -> bool:
+        """An https hub sends Strict-Transport-Security, except on a loopback host (`hub demo --https`): a browser
+        would then refuse plain http on localhost, every port, for a year, breaking every other local server."""
+        return self.secure_cookies and not is_loopback_host(urlsplit(self.base_url).hostname)
+
 
 def _flag(env: Mapping[str, str], name: str, default: bool = False) -> bool:
     raw = env.get(name)

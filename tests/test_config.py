@@ -213,6 +213,17 @@ def test_an_https_hub_sends_hsts_over_https(good: dict[str, str], hub_env: dict[
         app.extensions["db_engine"].dispose()
 
 
+def test_a_loopback_https_hub_keeps_secure_cookies_but_sends_no_hsts(hub_env: dict[str, str]) -> None:
+    """`hub demo --https`: HSTS on localhost would make the browser refuse http to every local server for a year."""
+    app = create_app({**hub_env, "HUB_BASE_URL": "https://localhost:5000", "HUB_INSECURE_LOOPBACK": "1"})
+    try:
+        settings = app.extensions["settings"]
+        assert settings.secure_cookies and not settings.hsts
+        assert "Strict-Transport-Security" not in app.test_client().get("/login").headers
+    finally:
+        app.extensions["db_engine"].dispose()
+
+
 def test_a_loopback_http_hub_sends_no_hsts(hub_env: dict[str, str]) -> None:
     app = create_app({**hub_env, "HUB_BASE_URL": "http://127.0.0.1:5000"})
     try:
