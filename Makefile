@@ -54,7 +54,7 @@ system-deps:
 	cd $* && npm ci --no-audit --no-fund --loglevel=error
 
 demo: $(STAMP)
-	$(BIN)/hub demo $(if $(PORT),--port $(PORT)) $(if $(HTTPS),--https)
+	$(BIN)/hub demo $(if $(PORT),--port $(PORT)) $(if $(filter 1 yes true,$(HTTPS)),--https)
 
 test-deps: $(STAMP) $(OPENEDX_STAMP) system-deps $(NODE_STAMPS)
 
