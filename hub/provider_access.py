@@ -19,11 +19,12 @@ from redis.lock import Lock
 from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session, object_session
 
-from hub import redis_conn
+from hub import clock, redis_conn
 from hub.models import Connection, ProviderConfig
 from hub.provider_store import ProviderCache
+from hub.sharing import limits
 from providers import registry
-from providers.base import Permanent, ProviderClient, ProviderSettings, Transient
+from providers.base import Permanent, ProviderClient, ProviderSettings, RateLimited, Transient
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +103,23 @@ def _swap(session: Session, connection: Connection, seen: str, fresh: dict[str, 
     session.commit()
     session.refresh(connection)
     return result.rowcount == 1
+
+
+def take_read(client: ProviderClient, connection: Connection | None) -> None:
+    """Before a tile fetch or a post look-up: wait a turn under the provider's read cap (Slack's non-Marketplace
+    apps: one conversations.history call a minute per workspace), shared by every tile and look-up of the connection's
+    account, or raise RateLimited with the seconds left, which the caller reschedules by. Timed by the hub's clock;
+    never sleeps. A client without a cap, or a read without a connection, passes."""
+    cap = client.read_limit()
+    if cap is None or connection is None:
+        return
+    key = f"hub:reads:{client.settings.name}:{connection.kind}:{connection.remote_id}"
+    try:
+        wait = limits.spaced(redis_conn.get(), key, cap.per_seconds / cap.calls, clock.now().timestamp())
+    except redis.RedisError as exc:  # without the count the call could pass the cap: come back later
+        raise Transient(client.name, f"cannot count {client.name} reads: {type(exc).__name__}") from exc
+    if wait > 0:
+        raise RateLimited(client.name, f"{cap.reason}: the next is due in {wait:.0f} s", retry_after=wait)
 
 
 REFRESH_LOCK_SECONDS = 60  # outlives one token request (DEFAULT_TIMEOUT) with room; frees a crashed holder's lock

@@ -49,6 +49,7 @@ def add_provider(db: Session, vault: Vault, *, name: str, kind: str, client_id: 
     if profile_sync not in PROFILE_SYNC:
         raise InvalidProvider("profile sync must be 'always' or 'create'")
     _check_options(options or {})
+    _check_choices(provider_class, options or {})
     policy = AddressPolicy.of(allow_hosts, (issuer, api_base, auth_base), loopback=insecure_loopback)
     for label, url in (("--issuer", issuer), ("--api-base", api_base), ("--auth-base", auth_base)):
         if url:
@@ -77,6 +78,13 @@ def _check_options(options: dict[str, Any]) -> None:
         for text in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(text, str) and (hidden := names.problem(text, f"--option {key}")):
                 raise InvalidProvider(hidden)
+
+
+def _check_choices(provider_class: type[Provider], options: dict[str, Any]) -> None:
+    """Options the provider kind says take one of a few values (Slack's slack_app): refused unless one of them."""
+    for key, choices in provider_class.option_choices.items():
+        if key in options and options[key] not in choices:
+            raise InvalidProvider(f"--option {key}={options[key]!s} must be one of {', '.join(choices)}")
 
 
 def set_enabled(db: Session, name: str, enabled: bool) -> ProviderConfig:

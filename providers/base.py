@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -199,6 +200,18 @@ class Published:
     url: str | None = None
 
 
+@dataclass(frozen=True)
+class ReadLimit:
+    """A provider's cap on the history reads a tile fetch or a post look-up makes: at most `calls` calls per
+    `per_seconds` for one connection (one workspace of one app), each asking for at most `max_items`. The hub spaces
+    those calls itself (hub.provider_access.take_read), so none is refused; `reason` says why, for admins."""
+
+    calls: int
+    per_seconds: float
+    max_items: int
+    reason: str
+
+
 class ProviderClient:
     """What publishers and tile readers share: built from one provider's settings, they call its API with the
     tokens of a connection (or the app's own), and say where those settings come from."""
@@ -213,6 +226,11 @@ class ProviderClient:
     def __init__(self, settings: ProviderSettings) -> None:
         self.settings = settings
         self.name = settings.name
+
+    def read_limit(self) -> ReadLimit | None:
+        """The cap this configuration puts on a fetch's or a look-up's history read (Slack's non-Marketplace apps);
+        None: no cap beyond the provider's 429s. A client that has one makes one such call per fetch or look-up."""
+        return None
 
     def refresh(self, tokens: Mapping[str, Any]) -> dict[str, Any]:
         """New tokens for an expired set (the whole set, as the provider answered). By default a kind cannot refresh:
@@ -365,6 +383,9 @@ class Provider:
     credentials_from: ClassVar[str | None] = None
     # True where the provider has no production default and is defined by --issuer.
     requires_issuer: ClassVar[bool] = False
+    # Options (`hub provider add --option KEY=VALUE`) that take one of a few values: key -> the values, first the
+    # default. Checked when the provider is added; other options are free text.
+    option_choices: ClassVar[Mapping[str, tuple[str, ...]]] = MappingProxyType({})
 
     @classmethod
     def sandbox_overrides(cls, base: str) -> dict[str, str]:

@@ -94,3 +94,23 @@ def take(connection: redis.Redis, key: str, limit: Limit, holder: str) -> float:
 def block(connection: redis.Redis, key: str, seconds: float) -> None:
     """The provider said 429: hold every delivery to this destination until Retry-After, not only this one."""
     connection.set(key + ":blocked", "1", px=max(1, int(seconds * 1000)))
+
+
+# KEYS[1] the time (ms, by the hub's clock) the next call may be made. ARGV now ms, spacing ms. Returns 0 and moves
+# the time on when the call may go now, else the milliseconds to wait. The key's TTL (Redis's clock) only tidies up.
+_SPACED = """
+local now = tonumber(ARGV[1])
+local spacing = tonumber(ARGV[2])
+local next_at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if next_at > now then return next_at - now end
+redis.call('SET', KEYS[1], tostring(now + spacing), 'PX', math.ceil(spacing) + 60000)
+return 0
+"""
+
+
+def spaced(connection: redis.Redis, key: str, spacing_seconds: float, now_seconds: float) -> float:
+    """One call per `spacing_seconds` under `key`, timed by the caller's clock (the hub's, which tests move): 0.0 when
+    this call may go now (and the next is pushed back), else the seconds to wait. Never sleeps."""
+    wait_ms = connection.eval(_SPACED, 1, key, int(now_seconds * 1000), int(spacing_seconds * 1000))
+    return int(wait_ms) / 1000.0
+

@@ -313,11 +313,13 @@ def recover(session: Session, row: Delivery) -> Outcome:
         connection = publishing.connection_for(session, destination, row.user_id, _org_of(row, user)) \
             if not destination.is_url else None
         publisher = publishing.publisher_for(session, destination.kind)
+        provider_access.take_read(publisher, connection)  # a look-up reads history: its turn under the read cap
         found = _refreshing_once(session, connection, publisher, publishing.target_for(destination, connection),
                                  lambda t: publisher.find(t, marker(row)))
     except (Transient, RateLimited) as exc:
-        # Try the lookup again when this recovery lease lapses (the reconciler comes back).
-        outbox.release(session, row.id, attempt, utcnow() + timedelta(seconds=60), f"lookup failed: {exc.message}")
+        # Try the lookup again when this recovery lease lapses (the reconciler comes back), or when its turn comes.
+        later = max(60.0, exc.retry_after) if isinstance(exc, RateLimited) else 60.0
+        outbox.release(session, row.id, attempt, utcnow() + timedelta(seconds=later), f"lookup failed: {exc.message}")
         return Outcome.RECOVERING
     except (ProviderError, DecryptionFailed) as exc:
         outbox.unknown(session, row.id, attempt, f"an attempt crashed mid-send and the lookup failed: {exc}")

@@ -105,14 +105,19 @@ def _refresh_locked(session: Session, tile_id: int) -> Result:
 
 
 def fetch_page(session: Session, tile: Tile, reader: FeedReader, connection: Connection | None) -> FeedPage:
-    """One fetch since the tile's cursor; an expired token is refreshed once (where the reader can) and retried."""
+    """One fetch since the tile's cursor; an expired token is refreshed once (where the reader can) and retried.
+
+    Each fetch first waits its turn under the reader's read cap (provider_access.take_read: RateLimited when it is
+    not its turn, so the tile comes back when it is)."""
     try:
+        provider_access.take_read(reader, connection)
         return reader.fetch(reading.source_for(tile, connection), tile.cursor)
     except AuthExpired:
         if connection is None:
             raise
         # Raises Permanent when the reader cannot refresh ("connect the account again"), Transient when busy.
         tokens = provider_access.refresh(session, connection, reader)
+        provider_access.take_read(reader, connection)
         return reader.fetch(reading.source_for(tile, connection, tokens), tile.cursor)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Mapping
 from dataclasses import replace
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from providers.base import Brand, Connected, LoginError, LoginStart, Permanent, Profile, Transient, check_address
 from providers.oauth import OIDCProvider, new_secret
+from providers.slack.publish import SLACK_APP_OPTION, SLACK_APPS
 
 TEAM_ID = "https://slack.com/team_id"
 TEAM_NAME = "https://slack.com/team_name"
@@ -42,6 +44,8 @@ class Slack(OIDCProvider):
     # The workspace app install (oauth.v2.access), not a user scope of this sign-in: post as the bot, and
     # find a post again after a crash (conversations.list needs channels:read, .history channels:history).
     sharing_scopes = ("chat:write", "channels:read", "channels:history")
+    # Which kind of app the hub's Slack app is decides the conversations.history limit (providers/slack/publish.py).
+    option_choices = MappingProxyType({SLACK_APP_OPTION: SLACK_APPS})
 
     @classmethod
     def sandbox_overrides(cls, base: str) -> dict[str, str]:

@@ -9,8 +9,10 @@ Only public, unarchived channels the organisation named: conversations.info is a
 channel made private later stops showing at once. `oldest` (exclusive) is the newest ts already seen, so each
 fetch returns only new messages. Authors come from users.info, once per person per fetch; permalinks are built
 on the workspace URL auth.test names (one call, kept in the cursor) instead of a chat.getPermalink per message.
-Internal apps are exempt from the 2025 conversations.history limits for distributed apps (1 request a minute):
-the hub's Slack app is installed per workspace by its admin, but a tile still refreshes at most once a minute.
+Since 2025 a commercially distributed app outside the Slack Marketplace may call conversations.history once a minute
+per workspace, for at most 15 messages; internal and Marketplace apps are exempt. With the provider option
+slack_app=non-marketplace, read_limit() says so: a fetch asks for at most 15 and the hub spaces the fetches (and the
+publisher's look-ups) of one workspace a minute apart. Every tile refreshes at most once a minute anyway.
 """
 from __future__ import annotations
 
@@ -33,11 +35,12 @@ from providers.base import (
     FeedSource,
     Permanent,
     ProviderSettings,
+    ReadLimit,
     check_address,
     checked_session,
     cursor_state,
 )
-from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error
+from providers.slack.publish import CHANNEL_ID, DEFAULT_API_BASE, TIMEOUT, api_error, history_limit
 
 CHANNEL_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,79}")
 # Messages people wrote (plain, shared files, thread replies sent to the channel, bots): not joins, topics, pins.
@@ -65,6 +68,10 @@ class SlackChannelReader(FeedReader):
         super().__init__(settings)
         self.http = checked_session(settings, settings.api_base)
 
+    def read_limit(self) -> ReadLimit | None:
+        """A fetch reads the channel's history once: capped for a non-Marketplace app."""
+        return history_limit(self.settings.options)
+
     @classmethod
     def check_address(cls, address: str) -> str:
         """`#name` (lower-cased) or a channel id such as C0123ABCD."""
@@ -84,7 +91,9 @@ class SlackChannelReader(FeedReader):
         try:
             channel = state.get("channel") or self._channel_id(client, address)
             self._check_public(client, channel)
-            args: dict[str, Any] = {"channel": channel, "limit": max(1, min(source.max_items, 200))}
+            capped = self.read_limit()
+            most = capped.max_items if capped else 200
+            args: dict[str, Any] = {"channel": channel, "limit": max(1, min(source.max_items, most))}
             if state.get("oldest"):
                 args["oldest"] = state["oldest"]
             messages = client.conversations_history(**args).get("messages") or []

@@ -18,7 +18,17 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.webhook import WebhookClient
 
-from providers.base import AuthExpired, Permanent, Post, Published, RateLimited, Target, Transient, check_address
+from providers.base import (
+    AuthExpired,
+    Permanent,
+    Post,
+    Published,
+    RateLimited,
+    ReadLimit,
+    Target,
+    Transient,
+    check_address,
+)
 from providers.publishing import HttpPublisher, retry_after
 
 DEFAULT_API_BASE = "https://slack.com"
@@ -26,6 +36,16 @@ HOOKS_HOST = "hooks.slack.com"
 METADATA_EVENT = "hub_post"
 CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{6,}")
 HISTORY_PAGES = 3  # the marker is among the newest messages; do not page through a busy channel's past
+# Which kind of Slack app the hub's is (provider option slack_app), first the default: an app a customer builds for
+# its own workspace is "internal"; one a vendor distributes is "marketplace" once Slack approved it, else
+# "non-marketplace". Since 2025 Slack limits conversations.history (and .replies) of non-Marketplace distributed apps
+# to 1 request a minute and 15 objects a request, per workspace:
+# https://docs.slack.dev/reference/methods/conversations.history, https://docs.slack.dev/apis/web-api/rate-limits
+SLACK_APP_OPTION = "slack_app"
+SLACK_APPS = ("internal", "marketplace", "non-marketplace")
+NON_MARKETPLACE_HISTORY = ReadLimit(
+    calls=1, per_seconds=60, max_items=15,
+    reason="Slack allows a non-Marketplace app one conversations.history call a minute per workspace")
 AUTH_ERRORS = frozenset({"invalid_auth", "not_authed", "token_expired", "token_revoked", "account_inactive",
                          "no_permission", "missing_scope", "ekm_access_denied"})
 TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout",
@@ -33,9 +53,18 @@ TRANSIENT_ERRORS = frozenset({"internal_error", "fatal_error", "service_unavaila
 TIMEOUT = 15  # seconds, for slack_sdk (urllib)
 
 
+def history_limit(options: Mapping[str, Any]) -> ReadLimit | None:
+    """The conversations.history cap of the configured kind of Slack app: only non-Marketplace apps have one."""
+    return NON_MARKETPLACE_HISTORY if options.get(SLACK_APP_OPTION) == "non-marketplace" else None
+
+
 class SlackPublisher(HttpPublisher):
     kind = "slack"
     rate_limit = (1, 1)  # chat.postMessage: about 1 message per second per channel
+
+    def read_limit(self) -> ReadLimit | None:
+        """find() reads the channel's history: capped for a non-Marketplace app."""
+        return history_limit(self.settings.options)
 
     def publish(self, target: Target, post: Post) -> Published:
         """A channel message from the bot, or an incoming-webhook post when the address is a hook URL."""
@@ -53,17 +82,22 @@ class SlackPublisher(HttpPublisher):
         return Published(remote_id=f"{channel}:{ts}", url=self._permalink(client, channel, ts))
 
     def find(self, target: Target, marker: str) -> Published | None:
-        """Scan the channel's newest messages for the marker; webhook posts cannot be looked up."""
+        """Scan the channel's newest messages for the marker; webhook posts cannot be looked up.
+
+        A non-Marketplace app reads one page of 15 (its one history call of the minute, which the hub spaced): a post
+        followed by 15 others before the look-up is not found, and the delivery is left for an admin (unknown)."""
         if target.address.startswith(("https://", "http://")):
             return None
+        capped = self.read_limit()
+        pages, per_page = (1, capped.max_items) if capped else (HISTORY_PAGES, 100)
         client = self._client(target)
         try:
             channel = self._channel_id(client, self._channel(target.address))
             if channel is None:
                 return None
             cursor = None
-            for _ in range(HISTORY_PAGES):
-                page = client.conversations_history(channel=channel, limit=100, include_all_metadata=True,
+            for _ in range(pages):
+                page = client.conversations_history(channel=channel, limit=per_page, include_all_metadata=True,
                                                     cursor=cursor)
                 for message in page.get("messages") or []:
                     if _carries(message, marker):

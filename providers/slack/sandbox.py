@@ -4,7 +4,8 @@ Slack's Web API methods (openid.connect.token, openid.connect.userInfo) answer e
 with HTTP 200 and {"ok": false, "error": "invalid_code"}; the authorize page is HTML.
 Reading (tiles): conversations.history with oldest/latest/inclusive, conversations.info (is_private,
 is_archived), users.info and auth.test; #learning starts with a few sample messages, `post_as` adds a
-person's message for tests, `reads` records each read method and its arguments.
+person's message for tests, `reads` records each read method and its arguments. `history_limit` (opt-in) enforces
+Slack's limit for non-Marketplace apps: one conversations.history call a minute per workspace, 15 messages at most.
 Revocation: auth.revoke ends the token it is called with (`revoked` lists them; `test=1` revokes nothing), and
 from then on every method answers that token `token_revoked`; `revoke_faults` answers the next calls with canned
 failures (a 500).
@@ -17,6 +18,7 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,6 +80,38 @@ class ChannelLimit:
             return (1 - tokens) / self.per_second
 
 
+@dataclass
+class HistoryLimit:
+    """Slack's 2025 limit on conversations.history for a commercially distributed app outside the Marketplace:
+    opt-in (`sandbox.history_limit = HistoryLimit()`), for the hub's app configured slack_app=non-marketplace.
+
+    https://docs.slack.dev/reference/methods/conversations.history: "rate limited to 1 request per minute. The maximum
+    and default values for the limit parameter have both been reduced to 15 objects"; limits apply per method per
+    workspace per app (https://docs.slack.dev/apis/web-api/rate-limits). A second call within the minute is answered
+    HTTP 429 `ratelimited` with Retry-After; a larger `limit` is cut to 15 (and recorded in `oversized`). `clock`
+    (seconds) is injectable so a test can follow the hub's clock instead of sleeping.
+    """
+
+    per_seconds: float = 60.0
+    max_items: int = 15
+    clock: Callable[[], float] = time.time
+    admitted: dict[str, list[float]] = field(default_factory=dict)  # team -> times let through
+    refused: dict[str, int] = field(default_factory=dict)  # team -> 429s answered
+    oversized: list[int] = field(default_factory=list)  # `limit` values asked above max_items
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def admit(self, team: str) -> float:
+        """0.0 if the workspace's app may read history now (the call is counted), else the seconds until it may."""
+        with self._lock:
+            now = self.clock()
+            calls = self.admitted.setdefault(team, [])
+            if calls and now - calls[-1] < self.per_seconds:
+                self.refused[team] = self.refused.get(team, 0) + 1
+                return self.per_seconds - (now - calls[-1])
+            calls.append(now)
+            return 0.0
+
+
 def _slack_error(error: str, description: str, status: int) -> tuple[Response, int]:
     """Web API methods: HTTP 200 with ok:false; the authorize page keeps an HTTP error."""
     if request.path.endswith("/openid/connect/authorize"):
@@ -114,6 +148,7 @@ class SlackSandbox(SandboxIdP):
         self.archived: set[str] = set()
         self.reads: list[tuple[str, dict[str, Any]]] = []  # (method, arguments) of every read, for tests
         self.channel_limit: ChannelLimit | None = None  # None: no per-channel limit (what tests expect)
+        self.history_limit: HistoryLimit | None = None  # None: an internal or Marketplace app (no 2025 history limit)
         self.posting_faults = PostingFaults()
         self.revoked: list[str] = []  # tokens auth.revoke ended, in order
         self.revoke_faults = PostingFaults()
@@ -339,6 +374,14 @@ class SlackSandbox(SandboxIdP):
         if not found[2]:
             return self._fail("not_in_channel")
         limit = min(int(args.get("limit") or 100), 999)
+        if self.history_limit is not None:
+            wait = self.history_limit.admit(team)
+            if wait > 0:
+                retry = str(max(1, math.ceil(wait)))
+                return jsonify({"ok": False, "error": "ratelimited"}), 429, {"Retry-After": retry}
+            if limit > self.history_limit.max_items:
+                self.history_limit.oversized.append(limit)
+            limit = min(int(args.get("limit") or self.history_limit.max_items), self.history_limit.max_items)
         start = int(args.get("cursor") or 0)
         newest_first = [m for m in reversed(self.messages.get(channel, [])) if _in_range(m["ts"], args)]
         page = newest_first[start:start + limit]

@@ -27,19 +27,20 @@ from hub.models import (
 )
 from hub.sharing import planner, publishing
 from hub.sharing.outbox import Policy
-from providers.base import Permanent, RateLimited, Transient
+from providers.base import Permanent, Publisher, RateLimited, Transient
 
 CALLS = "test:provider:posts"
 
 
-class StandInProvider:
+class StandInProvider(Publisher):
     """Stands in for a provider's API (not a mock of the hub): it stores posts in Redis, where every forked
     work horse and the test can see them, and answers by channel name the way a real provider would fail.
 
     '#busy' -> 429 (RateLimited, Retry-After 120); '#flaky' -> 5xx (Transient); '#gone' -> channel_not_found
     (Permanent); '#crash-after' stores the post then the worker dies; '#crash-before' dies before storing
     (run those in work_in_own_process: the worker runs jobs in its own process, which dies with them);
-    '#slow' takes 0.5 s (so racing workers overlap).
+    '#slow' takes 0.5 s (so racing workers overlap). A Publisher, so the hub asks it what any publisher declares
+    (no read cap, no post cost: Publisher's defaults).
     """
 
     def __init__(self, redis_url: str, kind: str = "slack") -> None:
