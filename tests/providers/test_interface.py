@@ -23,6 +23,22 @@ def test_every_provider_implements_the_interface(kind: str) -> None:
         assert cls.finish_connect is not Provider.finish_connect
 
 
+@pytest.mark.parametrize("kind", sorted(registry.CONNECTORS))
+def test_every_connect_only_kind_connects_through_a_sign_in_provider_and_posts(kind: str) -> None:
+    """Viva Engage: a Provider that only connects, through the app of the sign-in provider it names."""
+    cls = registry.connect_class(kind)
+    assert issubclass(cls, Provider) and cls.kind == kind and kind not in registry.KINDS
+    assert cls.sharing_scopes and cls.credentials_from in registry.KINDS
+    assert cls.begin_connect is not Provider.begin_connect and cls.finish_connect is not Provider.finish_connect
+    assert registry.publisher_class(kind).credentials_from == cls.credentials_from  # the same app redeems its tokens
+    assert kind in registry.connect_kinds() and registry.lender_of(kind) == cls.credentials_from
+
+
+def test_sign_in_providers_connect_through_their_own_app() -> None:
+    assert all(registry.provider_class(kind).credentials_from is None for kind in registry.KINDS)
+    assert all(registry.lender_of(kind) == kind for kind in registry.connect_kinds() if kind in registry.KINDS)
+
+
 @pytest.mark.parametrize("kind", sorted(registry.PUBLISHERS))
 def test_every_publisher_implements_the_interface(kind: str) -> None:
     cls = registry.publisher_class(kind)
