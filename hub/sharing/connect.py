@@ -46,6 +46,7 @@ SCOPE_WORDS = {
     "channels:history": "read channels the app is in (to avoid posting twice)",
     # Entra answers Yammer's /.default with the resource's granted permission.
     "https://www.yammer.com/.default": "post to your Viva Engage communities as you",
+    "https://www.yammer.com/access_as_user": "post to your Viva Engage communities as you",
     "https://www.yammer.com/user_impersonation": "post to your Viva Engage communities as you",
     "offline_access": "stay connected without asking again",
 }
@@ -90,6 +91,12 @@ def _for_org(kind: str) -> bool:
     return not posts_as_learner(kind)
 
 
+def _org_accounts(kind: str) -> bool:
+    """A learner kind whose organisation may connect an account of its own as well (?as=org): Viva Engage's service
+    account, which posts to yammer:org:<group> (Yammer takes delegated tokens only, so it must be a user)."""
+    return kind in registry.PUBLISHERS and registry.publisher_class(kind).org_prefix is not None
+
+
 def _fail(message: str, *, code: str, kind: str, status: int = 400) -> tuple[str, int]:
     db.session().rollback()
     ref = audit.record("connect", "failure", provider=kind, reason=code, detail={"message": message})
@@ -105,7 +112,10 @@ def begin(kind: str) -> Any:
     if found is None or not found[1].sharing_scopes:
         return _fail("That account cannot be connected for sharing here.", code="provider_unavailable", kind=kind,
                      status=404)
-    if _for_org(kind) and not _manages_own_org(user):
+    as_org = _for_org(kind) or request.args.get("as") == "org"
+    if as_org and not _for_org(kind) and not _org_accounts(kind):
+        return _fail("That account cannot be connected for an organisation.", code="no_org_accounts", kind=kind)
+    if as_org and not _manages_own_org(user):
         abort(403)
     instance = found[1]
     try:
@@ -116,7 +126,7 @@ def begin(kind: str) -> Any:
     state.save(start.state, state.PendingLogin(
         provider=STATE_PREFIX + kind, saved=dict(start.saved), next_url=return_path(request.args.get("next")),
         binding=state.browser_binding(), link_user_id=user.id,
-        extra={"org_id": user.org_id if _for_org(kind) else None}))
+        extra={"org_id": user.org_id if as_org else None}))
     return redirect(start.url)
 
 
@@ -260,13 +270,15 @@ def connections_view(user: User) -> dict[str, Any]:
     if manages_org:
         org = list(session.scalars(select(Connection).where(Connection.user_id.is_(None),
                                                             Connection.org_id == user.org_id).order_by(Connection.id)))
-    learner, admin = [], []
+    learner, admin, service = [], [], []
     for option in _options(session, {c.kind for c in mine}, {c.kind for c in org}):
         if not _for_org(option.kind):
             learner.append(option)
+            if manages_org and _org_accounts(option.kind):  # the organisation's own account of a learner kind
+                service.append(ConnectOption(option.kind, option.label, option.kind in {c.kind for c in org}))
         elif manages_org:
             admin.append(option)
-    return {"mine": mine, "org": org, "learner": learner, "admin": admin}
+    return {"mine": mine, "org": org, "learner": learner, "admin": admin, "service": service}
 
 
 def _options(session: Session, mine: set[str], org: set[str]) -> list[ConnectOption]:

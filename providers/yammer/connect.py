@@ -1,6 +1,6 @@
 """Connecting a learner's Viva Engage (Yammer) account for posting: a delegated Entra token through msal.
 
-Docs: https://learn.microsoft.com/rest/api/yammer/yammer-rest-api-overview (delegated tokens only)
+Docs: https://learn.microsoft.com/rest/api/yammer/app-registration (Entra app, Yammer > Delegated > access_as_user)
       https://learn.microsoft.com/entra/identity-platform/v2-oauth2-auth-code-flow
       https://learn.microsoft.com/entra/identity-platform/scopes-oidc#the-default-scope
 Viva Engage accepts posts only from a user's delegated token: Yammer has no application permissions and Graph's
@@ -18,8 +18,9 @@ from providers.base import Brand, Connected, LoginError, LoginStart
 from providers.microsoft import Microsoft
 from providers.yammer.publish import SCOPE
 
-# Entra answers a /.default request with the resource's granted permissions (https://www.yammer.com/user_impersonation),
-# not with /.default itself: any scope of the Yammer resource shows it was granted.
+# Entra answers a /.default request with the resource's granted permissions (https://www.yammer.com/access_as_user,
+# the delegated permission Yammer's app registration guide names; older apps: user_impersonation), not with /.default
+# itself: any scope of the Yammer resource shows it was granted.
 RESOURCE = "https://www.yammer.com/"
 
 
