@@ -249,6 +249,16 @@ class Publisher(ProviderClient):
     address: ClassVar[str] = "any"
     # What an admin should know before adding a rule to this kind (X bills posts with links), shown by hub rule add.
     admin_note: ClassVar[str | None] = None
+    # For a kind that posts as the learner: the address prefix under which it posts as the organisation's own
+    # connected account instead (Yammer's "org:", a community post by the organisation's service account, connected
+    # by an organisation admin at /connect/<kind>?as=org). None: the kind has no organisation posts.
+    org_prefix: ClassVar[str | None] = None
+
+    @classmethod
+    def posts_as_learner_to(cls, address: str) -> bool:
+        """Whether a post to this address goes out as the learner (their connection, their consent) rather than as
+        the organisation's connected account."""
+        return cls.posts_as_learner and not (cls.org_prefix is not None and address.startswith(cls.org_prefix))
 
     @classmethod
     def post_cost(cls, has_link: bool) -> Decimal | None:

@@ -39,8 +39,10 @@ class Destination:
 
     @property
     def on_learner_account(self) -> bool:
-        """Posted as the learner (their connection, their consent) rather than to an org channel."""
-        return posts_as_learner(self.kind) and not self.is_url
+        """Posted as the learner (their connection, their consent) rather than to an org channel (yammer:org:<group>
+        is one: the organisation's service account posts there)."""
+        known = self.kind in registry.PUBLISHERS
+        return known and registry.publisher_class(self.kind).posts_as_learner_to(self.address) and not self.is_url
 
 
 def destination_kinds() -> tuple[str, ...]:

@@ -6,7 +6,9 @@ Docs: https://learn.microsoft.com/rest/api/yammer/messages-json-post
 The token comes from msal for the scope https://www.yammer.com/.default, redeemed from the
 connected account's refresh token (delegated only: Yammer has no application permissions); the
 refresh token Entra rotates in that answer goes back to the hub through `Target.rotated`.
-Graph's Viva Engage API manages communities only and cannot post. Messages have no hidden field,
+Graph's Viva Engage API manages communities only and cannot post, so there is no application (app-only) posting:
+`yammer:<group>` posts as the learner with their connected account, `yammer:org:<group>` as the organisation's
+connected service account (an org connection, docs/providers/yammer.md). Messages have no hidden field,
 so the marker ends the body; find() reads the group's newest messages for it.
 """
 from __future__ import annotations
@@ -25,6 +27,7 @@ DEFAULT_API_BASE = "https://www.yammer.com"
 AUTHORITY_HOST = "https://login.microsoftonline.com"
 SCOPE = "https://www.yammer.com/.default"
 EXTERNAL = "external-messaging,external-groups"
+ORG_PREFIX = "org:"
 FIND_LIMIT = 20
 # Entra errors that only a new sign-in fixes.
 REAUTH_ERRORS = frozenset({"invalid_grant", "interaction_required", "consent_required", "login_required"})
@@ -38,6 +41,10 @@ class YammerPublisher(HttpPublisher):
     # options (tenant), and when that config points at a stand-in Entra (the sandbox), the Yammer API is there too.
     credentials_from = "microsoft"
     api_under_auth_base = "/yammer"
+    # yammer:<group> posts as the learner (their connected account, their consent); yammer:org:<group> posts as the
+    # organisation's connected service account (docs/providers/yammer.md): Yammer takes delegated tokens only, so an
+    # organisation's community posts need a real user account of its own.
+    org_prefix = ORG_PREFIX
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
@@ -71,9 +78,11 @@ class YammerPublisher(HttpPublisher):
         return (self.settings.api_base or DEFAULT_API_BASE).rstrip("/")
 
     def _group(self, target: Target) -> str:
-        if not target.address.isdigit():
-            raise Permanent(self.name, f"yammer destinations need the numeric v1 group id, not {target.address!r}")
-        return target.address
+        group = target.address.removeprefix(ORG_PREFIX)
+        if not group.isdigit():
+            raise Permanent(self.name, f"yammer destinations need the numeric v1 group id (yammer:<id> as the learner, "
+                                       f"yammer:org:<id> as the organisation), not {target.address!r}")
+        return group
 
     def _headers(self, target: Target) -> dict[str, str]:
         headers = {"Authorization": f"Bearer {self.access_token(target)}"}
