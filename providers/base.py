@@ -387,9 +387,7 @@ class Provider:
     # Scopes asked for when a user connects the account for posting, never at sign-in. A provider that declares
     # some can be connected (begin_connect, finish_connect; OAuth2Provider has both); none: it cannot.
     sharing_scopes: ClassVar[tuple[str, ...]] = ()
-    # A kind that is connected for posting but never signs anyone in (Yammer: providers.registry CONNECTORS) names
-    # the sign-in provider whose configured app it connects through (Yammer: "microsoft", the Entra app that
-    # redeems its tokens), so that app must also register /connect/<kind>/callback. None: its own app.
+    # A connect-only kind (registry.CONNECTORS) connects through this sign-in provider's app (Yammer: "microsoft").
     credentials_from: ClassVar[str | None] = None
     # True where the provider has no production default and is defined by --issuer.
     requires_issuer: ClassVar[bool] = False
