@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from hub import jobs
 from hub.cli import main
-from hub.models import Connection, Consent, Delivery, DeliveryStatus, Organisation, PostingSpend, User
+from hub.models import Connection, Consent, Delivery, DeliveryStatus, Organisation, PostingSpend, Rule, User
 from hub.sharing import budgets, rules
 from providers.posting_sandbox import issue_token
 from providers.x.publish import POST_PRICE, POST_WITH_LINK_PRICE
@@ -135,3 +135,22 @@ def test_budgets_are_only_for_networks_that_bill_posts_and_bad_amounts_change_no
     assert listed[0]["monthly_budgets"] == {}
     _cli(live, "org", "set", "Partner Co", "--x-monthly-budget", "$12.5")
     assert json.loads(_cli(live, "org", "list", "--json"))[0]["monthly_budgets"] == {"x": "$12.50"}
+
+
+def test_rule_add_and_preview_say_what_a_post_costs(live: LiveHub) -> None:
+    _learner_on_x(live)
+    result = CliRunner().invoke(main, ["rule", "add", "--org", "Partner Co", "--on", "badge.awarded", "--to", "x:me",
+                                       "--without-link"], env=live.env)
+    assert result.exit_code == 0, result.output
+    assert "cost: $0.015 a post on X (without a link)" in result.stderr and "note: X bills" in result.stderr
+    rule_id = result.stdout.split()[1].rstrip(":")
+    preview = _cli(live, "rule", "preview", rule_id)
+    assert preview.splitlines()[-1] == "cost: $0.015 a post on X (without a link)" and "http" not in preview
+    with live.context() as session:
+        linked = session.scalar(select(Rule).where(Rule.without_link.is_(False)))
+        assert linked is not None
+        linked_id = str(linked.id)
+    assert _cli(live, "rule", "preview", linked_id).splitlines()[-1] == "cost: $0.20 a post on X (with a link)"
+    free = CliRunner().invoke(main, ["rule", "add", "--org", "Partner Co", "--on", "badge.awarded", "--to",
+                                     "slack:#wins"], env=live.env)
+    assert free.exit_code == 0 and "cost:" not in free.stderr
