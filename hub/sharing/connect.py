@@ -97,10 +97,14 @@ def _org_accounts(kind: str) -> bool:
     return kind in registry.PUBLISHERS and registry.publisher_class(kind).org_prefix is not None
 
 
-def _fail(message: str, *, code: str, kind: str, status: int = 400) -> tuple[str, int]:
+def _fail(message: str, *, code: str, kind: str, status: int = 400, back: str | None = None) -> tuple[str, int]:
+    """The error page, audited; `back` (a checked same-origin path) leads to where the learner started."""
     db.session().rollback()
     ref = audit.record("connect", "failure", provider=kind, reason=code, detail={"message": message})
-    return render_template("error.html", title="Connecting failed", message=message, ref=ref), status
+    back = back or url_for("account.overview")
+    label = "Back to the share page" if back.startswith("/share/") else "Back"
+    return render_template("error.html", title="Connecting failed", message=message, ref=ref, back=back,
+                           back_label=label), status
 
 
 @bp.get("/connect/<kind>")
@@ -122,7 +126,7 @@ def begin(kind: str) -> Any:
         start = instance.begin_connect(_redirect_uri(kind))
     except ProviderError as exc:
         return _fail(f"{instance.brand.label} cannot be reached right now. Try again in a minute.", code=exc.code,
-                     kind=kind, status=502)
+                     kind=kind, status=502, back=return_path(request.args.get("next")))
     state.save(start.state, state.PendingLogin(
         provider=STATE_PREFIX + kind, saved=dict(start.saved), next_url=return_path(request.args.get("next")),
         binding=state.browser_binding(), link_user_id=user.id,
@@ -147,10 +151,10 @@ def callback(kind: str) -> Any:
     try:
         connected = instance.finish_connect(request.args, pending.saved, _redirect_uri(kind))
     except LoginError as exc:
-        return _fail(exc.message, code=exc.code, kind=kind)
+        return _fail(exc.message, code=exc.code, kind=kind, back=pending.next_url)
     except ProviderError as exc:
         return _fail(f"{instance.brand.label} could not finish connecting. Please try again.", code=exc.code,
-                     kind=kind, status=502)
+                     kind=kind, status=502, back=pending.next_url)
     org_id = pending.extra.get("org_id")
     session = db.session()
     owner = (Connection.org_id == org_id, Connection.user_id.is_(None)) if org_id else (Connection.user_id == user.id,)

@@ -186,3 +186,16 @@ def test_without_the_connect_redirect_uri_registered_the_sandbox_refuses(live: L
     start = browser.get("/connect/linkedin")
     refused = browser.http.get(start.headers["Location"])
     assert refused.status_code == 400 and "redirect_uri is not registered" in refused.text
+
+
+def test_cancelling_at_the_provider_leads_back_to_the_share_page_and_stores_nothing(hub: LiveHub) -> None:
+    browser, user_id = sign_in(hub, ADA)
+    _consent(hub, user_id, "linkedin", "ask")
+    share = f"/share/{plan_and_send(hub, user_id, 'linkedin:me')}"
+    start = browser.get(f"/connect/linkedin?next={share}")
+    callback = browser.pick_user(start.headers["Location"], LINH, decision="deny")
+    answer = browser.http.get(callback, allow_redirects=False)
+    assert answer.status_code == 400 and "did not sign you in (access_denied)" in answer.text
+    assert f'<a href="{share}" id="error-back">Back to the share page</a>' in answer.text
+    assert _connection(hub, user_id, "linkedin") is None
+    assert 'data-connected="no"' in browser.get(share).text
