@@ -9,12 +9,14 @@ from typing import Any
 from flask import current_app, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
-from hub import db, deprovision, emails, orgs, tenancy
+from hub import clock, db, deprovision, emails, orgs, tenancy
 from hub.admin import bp
 from hub.admin.access import console_required, hub_admin_required, new_org, reach, reachable
 from hub.admin.common import actor, done, whole
 from hub.models import ClaimMapping, Organisation, OrgDomain, OrgPolicy, ProviderConfig, User, UserStatus
+from hub.sharing import budgets
 
 POLICIES = list(OrgPolicy)
 # orgs.py words its errors for the CLI; the form shows them in its own words, beside the field.
@@ -141,7 +143,16 @@ def _detail_page(org: Organisation, invite: dict[str, Any] | None = None, errors
     members = session.scalar(select(func.count()).select_from(User).where(User.org_id == org.id)) or 0
     mappings = list(session.scalars(select(ClaimMapping).where(ClaimMapping.org_id == org.id)))
     return render_template("admin/org.html", org=org, members=members, mappings=mappings, policies=POLICIES,
-                           invite=invite or {"days": "14"}, errors=errors or {}), status
+                           invite=invite or {"days": "14"}, errors=errors or {}, budgets=_budgets(session, org)), \
+        status
+
+
+def _budgets(session: Session, org: Organisation) -> list[dict[str, str]]:
+    """The organisation's monthly budgets for networks that bill posts, with this month's spend (hub org set)."""
+    month = budgets.month_of(clock.now())
+    return [{"network": budgets.label(kind), "budget": budgets.usd(amount), "month": month,
+             "spent": budgets.usd(budgets.spent(session, org.id, kind, month))}
+            for kind, amount in sorted(budgets.budgets_of(session, org.id).items())]
 
 
 @bp.get("/orgs/<int:org_id>")

@@ -84,3 +84,12 @@ def test_the_deliveries_page_shows_each_posts_cost(hub: LiveHub, admin: Browser)
     costs = re.findall(r'<td class="cost">([^<]*)</td>', page.text)
     # Partners Inc's second event matches its x:me rule too: two X posts with the link, one free Slack post.
     assert sorted(costs) == ["$0.015", "$0.20", "$0.20", "—"], costs
+
+
+def test_the_organisation_page_shows_its_budgets_and_the_months_spend(hub: LiveHub, admin: Browser) -> None:
+    org_id = _org(hub)
+    assert "none" in re.search(r'<dd id="org-budgets">(.*?)</dd>', admin.get(f"/admin/orgs/{org_id}").text).group(1)
+    result = CliRunner().invoke(main, ["org", "set", "Partners Inc", "--x-monthly-budget", "50"], env=hub.env)
+    assert result.exit_code == 0, result.output
+    shown = re.search(r'<dd id="org-budgets">(.*?)</dd>', admin.get(f"/admin/orgs/{org_id}").text).group(1)
+    assert re.fullmatch(r'<span data-network="X">X: \$0\.00 of \$50\.00 spent in \d{4}-\d{2}</span>', shown), shown
