@@ -105,11 +105,18 @@ def _swap(session: Session, connection: Connection, seen: str, fresh: dict[str, 
     return result.rowcount == 1
 
 
+class ReadTurn(RateLimited):
+    """A read the hub held back itself under a provider's read cap: not a failure (nothing was refused), the caller
+    comes back at `retry_after`."""
+
+    code = "read_turn"
+
+
 def take_read(client: ProviderClient, connection: Connection | None) -> None:
     """Before a tile fetch or a post look-up: wait a turn under the provider's read cap (Slack's non-Marketplace
     apps: one conversations.history call a minute per workspace), shared by every tile and look-up of the connection's
-    account, or raise RateLimited with the seconds left, which the caller reschedules by. Timed by the hub's clock;
-    never sleeps. A client without a cap, or a read without a connection, passes."""
+    account, or raise ReadTurn (a RateLimited) with the seconds left, which the caller reschedules by. Timed by the
+    hub's clock; never sleeps. A client without a cap, or a read without a connection, passes."""
     cap = client.read_limit()
     if cap is None or connection is None:
         return
@@ -119,7 +126,7 @@ def take_read(client: ProviderClient, connection: Connection | None) -> None:
     except redis.RedisError as exc:  # without the count the call could pass the cap: come back later
         raise Transient(client.name, f"cannot count {client.name} reads: {type(exc).__name__}") from exc
     if wait > 0:
-        raise RateLimited(client.name, f"{cap.reason}: the next is due in {wait:.0f} s", retry_after=wait)
+        raise ReadTurn(client.name, f"{cap.reason}: the next is due in {wait:.0f} s", retry_after=wait)
 
 
 REFRESH_LOCK_SECONDS = 60  # outlives one token request (DEFAULT_TIMEOUT) with room; frees a crashed holder's lock

@@ -43,6 +43,7 @@ class Outcome(StrEnum):
     UNCHANGED = "unchanged"  # fetched; nothing new
     NOT_MODIFIED = "not_modified"  # the source said so (304, or nothing since the cursor)
     RATE_LIMITED = "rate_limited"  # retried at the reset the provider named
+    WAITING = "waiting"  # its turn under the reader's read cap has not come: rescheduled for it, not stale
     FAILED = "failed"  # last good items kept, error recorded, retried later
     BUSY = "busy"  # another worker is refreshing this tile
     MISSING = "missing"  # no such tile (deleted meanwhile)
@@ -89,6 +90,8 @@ def _refresh_locked(session: Session, tile_id: int) -> Result:
         connection = reading.connection_for(session, tile)
         session.commit()  # no transaction stays open while the provider answers
         page = fetch_page(session, tile, reader, connection)
+    except provider_access.ReadTurn as exc:
+        return _waiting(session, tile, float(exc.retry_after))
     except RateLimited as exc:
         return _failed(session, tile, exc, delay=max(float(exc.retry_after), 0.0), outcome=Outcome.RATE_LIMITED)
     except Transient as exc:
@@ -227,6 +230,19 @@ def _failed(session: Session, tile: Tile, exc: ProviderError, delay: float,
     log.info("tile %s (%s) %s: %s", fresh.id, fresh.kind, outcome, message)
     _warm(fresh.id)
     return Result(outcome, error=message, next_refresh_at=fresh.next_refresh_at)
+
+
+def _waiting(session: Session, tile: Tile, delay: float) -> Result:
+    """Not its turn under the read cap (hub.provider_access.take_read): come back when it is. Nothing failed, so the
+    tile keeps its items, its error (if any) and its version: it is not made stale by waiting."""
+    session.rollback()
+    fresh = session.get(Tile, tile.id)
+    if fresh is None:
+        return Result(Outcome.MISSING)
+    session.refresh(fresh)
+    fresh.next_refresh_at = clock.now() + timedelta(seconds=max(delay, 1.0))
+    session.commit()
+    return Result(Outcome.WAITING, next_refresh_at=fresh.next_refresh_at)
 
 
 def _backoff(tile: Tile) -> float:
