@@ -15,14 +15,18 @@ Revocation: POST /2/oauth2/revoke (RFC 7009, the user-access-token guide's step 
 `token_type_hint`, the client as at the token endpoint; it answers {"revoked": true} and ends the token named (an
 access token then gets 401 everywhere, a refresh token X's invalid-token 400). `revoked` lists (hint, token) of each
 revocation; `revoke_faults` answers the next revocations with canned failures (a 500).
+Billing: each created post is charged as X's pay-per-use price list says (Content: Create $0.015, with a URL $0.200,
+https://docs.x.com/x-api/getting-started/pricing), recorded in `billed`, so tests compare the hub's ledger with it.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 import secrets
 import threading
 import time
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from flask import Response, jsonify, request
@@ -90,6 +94,11 @@ def problem(status: int, title: str, detail: str | None = None, type_: str = "ab
     return response, status
 
 
+# X's price list for creating a post (the Developer Console's, not the hub's constants: the two are compared in tests).
+CONTENT_CREATE = Decimal("0.015")
+CONTENT_CREATE_WITH_URL = Decimal("0.200")
+URL = re.compile(r"https?://|www\.", re.IGNORECASE)
+
 class XSandbox(SandboxIdP):
     """SandboxIdP plus X's v2 user lookup, rate limits and refresh tokens."""
     # The page people read (the demo LMS links it): path under /sandbox/<kind>, network, what it shows.
@@ -121,6 +130,7 @@ class XSandbox(SandboxIdP):
         self._me_lock = threading.Lock()
         self.blueprint.add_url_rule("/2/users/me", "users_me", self.users_me)
         self.tweets: list[dict[str, Any]] = []
+        self.billed: list[tuple[str, Decimal]] = []  # (tweet id, what X's pay-per-use charged for creating it)
         self.posting_faults = PostingFaults()
         self._next_id = 1862000000000000001
         self.blueprint.add_url_rule("/2/tweets", "create_tweet", self.create_tweet, methods=["POST"])
@@ -315,6 +325,7 @@ class XSandbox(SandboxIdP):
             self._next_id += 1
             self.tweets.append({"id": tweet_id, "text": text, "author_id": author,
                                 "edit_history_tweet_ids": [tweet_id], "created_at": _now_iso()})
+            self.billed.append((tweet_id, CONTENT_CREATE_WITH_URL if URL.search(text) else CONTENT_CREATE))
         return jsonify({"data": {"id": tweet_id, "text": text, "edit_history_tweet_ids": [tweet_id]}}), 201
 
     def posts_page(self) -> str:

@@ -94,6 +94,9 @@ def test_posts_past_the_monthly_budget_are_held_with_the_reason_and_go_out_next_
     with live.context() as session:
         spend = {row.month: (row.spent_micros, row.posts) for row in session.scalars(select(PostingSpend))}
     assert sorted(spend.values()) == [(200_000, 1), (400_000, 2)], spend
+    # What X billed (the sandbox's own price list) is what the hub counted against the budgets.
+    billed = sum(price for _, price in live.sandboxes["x"].billed)
+    assert budgets.micros(billed) == sum(spent for spent, _ in spend.values()) == 600_000
 
 
 def test_raising_the_budget_releases_the_held_posts_at_once(live: LiveHub) -> None:
@@ -121,6 +124,7 @@ def test_a_rule_without_the_link_posts_the_text_alone_at_the_lower_price(live: L
     assert LINK not in tweet["text"] and "http" not in tweet["text"], tweet["text"]
     [row] = _deliveries(live)
     assert row.status == DeliveryStatus.SENT and row.cost_micros == budgets.micros(POST_PRICE)
+    assert [budgets.micros(price) for _, price in live.sandboxes["x"].billed] == [row.cost_micros]
 
 
 def test_budgets_are_only_for_networks_that_bill_posts_and_bad_amounts_change_nothing(live: LiveHub) -> None:
