@@ -147,7 +147,8 @@ def test_org_add_and_list(live: LiveHub) -> None:
     assert rows["Partner"]["policy"] == "invite"
     assert rows["Partner"]["domains"] == [{"domain": "partner.example", "provider": "google"},
                                           {"domain": "b.example", "provider": "google"}]
-    assert rows["Open Co"] == {"id": rows["Open Co"]["id"], "name": "Open Co", "policy": "open", "domains": []}
+    assert rows["Open Co"] == {"id": rows["Open Co"]["id"], "name": "Open Co", "policy": "open", "domains": [],
+                               "monthly_budgets": {}}
     assert "partner.example" in ok(live, "org", "list").output
 
 
