@@ -118,9 +118,20 @@ DJANGO_LMS = "https://lms.example.edu"  # mozilla_django_oidc.urls at the root: 
 
 
 @pytest.fixture(scope="module")
-def django_lms() -> None:
+def django_lms() -> Iterator[None]:
     """The smallest Django site mozilla-django-oidc runs in: auth and sessions (signed cookies) over an in-memory
-    SQLite database, its own URLs at the root. The hub's addresses differ per test: override_settings."""
+    SQLite database, its own URLs at the root. The hub's addresses differ per test: override_settings.
+
+    Playwright's sync API (the browser tests earlier in the same run) leaves an asyncio loop running in the main
+    thread, and Django then refuses every database call as "async unsafe"; nothing here is async, so Django's own
+    switch for such hosts (DJANGO_ALLOW_ASYNC_UNSAFE) is set while this module runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        _configure_django()
+        yield
+
+
+def _configure_django() -> None:
     import django
     from django.conf import settings
     from django.core.management import call_command
