@@ -308,6 +308,8 @@ Try:
   6. Tiles: {base_url}/demo/lms/home is a sample LMS homepage with one tile of every kind (X search and account,
      Viva Engage group, Slack channel, SharePoint news, RSS), each read from its sandbox by the worker; manage
      them (live preview included) at {base_url}/admin/tiles or with `hub tile list`.
+  7. Posting as yourself: signed in as Ada, open {base_url}/account and press "Connect LinkedIn" (or X, or
+     Viva Engage); approve on the sandbox and you are back on the account page, connected (docs/sharing.md).
 Providers (each pointed at its local sandbox): {", ".join(names)}
 {_tls_note(bases, ca)}
 `hub` commands reach this demo with its settings: set -a; . {env_file}; set +a   (then e.g. hub client list)
