@@ -268,10 +268,21 @@ def run(host: str = "127.0.0.1", port: int = 5000, https: bool = False) -> None:
     except (KeyboardInterrupt, SystemExit):
         pass
     finally:
-        worker.terminate()
+        _stop_worker(worker)
         if tls_server is not None:
             tls_server.shutdown()
         _stop_embedded_redis(app)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes]) -> None:
+    """The worker's warm shutdown (it stops its scheduler and dispatcher) before its Redis goes away, so stopping
+    the demo prints no worker tracebacks; one that does not stop in time is killed."""
+    worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()
 
 
 def _stop_embedded_redis(app: Flask) -> None:
