@@ -6,7 +6,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from hub.cli.common import admin, emit, org_scope
+from hub.cli.common import admin, emit
 
 
 @click.group()
@@ -126,21 +126,26 @@ def client_remove(name: str) -> None:
 
 @client.command("subjects")
 @click.argument("name")
-@org_scope
+@click.option("--org", "org_names", multiple=True, metavar="NAME",
+              help="Only this organisation's users (repeatable); without it, every organisation's.")
+@click.option("--all-orgs", is_flag=True, help="Every organisation's users (the default, said explicitly).")
 @click.option("--json", "as_json", is_flag=True)
 @admin
 def client_subjects(name: str, org_names: tuple[str, ...], all_orgs: bool, as_json: bool) -> None:
-    """Print email -> sub for the organisations' users, so the LMS can link its existing accounts before they sign in.
+    """Print email -> sub for the users, so the LMS can link its existing accounts before they sign in.
 
-    A user who never signed in gets their sub now, the one a later sign-in will carry. --org (repeatable) or
-    --all-orgs says whose users: there is no default, as for a SCIM token or an LMS source.
+    A user who never signed in gets their sub now, the one a later sign-in will carry. Clients are hub-wide and
+    this is the hub operator's command, so it covers every organisation unless --org narrows it (an export for an
+    LMS that serves one partner should name it).
     """
     from hub import audit, db, tenancy
     from hub.idp import subjects
 
     session = db.session()
+    if org_names and all_orgs:
+        raise click.ClickException("give --org or --all-orgs, not both")
+    all_orgs = not org_names
     orgs = tenancy.find_orgs(session, org_names)
-    tenancy.check_scope(orgs, all_orgs)
     reach = tenancy.HUB if all_orgs else tenancy.Reach(False, frozenset(org.id for org in orgs))
     rows = subjects.export(session, name, reach)
     session.commit()
