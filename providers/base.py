@@ -387,6 +387,7 @@ class Provider:
     # Scopes asked for when a user connects the account for posting, never at sign-in. A provider that declares
     # some can be connected (begin_connect, finish_connect; OAuth2Provider has both); none: it cannot.
     sharing_scopes: ClassVar[tuple[str, ...]] = ()
+    scope_words: ClassVar[Mapping[str, str]] = MappingProxyType({})  # its scopes in plain words (account page)
     # A connect-only kind (registry.CONNECTORS) connects through this sign-in provider's app (Yammer: "microsoft").
     credentials_from: ClassVar[str | None] = None
     # True where the provider has no production default and is defined by --issuer.

@@ -33,24 +33,6 @@ bp = Blueprint("connect", __name__)
 STATE_PREFIX = "connect:"
 OPEN_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)
 
-# Scopes in plain words for the account page; an unknown scope is shown as it is.
-SCOPE_WORDS = {
-    "w_member_social": "post on your behalf",
-    "openid": "know which account it is",
-    "tweet.write": "post on your behalf",
-    "tweet.read": "read posts (to avoid posting twice)",
-    "users.read": "know which account it is",
-    "offline.access": "stay connected without asking again",
-    "chat:write": "post messages as the hub's app",
-    "channels:read": "see the workspace's channel names",
-    "channels:history": "read channels the app is in (to avoid posting twice)",
-    # Entra answers Yammer's /.default with the resource's granted permission.
-    "https://www.yammer.com/.default": "post to your Viva Engage communities as you",
-    "https://www.yammer.com/access_as_user": "post to your Viva Engage communities as you",
-    "https://www.yammer.com/user_impersonation": "post to your Viva Engage communities as you",
-    "offline_access": "stay connected without asking again",
-}
-
 
 @dataclass(frozen=True)
 class ConnectOption:
@@ -261,8 +243,13 @@ def _connections_for_template() -> dict[str, Any]:
     return {"sharing_connections": connections_view, "scope_words": scope_words}
 
 
-def scope_words(scopes: list[str]) -> list[str]:
-    return list(dict.fromkeys(SCOPE_WORDS.get(scope, scope) for scope in scopes))
+def scope_words(kind: str, scopes: list[str]) -> list[str]:
+    """A connection's scopes in the words its provider declares (Provider.scope_words); others as they are."""
+    try:
+        words = registry.connect_class(kind).scope_words
+    except registry.UnknownKind:
+        words = {}
+    return list(dict.fromkeys(words.get(scope, scope) for scope in scopes))
 
 
 def connections_view(user: User) -> dict[str, Any]:

@@ -10,6 +10,7 @@ LinkedIn") is asked for separately when a user connects the account for sharing.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from providers.base import Brand
@@ -28,6 +29,7 @@ class LinkedIn(OIDCProvider):
     issuer_aliases = ("https://www.linkedin.com",)
     login_scopes = ("openid", "profile", "email")
     sharing_scopes = ("w_member_social",)
+    scope_words = MappingProxyType({"w_member_social": "post on your behalf", "openid": "know which account it is"})
     # The token endpoint wants the credentials in the body; discovery does not list
     # token_endpoint_auth_methods_supported, which by the spec would mean client_secret_basic.
     token_auth_method = "client_secret_post"

@@ -44,6 +44,9 @@ class Slack(OIDCProvider):
     # The workspace app install (oauth.v2.access), not a user scope of this sign-in: post as the bot, and
     # find a post again after a crash (conversations.list needs channels:read, .history channels:history).
     sharing_scopes = ("chat:write", "channels:read", "channels:history")
+    scope_words = MappingProxyType({"chat:write": "post messages as the hub's app",
+                                    "channels:read": "see the workspace's channel names",
+                                    "channels:history": "read channels the app is in (to avoid posting twice)"})
     # Which kind of app the hub's Slack app is decides the conversations.history limit (providers/slack/publish.py).
     option_choices = MappingProxyType({SLACK_APP_OPTION: SLACK_APPS})
 

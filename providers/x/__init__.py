@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import requests
@@ -35,6 +36,10 @@ class X(OAuth2Provider):
     login_scopes = ("users.read", "tweet.read", EMAIL_SCOPE)
     # Posting: offline.access gives the refresh token a worker needs (access tokens last 2 h).
     sharing_scopes = ("tweet.write", "offline.access")
+    scope_words = MappingProxyType({"tweet.write": "post on your behalf",
+                                    "offline.access": "stay connected without asking again",
+                                    "tweet.read": "read posts (to avoid posting twice)",
+                                    "users.read": "know which account it is"})
     connect_identity_scopes = ("tweet.read", "users.read")  # /2/users/me names the connected account
     pkce = True  # X requires PKCE on every authorization code grant, confidential clients included
     token_auth_method = "client_secret_basic"  # X's confidential clients authenticate with Basic only

@@ -12,6 +12,7 @@ kept: the publisher redeems it for a Yammer token at each send (providers/yammer
 from __future__ import annotations
 
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from providers.base import Brand, Connected, LoginError, LoginStart
@@ -30,6 +31,11 @@ class YammerConnect(Microsoft):
     brand = Brand("Viva Engage", background="#0078d4", foreground="#ffffff")
     credentials_from = "microsoft"
     sharing_scopes = (SCOPE,)
+    # Entra answers Yammer's /.default with the resource's granted permission: each name, in plain words.
+    scope_words = MappingProxyType({**{f"https://www.yammer.com/{name}": "post to your Viva Engage communities as you"
+                                       for name in (".default", "access_as_user", "user_impersonation")},
+                                    "offline_access": "stay connected without asking again",
+                                    "openid": "know which account it is"})
 
     def __init__(self, settings: Any) -> None:
         super().__init__(settings)
